@@ -1,0 +1,44 @@
+"""Checkpoint Diff: a TensorBoard plugin, CLI and Python API for checkpoint restore problems."""
+
+import setuptools
+
+RUNTIME = [
+    "tensorboard>=2.16,<3",
+    "numpy>=1.26,<3",
+    "protobuf>=4.25,<7",
+    "h5py>=3.10,<4",
+    "werkzeug>=2.3,<4",
+    "ml_dtypes>=0.4,<1",  # bfloat16 and float8 dtypes without TensorFlow
+    "google-crc32c>=1.5,<2",  # C-backed CRC32C: bundles checksum every block and tensor
+]
+
+TEST = [
+    # Real writers for the fixtures. tf-keras 2.21 depends on "tensorflow" itself, so the
+    # CPU-only wheel would install a second copy of the same package: pin tensorflow.
+    "tensorflow==2.21.0",
+    "keras==3.15.1",
+    "tf-keras==2.21.0",
+    "safetensors>=0.4,<1",
+    "pytest>=8,<10",
+    "hypothesis>=6.100,<7",
+    "playwright>=1.50,<2",
+    "psutil>=5.9,<8",
+    "fsspec>=2024.6",
+    "s3fs>=2024.6",
+    "moto[server]>=5,<6",
+]
+
+setuptools.setup(
+    name="tensorboard_plugin_ckptdiff",
+    version="0.1.0",
+    description="Checkpoint Diff: why a TensorFlow/Keras checkpoint will not restore, before you restore it",
+    packages=setuptools.find_packages(include=["tensorboard_plugin_ckptdiff", "tensorboard_plugin_ckptdiff.*"]),
+    package_data={"tensorboard_plugin_ckptdiff": ["static/*", "static/**/*"]},
+    python_requires=">=3.9",
+    install_requires=RUNTIME,
+    extras_require={"test": TEST, "remote": ["fsspec>=2024.6", "s3fs>=2024.6"]},
+    entry_points={
+        "tensorboard_plugins": ["ckptdiff = tensorboard_plugin_ckptdiff.plugin:CheckpointDiffPlugin"],
+        "console_scripts": ["ckptdiff = tensorboard_plugin_ckptdiff.cli:main"],
+    },
+)

@@ -1,0 +1,78 @@
+"""The ``ckptdiff`` command over the same core as the plugin.
+
+Exit status: 0 success (for ``diff``: restorable), 1 not restorable, 2 bad input or an
+unreadable/incomplete checkpoint, with a one-line message on stderr and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument, NotFound
+
+EXIT_OK, EXIT_NOT_RESTORABLE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own exit status is 2 as well; keep it one line
+        self.print_usage(sys.stderr)
+        print(f"ckptdiff: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _ls(args) -> int:
+    from tensorboard_plugin_ckptdiff import formats, text
+
+    checkpoint = formats.read(args.path)
+    if args.json:
+        out = {"checkpoint": checkpoint.to_json(),
+               "variables": [v.to_json() for v in checkpoint.variables],
+               "total": len(checkpoint.variables)}
+        print(json.dumps(out, indent=1))
+    else:
+        print(text.checkpoint_text(checkpoint))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ckptdiff", description="Why a checkpoint will not restore into a model.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ls = sub.add_parser("ls", help="list the variables of one checkpoint")
+    ls.add_argument("path", help="checkpoint prefix, file, directory with a 'checkpoint' state file, or SavedModel dir")
+    ls.add_argument("--json", action="store_true", help="print the same JSON as the HTTP routes")
+    ls.set_defaults(run=_ls)
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+def _register_diff(sub):
+    try:
+        from tensorboard_plugin_ckptdiff import cli_diff
+    except ImportError:
+        return
+    cli_diff.register(sub)
+
+
+def _register_drift(sub):
+    try:
+        from tensorboard_plugin_ckptdiff import cli_drift
+    except ImportError:
+        return
+    cli_drift.register(sub)
+
+
+_EXTRA_COMMANDS = (_register_diff, _register_drift)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CheckpointError, InvalidArgument, NotFound, OSError) as e:
+        print(f"ckptdiff: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130

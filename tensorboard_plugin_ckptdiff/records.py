@@ -1,0 +1,274 @@
+"""The vocabulary every layer speaks: variables, checkpoints, architectures, diff reports.
+
+Records are frozen dataclasses. Readers and the diff produce them; the plugin, the CLI and
+the Python API turn them into JSON or text at the edge (``to_json()`` below is that edge for
+the fields API.md promises). Fields past the API's are matching keys the diff needs: each
+loader looks a variable up by something different (object path, name, Keras layer slot).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Mapping, Optional, Tuple
+
+# Statuses and kinds in the user's words; the same strings appear in the API and the UI.
+MATCH = "match"
+MISSING = "missing"
+UNEXPECTED = "unexpected"
+SHAPE_MISMATCH = "shape_mismatch"
+DTYPE_MISMATCH = "dtype_mismatch"
+RENAMED = "renamed"
+STATUSES = (MATCH, MISSING, UNEXPECTED, SHAPE_MISMATCH, DTYPE_MISMATCH, RENAMED)
+
+WEIGHT = "weight"
+OPTIMIZER = "optimizer"
+METADATA = "metadata"
+KINDS = (WEIGHT, OPTIMIZER, METADATA)
+
+# Checkpoint formats (API.md) and the modes the diff pairs by.
+TF_BUNDLE = "tf_bundle"
+KERAS_WEIGHTS_H5 = "keras_weights_h5"
+KERAS_LEGACY_H5 = "keras_legacy_h5"
+KERAS_ARCHIVE = "keras_archive"
+SAVED_MODEL = "saved_model"
+SAFETENSORS = "safetensors"
+FORMATS = (TF_BUNDLE, KERAS_WEIGHTS_H5, KERAS_LEGACY_H5, KERAS_ARCHIVE, SAVED_MODEL, SAFETENSORS)
+
+OBJECT_BASED = "object_based"
+NAME_BASED = "name_based"
+
+OK = "ok"
+INCOMPLETE = "incomplete"
+ERROR = "error"
+
+Shape = Optional[Tuple[Optional[int], ...]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """One variable, as stored in a checkpoint or as expected by a model."""
+
+    key: str  # exact key in the file / in the model
+    name: str  # the most readable name known
+    shape: Shape
+    dtype: str  # numpy-style: float32, bfloat16, int64, string, bool, ...
+    size_bytes: Optional[int] = None
+    kind: str = WEIGHT
+    layer: Optional[str] = None
+    # --- matching keys (not part of the API's Variable, but exported as extra fields) ---
+    # name mode: the TF1-style variable name ("dense/kernel"), ":0" stripped. Object-based
+    # bundles fill it from the object graph's full_name; Keras files from the variable path.
+    full_name: Optional[str] = None
+    # object_path mode: the node path without "/.ATTRIBUTES/VARIABLE_VALUE". For a checkpoint
+    # it is the path from the checkpoint's root; for an architecture, from the model's root.
+    object_path: Optional[str] = None
+    # keras_order mode: the layer slot the Keras loader looks in. Keras 3: the h5 layer path
+    # ("layers/dense_1"); legacy h5: the layer name. ``index`` is the weight's index in that
+    # layer, ``layer_index`` the layer's position among the weighted layers (legacy order).
+    layer_path: Optional[str] = None
+    index: Optional[int] = None
+    layer_index: Optional[int] = None
+
+    def to_json(self) -> dict:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "shape": None if self.shape is None else list(self.shape),
+            "dtype": self.dtype,
+            "size_bytes": self.size_bytes,
+            "kind": self.kind,
+            "layer": self.layer,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectNode:
+    """One node of a TF2 object graph (TrackableObjectGraph), kept so object-path matching
+    can walk the graph along a model's own structure rather than compare key strings."""
+
+    children: Tuple[Tuple[str, int], ...] = ()  # (local_name, node_id)
+    # (attribute name, checkpoint key, full_name); a variable node has VARIABLE_VALUE.
+    attributes: Tuple[Tuple[str, str, str], ...] = ()
+    # (original_variable_node_id, slot_name, slot_variable_node_id)
+    slot_variables: Tuple[Tuple[int, str, int], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectGraph:
+    nodes: Tuple[ObjectNode, ...]  # node 0 is the root
+
+    def child(self, node_id: int, name: str) -> Optional[int]:
+        for local_name, child_id in self.nodes[node_id].children:
+            if local_name == name:
+                return child_id
+        return None
+
+    def walk(self, path: str, start: int = 0) -> Optional[int]:
+        """Node reached from ``start`` along a '/'-separated path, or None."""
+        node = start
+        for part in path.split("/") if path else ():
+            found = self.child(node, part)
+            if found is None:
+                return None
+            node = found
+        return node
+
+    def value_key(self, node_id: int) -> Optional[str]:
+        for name, checkpoint_key, _ in self.nodes[node_id].attributes:
+            if name == "VARIABLE_VALUE":
+                return checkpoint_key
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint: where it is, what format, and (once read) its variables."""
+
+    id: str
+    path: str  # relative to the logdir, '/'-separated (or the path the user gave)
+    format: Optional[str]
+    run: Optional[str] = None
+    flavor: Optional[str] = None  # object_based | name_based for bundles and SavedModels
+    step: Optional[int] = None
+    wall_time: Optional[float] = None
+    size_bytes: Optional[int] = None
+    status: str = OK
+    error: Optional[str] = None
+    variables: Tuple[Variable, ...] = ()
+    object_graph: Optional[ObjectGraph] = None
+    # Some checkpoints carry the model that wrote them (.keras config, .meta graph,
+    # SavedModel object graph); readers that can, put it here.
+    architecture: Optional["Architecture"] = None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "run": self.run,
+            "path": self.path,
+            "format": self.format,
+            "flavor": self.flavor,
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "size_bytes": self.size_bytes,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """The variables a model expects, with the key each loader would look up."""
+
+    id: str
+    source: str  # model_spec | keras_config | graph | meta_graph | keras_archive | saved_model | live_model
+    run: Optional[str] = None
+    step: Optional[int] = None
+    wall_time: Optional[float] = None
+    status: str = OK
+    error: Optional[str] = None
+    variables: Tuple[Variable, ...] = ()
+    # Which family of model this is: "keras3", "tf_keras", "tf_module", "tf1_graph".
+    framework: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "run": self.run,
+            "source": self.source,
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One row of a diff: a pair of variables, or one side alone, with its status."""
+
+    status: str
+    base: Optional[Variable]
+    target: Optional[Variable]
+    cast: Optional[str] = None  # dtype_mismatch only: safe | lossy | incompatible
+    confidence: Optional[float] = None  # renamed only
+    detail: str = ""
+
+    @property
+    def kind(self) -> str:
+        side = self.base or self.target
+        return side.kind if side is not None else WEIGHT
+
+    def to_json(self) -> dict:
+        return {
+            "status": self.status,
+            "base": self.base.to_json() if self.base else None,
+            "target": self.target.to_json() if self.target else None,
+            "cast": self.cast,
+            "confidence": self.confidence,
+            "detail": self.detail,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Snippet:
+    title: str
+    code: str
+    language: str = "python"
+
+    def to_json(self) -> dict:
+        return {"title": self.title, "language": self.language, "code": self.code}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fix:
+    assignment_map: Tuple[Tuple[str, str], ...] = ()  # (target key or scope, base name or scope)
+    snippets: Tuple[Snippet, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "assignment_map": dict(self.assignment_map),
+            "snippets": [s.to_json() for s in self.snippets],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """The answer to "would this restore?": entries, counts, verdicts and the fix."""
+
+    base: object  # Checkpoint or Architecture
+    target: object
+    mode: str
+    restorable: bool
+    resumable: bool
+    verdict: str
+    summary: Mapping[str, int]
+    entries: Tuple[Entry, ...]
+    fix: Fix
+
+    def to_json(self) -> dict:
+        return {
+            "base": _ref_json(self.base),
+            "target": _ref_json(self.target),
+            "mode": self.mode,
+            "restorable": self.restorable,
+            "resumable": self.resumable,
+            "verdict": self.verdict,
+            "summary": dict(self.summary),
+            "entries": [e.to_json() for e in self.entries],
+            "fix": self.fix.to_json(),
+        }
+
+    def to_text(self) -> str:
+        from tensorboard_plugin_ckptdiff import text  # presentation lives apart
+
+        return text.report_text(self)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json())
+
+
+def _ref_json(side) -> dict:
+    out = side.to_json()
+    out["type"] = "checkpoint" if isinstance(side, Checkpoint) else "architecture"
+    return out

@@ -1,0 +1,147 @@
+"""Local and remote files behind one small interface, with ranged reads.
+
+Readers open files through here so the same code reads a logdir on disk and one on
+object storage (``s3://``, ``gs://``... through fsspec). Only what a reader touches is
+fetched: ``open()`` returns a seekable file whose reads become byte-range requests remotely.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat as stat_mod
+from typing import BinaryIO, List, NamedTuple, Optional
+
+
+class Stat(NamedTuple):
+    size: int
+    mtime: float
+    is_dir: bool
+
+
+def is_remote(path: str) -> bool:
+    return "://" in path
+
+
+class LocalFS:
+    sep = os.sep
+
+    def open(self, path: str) -> BinaryIO:
+        return open(path, "rb")
+
+    def stat(self, path: str) -> Optional[Stat]:
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        return Stat(st.st_size, st.st_mtime, stat_mod.S_ISDIR(st.st_mode))
+
+    def listdir(self, path: str) -> List[str]:
+        return sorted(os.listdir(path))
+
+    def scandir(self, path: str):
+        """(name, is_dir, is_symlink, Stat or None) for each entry, without following links."""
+        with os.scandir(path) as it:
+            for entry in it:
+                try:
+                    is_link = entry.is_symlink()
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    st = entry.stat(follow_symlinks=False)
+                    yield entry.name, is_dir, is_link, Stat(st.st_size, st.st_mtime, is_dir)
+                except OSError:
+                    yield entry.name, False, False, None
+
+    def join(self, *parts: str) -> str:
+        return os.path.join(*parts)
+
+    def dirname(self, path: str) -> str:
+        return os.path.dirname(path)
+
+    def basename(self, path: str) -> str:
+        return os.path.basename(path)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def realpath(self, path: str) -> str:
+        return os.path.realpath(path)
+
+
+class FsspecFS:
+    """Remote files through fsspec (s3fs, gcsfs...). Paths keep their scheme."""
+
+    sep = "/"
+
+    def __init__(self, protocol: str, **options):
+        import fsspec  # optional dependency: only remote logdirs need it
+
+        self.protocol = protocol
+        self.fs = fsspec.filesystem(protocol, **options)
+
+    def _strip(self, path: str) -> str:
+        return path.split("://", 1)[1] if "://" in path else path
+
+    def _url(self, path: str) -> str:
+        return path if "://" in path else f"{self.protocol}://{path}"
+
+    def open(self, path: str) -> BinaryIO:
+        # Small blocks: metadata reads touch the footer, the index and the h5 tree only.
+        return self.fs.open(self._strip(path), "rb", block_size=256 * 1024, cache_type="readahead")
+
+    def stat(self, path: str) -> Optional[Stat]:
+        try:
+            info = self.fs.info(self._strip(path))
+        except (OSError, FileNotFoundError, ValueError):
+            return None
+        mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
+        if hasattr(mtime, "timestamp"):
+            mtime = mtime.timestamp()
+        try:
+            mtime = float(mtime)
+        except (TypeError, ValueError):
+            mtime = 0.0
+        return Stat(int(info.get("size") or 0), mtime, info.get("type") == "directory")
+
+    def listdir(self, path: str) -> List[str]:
+        return sorted(posixpath.basename(p.rstrip("/")) for p in self.fs.ls(self._strip(path), detail=False))
+
+    def scandir(self, path: str):
+        for info in self.fs.ls(self._strip(path), detail=True):
+            name = posixpath.basename(info["name"].rstrip("/"))
+            is_dir = info.get("type") == "directory"
+            st = Stat(int(info.get("size") or 0), 0.0, is_dir)
+            yield name, is_dir, False, st
+
+    def join(self, *parts: str) -> str:
+        return posixpath.join(*parts)
+
+    def dirname(self, path: str) -> str:
+        return posixpath.dirname(path)
+
+    def basename(self, path: str) -> str:
+        return posixpath.basename(path)
+
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(self._strip(path))
+
+    def isdir(self, path: str) -> bool:
+        return self.fs.isdir(self._strip(path))
+
+    def realpath(self, path: str) -> str:
+        return path  # object stores have no links
+
+
+_LOCAL = LocalFS()
+
+
+def for_path(path: str, **options):
+    """The filesystem that serves ``path``."""
+    if is_remote(path):
+        protocol = path.split("://", 1)[0]
+        if protocol == "file":
+            return _LOCAL
+        return FsspecFS(protocol, **options)
+    return _LOCAL

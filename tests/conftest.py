@@ -1,0 +1,28 @@
+"""Session-wide test settings: quiet TensorFlow, CPU only, and no skip counted as a pass."""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+sys.path.insert(0, os.path.dirname(__file__))  # tests/makers: the real-checkpoint writers
+
+import pytest  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped:
+        terminalreporter.write_line(
+            f"{len(skipped)} test(s) skipped: a skipped test is not a pass; failing the run.", red=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    # A skip hides a missing dependency or a broken fixture; treat it as a failure.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped") and session.exitstatus == 0:
+        session.exitstatus = 1
