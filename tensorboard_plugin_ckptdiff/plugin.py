@@ -1,8 +1,134 @@
 """The TensorBoard plugin: routes only, each a few lines from request to core to JSON."""
 
-from tensorboard.plugins import base_plugin
+from __future__ import annotations
 
-from tensorboard_plugin_ckptdiff import metadata
+import collections
+import functools
+import json
+import logging
+import mimetypes
+import os
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+from tensorboard import errors as tb_errors
+from tensorboard import plugin_util
+from tensorboard.backend import http_util, json_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tensorboard_plugin_ckptdiff import catalog, discovery, errors, metadata, records
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+_ROUTE_PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}/"
+_JSON = "application/json"
+_CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+                  ".html": "text/html", ".json": _JSON, ".svg": "image/svg+xml", ".map": _JSON,
+                  ".png": "image/png", ".woff2": "font/woff2"}
+_MODES = ("auto", "name", "object_path", "keras_order")
+_CARRIED = "carried:"  # id prefix of an architecture a checkpoint carries (.keras, .meta, SavedModel)
+_REPORTS_KEPT = 16
+
+
+class Unavailable(Exception):
+    """A route this build cannot answer yet (501)."""
+
+
+def _status_and_code(e: Exception) -> Tuple[int, str]:
+    # Most specific first: IncompleteCheckpoint is a CheckpointError.
+    table = (
+        (errors.IncompleteCheckpoint, 422, "incomplete_checkpoint"),
+        (errors.CheckpointError, 422, "unreadable_checkpoint"),
+        (errors.InvalidArgument, 400, "bad_argument"),
+        (tb_errors.InvalidArgumentError, 400, "bad_argument"),
+        (errors.NotFound, 404, "not_found"),
+        (tb_errors.NotFoundError, 404, "not_found"),
+        (tb_errors.PermissionDeniedError, 403, "permission_denied"),
+        (tb_errors.UnauthenticatedError, 401, "unauthenticated"),
+        (Unavailable, 501, "not_implemented"),
+    )
+    for cls, status, code in table:
+        if isinstance(e, cls):
+            return status, code
+    return 500, "internal_error"
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, errors.CheckpointError):
+        return str(e)
+    if isinstance(e, tb_errors.PublicError):
+        return e.message if hasattr(e, "message") else str(e)
+    if isinstance(e, (errors.NotFound, KeyError)) and e.args:
+        return str(e.args[0])
+    return str(e)
+
+
+def _json_route(handler):
+    """The one place errors become API.md's JSON body: 4xx for what the request or the file
+    did wrong, 500 (logged) only for our own bugs."""
+
+    @wrappers.Request.application
+    @functools.wraps(handler)
+    def route(self, request):
+        try:
+            return handler(self, request)
+        except Exception as e:
+            status, code = _status_and_code(e)
+            if status == 500:
+                logger.exception("ckptdiff: %s failed", request.path)
+                message = f"internal error ({type(e).__name__}); the TensorBoard log has the details"
+            else:
+                message = _message(e)
+            body = {"error": {"code": code, "message": message}}
+            return http_util.Respond(request, body, _JSON, code=status)
+
+    return route
+
+
+def _arg(request, name: str) -> str:
+    value = request.args.get(name)
+    if value is None or value == "":
+        raise errors.InvalidArgument(f"missing argument {name!r}")
+    return value
+
+
+def _count(request, name: str) -> Optional[int]:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.InvalidArgument(f"{name} must be a non-negative integer, got {raw!r}") from None
+    if value < 0:
+        raise errors.InvalidArgument(f"{name} must be a non-negative integer, got {raw!r}")
+    return value
+
+
+def _page(variables, offset: Optional[int], limit: Optional[int]) -> dict:
+    start = offset or 0
+    stop = None if limit is None else start + limit
+    return {"variables": [v.to_json() for v in variables[start:stop]], "total": len(variables)}
+
+
+def _ref(raw: str) -> Tuple[str, str]:
+    kind, sep, ident = raw.partition(":")
+    if not sep or kind not in ("checkpoint", "architecture") or not ident:
+        raise errors.InvalidArgument(f"a reference is checkpoint:ID or architecture:ID, got {raw!r}")
+    return kind, ident
+
+
+def _kinds(raw: Optional[str]):
+    if not raw:
+        return None
+    kinds = tuple(k.strip() for k in raw.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in records.KINDS]
+    if unknown or not kinds:
+        raise errors.InvalidArgument(f"kinds is a comma-separated subset of {', '.join(records.KINDS)}; got {raw!r}")
+    return kinds
 
 
 class CheckpointDiffPlugin(base_plugin.TBPlugin):
@@ -10,12 +136,238 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context):
         self._context = context
+        self._data_provider = context.data_provider
+        flags = context.flags
+        self._reload_interval = float(getattr(flags, "reload_interval", 5.0) if flags else 5.0)
+        roots = discovery.roots(context.logdir or "", getattr(flags, "logdir_spec", "") if flags else "")
+        self._catalog = catalog.Catalog(roots, self._reload_interval)
+        self._lock = threading.Lock()
+        self._architectures: Dict[Optional[str], Tuple[float, Dict[str, list]]] = {}
+        self._runs_json: Dict[Optional[str], tuple] = {}
+        self._reports: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
+        if roots:
+            self._catalog.start()  # in the background: TensorBoard's start never waits for it
 
     def get_plugin_apps(self):
-        return {}
+        return {
+            "/runs": self.runs_route,
+            "/checkpoint": self.checkpoint_route,
+            "/architecture": self.architecture_route,
+            "/diff": self.diff_route,
+            "/drift": self.drift_route,
+            "/index.js": self.static_route,
+            "/*": self.static_route,
+        }
 
     def is_active(self):
-        return False
+        # Never blocks: the tab appears once the background scan has found a checkpoint.
+        # Runs with this plugin's model_spec summaries activate it through data_plugin_names.
+        return self._catalog.has_checkpoints()
 
     def frontend_metadata(self):
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Checkpoint Diff")
+
+    # ------------------------------------------------------------------ routes
+
+    @_json_route
+    def runs_route(self, request):
+        return self._json(request, self.runs_impl(*self._where(request)))
+
+    @_json_route
+    def checkpoint_route(self, request):
+        body = self.checkpoint_impl(_arg(request, "id"), _count(request, "offset"), _count(request, "limit"))
+        return self._json(request, body)
+
+    @_json_route
+    def architecture_route(self, request):
+        body = self.architecture_impl(*self._where(request), _arg(request, "id"),
+                                      _count(request, "offset"), _count(request, "limit"))
+        return self._json(request, body)
+
+    @_json_route
+    def diff_route(self, request):
+        mode = request.args.get("mode") or "auto"
+        if mode not in _MODES:
+            raise errors.InvalidArgument(f"mode is one of {', '.join(_MODES)}; got {mode!r}")
+        body = self.diff_impl(*self._where(request), _ref(_arg(request, "base")), _ref(_arg(request, "target")),
+                              mode, _kinds(request.args.get("kinds")))
+        return self._json(request, body)
+
+    @_json_route
+    def drift_route(self, request):
+        refs = [_ref(_arg(request, name)) for name in ("base", "target")]
+        if any(kind != "checkpoint" for kind, _ in refs):
+            raise errors.InvalidArgument("drift compares the values of two checkpoints: use checkpoint:ID on both sides")
+        for _, ident in refs:
+            self._catalog.find(ident)
+        body, status = self.drift_impl(refs[0][1], refs[1][1])
+        return http_util.Respond(request, body, _JSON, code=status)
+
+    @_json_route
+    def static_route(self, request):
+        path = self._static_file(request.path)
+        with open(path, "rb") as f:
+            content = f.read()
+        ext = os.path.splitext(path)[1].lower()
+        content_type = _CONTENT_TYPES.get(ext) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return http_util.Respond(request, content, content_type)
+
+    # ------------------------------------------------------------------ impls (no HTTP)
+
+    def runs_impl(self, ctx, experiment) -> str:
+        """The /runs body, serialized once per change of the logdir or of the event data."""
+        listing = self._catalog.listing()
+        version = self._catalog.version
+        event_architectures = self._event_architectures(ctx, experiment)
+        with self._lock:
+            cached = self._runs_json.get(experiment)
+        if cached is not None and cached[0] == version and cached[1] is event_architectures:
+            return cached[2]
+        by_run = self._architectures_by_run(event_architectures, listing)
+        checkpoints: Dict[str, List[records.Checkpoint]] = collections.defaultdict(list)
+        for checkpoint in self._catalog.records(listing):
+            checkpoints[checkpoint.run].append(checkpoint)
+        names = sorted(set(listing.runs) | set(by_run))
+        body = {
+            "logdir_readable": listing.readable,
+            "runs": [{
+                "run": run,
+                "checkpoints": [c.to_json() for c in discovery.oldest_first(checkpoints.get(run, ()))],
+                "architectures": [a.to_json() for a in discovery.oldest_first(by_run.get(run, ()))],
+            } for run in names],
+        }
+        text = _dumps(body)
+        with self._lock:
+            self._runs_json[experiment] = (version, event_architectures, text)
+        return text
+
+    def checkpoint_impl(self, checkpoint_id: str, offset=None, limit=None) -> dict:
+        checkpoint = self._readable_checkpoint(checkpoint_id)
+        return {"checkpoint": checkpoint.to_json(), **_page(checkpoint.variables, offset, limit)}
+
+    def architecture_impl(self, ctx, experiment, architecture_id: str, offset=None, limit=None) -> dict:
+        architecture = self._architecture(ctx, experiment, architecture_id)
+        return {"architecture": architecture.to_json(), **_page(architecture.variables, offset, limit)}
+
+    def diff_impl(self, ctx, experiment, base_ref, target_ref, mode="auto", kinds=None) -> str:
+        base = self._side(ctx, experiment, base_ref)
+        target = self._side(ctx, experiment, target_ref)
+        key = (id(base), id(target), mode, kinds)
+        with self._lock:
+            hit = self._reports.get(key)
+            if hit is not None and hit[0] is base and hit[1] is target:
+                self._reports.move_to_end(key)
+                return hit[2]
+        from tensorboard_plugin_ckptdiff import diff
+
+        text = _dumps(diff.compare(base, target, mode=mode, kinds=kinds).to_json())
+        with self._lock:
+            self._reports[key] = (base, target, text)  # holding the sides keeps id() unique
+            while len(self._reports) > _REPORTS_KEPT:
+                self._reports.popitem(last=False)
+        return text
+
+    def drift_impl(self, base_id: str, target_id: str):
+        """(body, HTTP status) of /drift; the drift module replaces this answer."""
+        raise Unavailable("value drift between checkpoints is not available in this build yet")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _where(self, request):
+        return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+    def _json(self, request, body):
+        return http_util.Respond(request, body, _JSON)
+
+    def _readable_checkpoint(self, checkpoint_id: str) -> records.Checkpoint:
+        checkpoint = self._catalog.checkpoint(checkpoint_id)
+        if checkpoint.status == records.INCOMPLETE:
+            raise errors.IncompleteCheckpoint(f"checkpoint {checkpoint_id} is still being written: {checkpoint.error}")
+        if checkpoint.status != records.OK:
+            raise errors.CheckpointError(f"checkpoint {checkpoint_id} cannot be read: {checkpoint.error}")
+        return checkpoint
+
+    def _side(self, ctx, experiment, ref):
+        kind, ident = ref
+        if kind == "checkpoint":
+            return self._readable_checkpoint(ident)
+        return self._architecture(ctx, experiment, ident)
+
+    def _architecture(self, ctx, experiment, architecture_id: str) -> records.Architecture:
+        if architecture_id.startswith(_CARRIED):
+            return self._carried_architecture(architecture_id)
+        for architectures in self._event_architectures(ctx, experiment).values():
+            for architecture in architectures:
+                if architecture.id == architecture_id:
+                    if architecture.status != records.OK:
+                        raise errors.CheckpointError(
+                            f"architecture {architecture_id} cannot be read: {architecture.error}")
+                    return architecture
+        raise errors.NotFound(f"no architecture with id {architecture_id!r}: ask /runs for the ids")
+
+    def _carried_architecture(self, architecture_id: str) -> records.Architecture:
+        checkpoint_id = architecture_id[len(_CARRIED):]
+        found = self._catalog.find(checkpoint_id)
+        if found.carries is None:
+            raise errors.NotFound(f"no architecture with id {architecture_id!r}: ask /runs for the ids")
+        if found.meta_path is not None:
+            from tensorboard_plugin_ckptdiff.architectures import meta_graph
+
+            fs, _ = self._catalog.filesystem_path(checkpoint_id)
+            architecture = meta_graph.from_meta_graph_file(fs, found.meta_path)
+        else:
+            architecture = self._readable_checkpoint(checkpoint_id).architecture
+        if architecture is None:
+            raise errors.CheckpointError(f"checkpoint {checkpoint_id} carries no architecture that could be read")
+        return _carried_record(found, architecture, status=architecture.status, error=architecture.error,
+                               variables=architecture.variables, framework=architecture.framework)
+
+    def _event_architectures(self, ctx, experiment) -> Dict[str, list]:
+        """Architectures from event data, re-read at most once per reload interval."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._architectures.get(experiment)
+        if cached is not None and now - cached[0] < max(self._reload_interval, 1.0):
+            return cached[1]
+        try:
+            from tensorboard_plugin_ckptdiff.architectures import events
+        except ImportError:  # the architectures module has not landed in this build
+            result = {}
+        else:
+            result = events.read_architectures(self._data_provider, ctx, experiment) if self._data_provider else {}
+        with self._lock:
+            if cached is not None and cached[1] == result:
+                result = cached[1]  # unchanged: keep the object, so /runs stays cached
+            self._architectures[experiment] = (now, result)
+        return result
+
+    def _architectures_by_run(self, event_architectures, listing) -> Dict[str, list]:
+        merged = collections.defaultdict(list, {run: list(a) for run, a in event_architectures.items()})
+        for found in listing.found:
+            if found.carries:
+                merged[found.run].append(_carried_record(found, None))
+        return merged
+
+    def _static_file(self, request_path: str) -> str:
+        name = request_path[len(_ROUTE_PREFIX):] if request_path.startswith(_ROUTE_PREFIX) else ""
+        parts = name.split("/")
+        if not name or any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
+            raise errors.NotFound(f"no such route or file: {name!r}")
+        root = os.path.realpath(STATIC_DIR)
+        path = os.path.realpath(os.path.join(root, *parts))
+        if not path.startswith(root + os.sep) or not os.path.isfile(path):
+            raise errors.NotFound(f"no such route or file: {name!r}")
+        return path
+
+
+def _carried_record(found: discovery.Found, architecture, **fields) -> records.Architecture:
+    source = found.carries
+    if architecture is not None and architecture.source:
+        source = architecture.source
+    return records.Architecture(id=_CARRIED + found.id, source=source, run=found.run, step=found.step,
+                                wall_time=found.wall_time, **fields)
+
+
+def _dumps(body) -> str:
+    # Serialized once and cached: Respond would re-encode a dict on every request.
+    return json.dumps(json_util.Cleanse(body))

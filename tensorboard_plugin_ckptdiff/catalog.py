@@ -1,0 +1,208 @@
+"""What the plugin knows about the logdir, kept fresh in the background and safe to share
+between TensorBoard's request threads.
+
+A background thread rescans on TensorBoard's reload cadence; a request only ever reads the
+last published listing (the very first one may wait for the first scan, with a bound).
+Reads are lazy and cached by (path, size, mtime) of every file a checkpoint is made of, so
+a refresh re-reads only what changed and an unchanged checkpoint is parsed once.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from typing import Dict, List, Optional, Tuple
+
+from tensorboard_plugin_ckptdiff import discovery, errors, records, storage
+
+logger = logging.getLogger(__name__)
+
+FIRST_SCAN_WAIT_SECONDS = 10.0
+FULL_READS_KEPT = 64  # checkpoints with all their variables, least recently used dropped
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    runs: Tuple[str, ...] = ()
+    found: Tuple[discovery.Found, ...] = ()
+    by_id: Dict[str, discovery.Found] = dataclasses.field(default_factory=dict)
+    sniffed: Dict[str, discovery.Sniffed] = dataclasses.field(default_factory=dict)
+    readable: bool = True
+
+
+class Catalog:
+    def __init__(self, roots: List[discovery.Root], reload_interval: float = 5.0):
+        self._roots = roots
+        self._fs = {root.path: storage.for_path(root.path) for root in roots}
+        self._interval = reload_interval
+        self._lock = threading.Lock()
+        self._listing = Listing()
+        self._scanned = threading.Event()
+        self._version = 0  # bumped whenever what /runs would show changes
+        self._sniff_cache: Dict[Tuple, discovery.Sniffed] = {}
+        self._summaries: Dict[Tuple, records.Checkpoint] = {}  # full reads, without variables
+        self._full: "collections.OrderedDict[Tuple, records.Checkpoint]" = collections.OrderedDict()
+        self._key_locks: Dict[Tuple, threading.Lock] = {}
+        self._thread: Optional[threading.Thread] = None
+
+    # ------------------------------------------------------------ background refresh
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._loop, name="CkptDiffDiscovery", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.refresh()
+            except Exception:  # a bug in one pass must not stop later ones
+                logger.exception("checkpoint discovery failed")
+                self._scanned.set()
+            if self._interval is None or self._interval <= 0:
+                return
+            time.sleep(self._interval)
+
+    def refresh(self) -> None:
+        """One full pass: walk, sniff what changed, publish."""
+        state_entries = _state_entries()
+        found: List[discovery.Found] = []
+        runs = set()
+        readable = True
+        for root in self._roots:
+            fs = self._fs[root.path]
+            if fs.stat(root.path) is None:
+                readable = False
+                continue
+            scan = discovery.scan(fs, root, state_entries)
+            runs.update(scan.runs)
+            found.extend(scan.found)
+        sniff_cache = {}
+        sniffed = {}
+        for f in found:
+            key = (f.path, f.signature)
+            result = self._sniff_cache.get(key)
+            if result is None or result.status == records.INCOMPLETE:
+                result = discovery.sniff(self._fs_of(f), f)
+            sniff_cache[key] = result
+            sniffed[f.id] = result
+        by_id = {}
+        for f in found:
+            by_id.setdefault(f.id, f)  # two logdir_spec roots may collide: the first wins
+        listing = Listing(tuple(sorted(runs)), tuple(by_id.values()), by_id, sniffed, readable)
+        with self._lock:
+            changed = listing.runs != self._listing.runs or listing.found != self._listing.found or \
+                listing.sniffed != self._listing.sniffed or listing.readable != self._listing.readable
+            self._listing = listing
+            self._sniff_cache = sniff_cache
+            live = set(sniff_cache)
+            self._summaries = {k: v for k, v in self._summaries.items() if k in live}
+            if changed:
+                self._version += 1
+        self._scanned.set()
+
+    def _fs_of(self, found: discovery.Found):
+        for root in self._roots:
+            if found.path.startswith(root.path):
+                return self._fs[root.path]
+        return storage.for_path(found.path)
+
+    # ------------------------------------------------------------ what requests see
+
+    def listing(self) -> Listing:
+        if not self._scanned.is_set():
+            self.start()
+            self._scanned.wait(FIRST_SCAN_WAIT_SECONDS)
+        with self._lock:
+            return self._listing
+
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return self._version
+
+    def has_checkpoints(self) -> bool:
+        """Non-blocking: whether the last scan found anything (for is_active)."""
+        with self._lock:
+            return bool(self._listing.found)
+
+    def records(self, listing: Listing) -> List[records.Checkpoint]:
+        """Every checkpoint as /runs shows it: what a full read learned, else the sniff."""
+        with self._lock:
+            summaries = dict(self._summaries)
+        out = []
+        for f in listing.found:
+            out.append(summaries.get((f.path, f.signature)) or discovery.listing_record(f, listing.sniffed[f.id]))
+        return out
+
+    def find(self, checkpoint_id: str) -> discovery.Found:
+        """The checkpoint /runs handed out under this id; anything else is not found."""
+        found = self.listing().by_id.get(checkpoint_id) if isinstance(checkpoint_id, str) else None
+        if found is None:
+            raise errors.NotFound(f"no checkpoint with id {checkpoint_id!r}: ask /runs for the ids")
+        return found
+
+    def checkpoint(self, checkpoint_id: str) -> records.Checkpoint:
+        """The checkpoint with all its variables (read once, then cached)."""
+        found = self.find(checkpoint_id)
+        key = (found.path, found.signature)
+        with self._lock:
+            cached = self._full.get(key)
+            if cached is not None:
+                self._full.move_to_end(key)
+                return cached
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one reader per checkpoint; the others wait for its result
+            with self._lock:
+                cached = self._full.get(key)
+            if cached is None:
+                cached = self._read(found)
+                with self._lock:
+                    self._full[key] = cached
+                    while len(self._full) > FULL_READS_KEPT:
+                        self._full.popitem(last=False)
+                    summary = dataclasses.replace(cached, variables=(), object_graph=None, architecture=None)
+                    if self._summaries.get(key) != summary:
+                        self._summaries[key] = summary
+                        self._version += 1
+                    self._key_locks.pop(key, None)
+        return cached
+
+    def filesystem_path(self, checkpoint_id: str):
+        """(fs, path) a reader opens, for code that reads values (drift)."""
+        found = self.find(checkpoint_id)
+        return self._fs_of(found), found.path
+
+    def _read(self, found: discovery.Found) -> records.Checkpoint:
+        from tensorboard_plugin_ckptdiff import formats
+
+        fields = dict(id=found.id, run=found.run, size_bytes=found.size_bytes)
+        fields.update({k: v for k, v in (("step", found.step), ("wall_time", found.wall_time)) if v is not None})
+        sniffed = self._listing.sniffed.get(found.id)
+        if sniffed is not None and sniffed.status != records.OK:
+            # The magic bytes already say it cannot be read: do not hand it to a parser.
+            return discovery.listing_record(found, sniffed)
+        try:
+            return _read_or_error(formats, found, self._fs_of(found), fields)
+        except ImportError as e:  # a reader module not installed: an unsupported format
+            return dataclasses.replace(discovery.listing_record(found, discovery.Sniffed()),
+                                       status=records.ERROR, error=f"no reader for {found.format} is available ({e})")
+
+
+def _read_or_error(formats, found, fs, fields) -> records.Checkpoint:
+    checkpoint = formats.read_or_error(found.path, fs, **fields)
+    # Readers name the file they opened; the API names it relative to the logdir.
+    return dataclasses.replace(checkpoint, path=found.rel, format=checkpoint.format or found.format)
+
+
+def _state_entries():
+    try:
+        from tensorboard_plugin_ckptdiff.formats import state_file
+    except ImportError:
+        return None
+    return state_file.entries

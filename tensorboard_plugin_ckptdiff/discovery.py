@@ -1,0 +1,396 @@
+"""Finding checkpoints and runs in a logdir: the walk, cheap sniffing, steps, runs and ids.
+
+Nothing here reads tensor values or parses an index: listing a thousand checkpoints must
+cost a directory walk, a stat per file and a few bytes per checkpoint. Full reads happen
+later, on demand (see catalog.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from tensorboard_plugin_ckptdiff import records, storage
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
+BUNDLE_MAGIC = bytes.fromhex("57fb808b247547db")  # 0xdb4775248b80fb57, little-endian
+OBJECT_GRAPH_KEY = b"_CHECKPOINTABLE_OBJECT_GRAPH"
+# The object-graph key sorts before every lowercase key, so it sits in the first block.
+FLAVOR_SNIFF_BYTES = 64 * 1024
+
+_DATA_SHARD = re.compile(r"^(?P<prefix>.+)\.data-(?P<k>\d{5})-of-(?P<n>\d{5})$")
+_KERAS_PART = re.compile(r"^(?P<base>.+)_\d{5}\.weights\.h5$")
+_STEP_PATTERNS = (
+    re.compile(r"(?:^|[-_.])(?:ckpt|step|steps|epoch|epochs|iter|iteration)[-_.]?(\d+)", re.I),
+    re.compile(r"^weights[-_.](\d+)"),
+    re.compile(r"-(\d+)$"),
+    re.compile(r"^(\d+)$"),
+)
+_FILE_SUFFIXES = (  # (suffix, claimed format); the first that matches wins
+    (".weights.h5", records.KERAS_WEIGHTS_H5),
+    (".weights.json", records.KERAS_WEIGHTS_H5),
+    (".keras", records.KERAS_ARCHIVE),
+    (".safetensors", records.SAFETENSORS),
+    (".hdf5", records.KERAS_LEGACY_H5),
+    (".h5", records.KERAS_LEGACY_H5),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Root:
+    """One directory TensorBoard reads: the logdir, or one entry of --logdir_spec."""
+
+    path: str
+    label: str = ""  # run-name prefix (the group name of a logdir_spec entry)
+
+    def name(self, rel: str) -> str:
+        """The run name / id TensorBoard would give a path relative to this root."""
+        rel = rel or "."
+        if not self.label:
+            return rel
+        return self.label if rel == "." else f"{self.label}/{rel}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """A checkpoint the walk found, before anything was read from it."""
+
+    id: str
+    path: str  # where readers open it: bundle prefix, file, SavedModel dir, sharded index
+    rel: str  # relative to its root, '/'-separated
+    format: str
+    run: str
+    step: Optional[int]
+    wall_time: Optional[float]
+    size_bytes: int
+    # (name, size, mtime) of every file it is made of: a change anywhere means re-read.
+    signature: Tuple[Tuple[str, int, float], ...]
+    missing: Tuple[str, ...] = ()  # files a complete checkpoint would have (shards)
+    carries: Optional[str] = None  # source of an architecture the checkpoint carries
+    meta_path: Optional[str] = None  # TF1 Saver's .meta beside the bundle
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    runs: Tuple[str, ...]  # TensorBoard runs and checkpoint-only directories
+    found: Tuple[Found, ...]
+
+
+def roots(logdir: str, logdir_spec: str = "") -> List[Root]:
+    """The directories to walk: --logdir, or each directory of --logdir_spec (parsed as
+    TensorBoard's data_ingester does, so run names agree with TensorBoard's)."""
+    if logdir:
+        return [Root(logdir)]
+    out = []
+    uri = re.compile("[a-zA-Z][0-9a-zA-Z.]*://.*")
+    for spec in (logdir_spec or "").split(","):
+        if not spec:
+            continue
+        if uri.match(spec) is None and ":" in spec and spec[0] != "/" and not os.path.splitdrive(spec)[0]:
+            label, _, path = spec.partition(":")
+        else:
+            label, path = "", spec
+        if uri.match(path) is None:
+            path = os.path.realpath(os.path.expanduser(path))
+        out.append(Root(path, label))
+    return out
+
+
+def step_from_name(name: str) -> Optional[int]:
+    stem = name
+    for suffix, _ in _FILE_SUFFIXES + ((".index", None),):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    for pattern in _STEP_PATTERNS:
+        m = pattern.search(stem)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def claimed_format(name: str) -> Optional[str]:
+    for suffix, fmt in _FILE_SUFFIXES:
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def is_temp(name: str) -> bool:
+    # Writers' temp names: the state file's "checkpoint.tempstate123", bundle writers'
+    # "<prefix>_temp/" directories, Keras/h5py "*.tmp".
+    return ".tempstate" in name or name.endswith("_temp") or "_temp_" in name or name.endswith(".tmp")
+
+
+# ---------------------------------------------------------------- the walk
+
+
+class _Dir:
+    """What one directory holds, from a single listing."""
+
+    def __init__(self, path: str, rel: str):
+        self.path = path
+        self.rel = rel
+        self.files: Dict[str, storage.Stat] = {}
+        self.subdirs: List[Tuple[str, str]] = []  # (name, path to walk)
+
+
+def walk(fs, root: str, max_dirs: int = 100_000) -> Iterable[_Dir]:
+    """Directories under ``root`` without leaving it: a symlink is followed only when it
+    points inside the root, and each real directory is visited once (loops end)."""
+    local = not storage.is_remote(root)
+    real_root = fs.realpath(root) if local else root
+    seen = set()
+    stack = [(root, "")]
+    while stack and len(seen) < max_dirs:
+        path, rel = stack.pop()
+        key = fs.realpath(path) if local else path
+        if key in seen:
+            continue
+        seen.add(key)
+        d = _Dir(path, rel)
+        try:
+            entries = list(fs.scandir(path))
+        except (OSError, ValueError):
+            continue
+        for name, is_dir, is_link, st in entries:
+            child = fs.join(path, name)
+            if is_link:
+                target = fs.realpath(child)
+                if not _inside(target, real_root):
+                    continue
+                st = fs.stat(child)
+                if st is None:
+                    continue
+                is_dir = st.is_dir
+            if st is None:
+                continue
+            if is_dir:
+                d.subdirs.append((name, child))
+            else:
+                d.files[name] = st
+        yield d
+        for name, child in sorted(d.subdirs, reverse=True):
+            if not is_temp(name):
+                stack.append((child, f"{rel}/{name}" if rel else name))
+
+
+def _inside(target: str, root: str) -> bool:
+    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def scan(fs, root: Root, state_entries=None) -> Scan:
+    """Every checkpoint and run under one root. ``state_entries(fs, dir)`` returns the
+    ``checkpoint`` state file's [(prefix, timestamp)] (formats.state_file.entries)."""
+    dirs = list(walk(fs, root.path))
+    run_rels = {d.rel for d in dirs if any("tfevents" in n for n in d.files)}
+    saved_models = {d.rel for d in dirs if "saved_model.pb" in d.files}
+    found: List[Found] = []
+    for d in dirs:
+        if _within_any(d.rel, saved_models, strict=True):
+            continue  # a SavedModel's variables/ bundle is part of the SavedModel
+        timestamps = _state_timestamps(fs, d, state_entries)
+        for item in _checkpoints_in(fs, d, timestamps):
+            rel = f"{d.rel}/{item[0]}" if d.rel else item[0]
+            # A SavedModel is a directory: the directory it lives in is its "own".
+            home = _parent(d.rel) if item[2] == records.SAVED_MODEL and d.rel else d.rel
+            found.append(_found(root, rel, root.name(_nearest_run(home, run_rels)), *item[1:]))
+    runs = {root.name(r) for r in run_rels} | {f.run for f in found}
+    return Scan(tuple(sorted(runs)), tuple(found))
+
+
+def _within_any(rel: str, dirs, strict: bool) -> bool:
+    for top in dirs:
+        if rel == top and not strict:
+            return True
+        if top == "" and rel != "":
+            return True
+        if top and rel.startswith(top + "/"):
+            return True
+    return False
+
+
+def _parent(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
+def _nearest_run(rel: str, run_rels) -> str:
+    probe = rel
+    while True:
+        if probe in run_rels:
+            return probe
+        if not probe:
+            return rel
+        probe = _parent(probe)
+
+
+def _state_timestamps(fs, d: _Dir, state_entries) -> Dict[str, Optional[float]]:
+    if "checkpoint" not in d.files or state_entries is None:
+        return {}
+    try:
+        entries = state_entries(fs, d.path)
+    except Exception:  # a hostile or half-written state file only loses us timestamps
+        return {}
+    # TF1 Savers write absolute paths: only the base name counts, inside this directory.
+    return {os.path.basename(str(prefix).replace("\\", "/")): ts for prefix, ts in entries}
+
+
+def _checkpoints_in(fs, d: _Dir, timestamps):
+    """(name, path, format, files, missing, wall_time, carries, meta) per checkpoint in d."""
+    names = d.files
+    if "saved_model.pb" in names:
+        files = _saved_model_files(fs, d.path)
+        yield ("", d.path, records.SAVED_MODEL, files, (), names["saved_model.pb"].mtime,
+               records.SAVED_MODEL, None)
+        return
+    shards: Dict[str, Dict[int, int]] = {}
+    for name in names:
+        m = _DATA_SHARD.match(name)
+        if m:
+            shards.setdefault(m.group("prefix"), {})[int(m.group("k"))] = int(m.group("n"))
+    sharded_keras = {name[: -len(".weights.json")] for name in names if name.endswith(".weights.json")}
+    for name, st in sorted(names.items()):
+        if is_temp(name):
+            continue
+        if name.endswith(".index"):
+            prefix = name[: -len(".index")]
+            parts = shards.get(prefix, {})
+            total = max(parts.values()) if parts else 1
+            missing = tuple(f"{prefix}.data-{k:05d}-of-{total:05d}" for k in range(total) if k not in parts)
+            files = [(name, st.size, st.mtime)] + [
+                (f"{prefix}.data-{k:05d}-of-{n:05d}", names[f"{prefix}.data-{k:05d}-of-{n:05d}"].size,
+                 names[f"{prefix}.data-{k:05d}-of-{n:05d}"].mtime)
+                for k, n in sorted(parts.items()) if f"{prefix}.data-{k:05d}-of-{n:05d}" in names]
+            meta = f"{prefix}.meta" if f"{prefix}.meta" in names else None
+            if meta:
+                files.append((meta, names[meta].size, names[meta].mtime))
+            wall = timestamps.get(prefix) or st.mtime
+            yield (prefix, fs.join(d.path, prefix), records.TF_BUNDLE, files, missing, wall,
+                   "meta_graph" if meta else None,
+                   fs.join(d.path, meta) if meta else None)
+            continue
+        fmt = claimed_format(name)
+        if fmt is None:
+            continue
+        part = _KERAS_PART.match(name)
+        if part and part.group("base") in sharded_keras:
+            continue  # a part of a sharded .weights.json
+        files = [(name, st.size, st.mtime)]
+        if name.endswith(".weights.json"):
+            base = name[: -len(".weights.json")]
+            files += [(n, s.size, s.mtime) for n, s in sorted(names.items())
+                      if (m := _KERAS_PART.match(n)) and m.group("base") == base]
+        carries = records.KERAS_ARCHIVE if fmt == records.KERAS_ARCHIVE else None
+        yield (name, fs.join(d.path, name), fmt, files, (), st.mtime, carries, None)
+
+
+def _saved_model_files(fs, path: str):
+    files = []
+    for sub in ("", "variables"):
+        directory = fs.join(path, sub) if sub else path
+        try:
+            for name, is_dir, _, st in fs.scandir(directory):
+                if not is_dir and st is not None:
+                    files.append((f"{sub}/{name}" if sub else name, st.size, st.mtime))
+        except (OSError, ValueError):
+            pass
+    return files
+
+
+def _found(root: Root, rel: str, run: str, path, fmt, files, missing, wall, carries, meta) -> Found:
+    rel = rel.rstrip("/") or "."
+    name = rel.rsplit("/", 1)[-1]
+    return Found(
+        id=root.name(rel),
+        path=path,
+        rel=rel,
+        format=fmt,
+        run=run,
+        step=step_from_name(name),
+        wall_time=wall,
+        size_bytes=sum(size for _, size, _ in files),
+        signature=tuple(sorted(files)),
+        missing=missing,
+        carries=carries,
+        meta_path=meta,
+    )
+
+
+# ---------------------------------------------------------------- cheap sniffing
+
+
+@dataclasses.dataclass(frozen=True)
+class Sniffed:
+    flavor: Optional[str] = None
+    status: str = records.OK
+    error: Optional[str] = None
+
+
+def sniff(fs, found: Found) -> Sniffed:
+    """Flavor and an early verdict from a few bytes: a file whose magic is wrong is an
+    error now; deeper corruption shows when the checkpoint is first read."""
+    if found.missing:
+        return Sniffed(status=records.INCOMPLETE,
+                       error=f"data shard {found.missing[0]} is missing: the checkpoint is still being written")
+    try:
+        if found.format == records.TF_BUNDLE:
+            return _sniff_bundle(fs, found.path + ".index")
+        if found.format == records.SAVED_MODEL:
+            index = fs.join(found.path, "variables", "variables.index")
+            if fs.stat(index) is None:
+                return Sniffed(flavor=records.OBJECT_BASED)
+            return _sniff_bundle(fs, index)
+        if found.path.endswith(".weights.json"):
+            return Sniffed()
+        head = _read_head(fs, found.path, 8)
+        if found.format in (records.KERAS_WEIGHTS_H5, records.KERAS_LEGACY_H5) and head != HDF5_SIGNATURE:
+            return Sniffed(status=records.ERROR, error=f"not an HDF5 file (starts with {head!r})")
+        if found.format == records.KERAS_ARCHIVE and head[:4] != ZIP_SIGNATURE:
+            return Sniffed(status=records.ERROR, error=f"a .keras file is a zip archive, but this starts with {head!r}")
+        if found.format == records.SAFETENSORS and len(head) < 8:
+            return Sniffed(status=records.ERROR, error="too short for a safetensors header")
+    except OSError as e:
+        return Sniffed(status=records.ERROR, error=f"cannot read the file: {e}")
+    return Sniffed()
+
+
+def _read_head(fs, path: str, n: int) -> bytes:
+    with fs.open(path) as f:
+        return f.read(n)
+
+
+def _sniff_bundle(fs, index: str) -> Sniffed:
+    st = fs.stat(index)
+    if st is None:
+        return Sniffed(status=records.ERROR, error="the .index file is gone")
+    if st.size < 48:
+        return Sniffed(status=records.ERROR, error=f"the .index file is truncated ({st.size} bytes, a table footer alone is 48)")
+    with fs.open(index) as f:
+        head = f.read(FLAVOR_SNIFF_BYTES)
+        if st.size > len(head):
+            f.seek(st.size - 8)
+            tail = f.read(8)
+        else:
+            tail = head[-8:]
+    if tail != BUNDLE_MAGIC:
+        return Sniffed(status=records.ERROR, error="the .index file does not end with the table magic number: truncated or not a TensorFlow checkpoint index")
+    flavor = records.OBJECT_BASED if OBJECT_GRAPH_KEY in head else records.NAME_BASED
+    return Sniffed(flavor=flavor)
+
+
+def listing_record(found: Found, sniffed: Sniffed) -> records.Checkpoint:
+    """The /runs entry of a checkpoint nobody has read yet."""
+    return records.Checkpoint(
+        id=found.id, path=found.rel, format=found.format, run=found.run,
+        flavor=sniffed.flavor, step=found.step, wall_time=found.wall_time,
+        size_bytes=found.size_bytes, status=sniffed.status, error=sniffed.error,
+    )
+
+
+def oldest_first(items):
+    """Checkpoints/architectures by step then wall time; unknown steps sort by time alone."""
+    return sorted(items, key=lambda c: (c.step is None, c.step if c.step is not None else 0,
+                                        c.wall_time or 0.0, c.id))
