@@ -10,63 +10,34 @@ from __future__ import annotations
 import os
 import shutil
 
-import bundles
+from makers import runs
 
 
-def _tf():
-    return bundles._tf()
+def training_logdir(logdir: str) -> dict:
+    """Every case of the runs maker (seed cases, a TF1 Saver run with .meta, a multi-step
+    CheckpointManager run, a Keras fit with the TensorBoard callback and ModelCheckpoint),
+    each under <logdir>/<case>/{train,ckpt}, plus the other formats and broken files."""
+    made = {name: write(os.path.join(logdir, name)) for name, write in runs.ALL.items()}
+    seed = seed_files(logdir)
+    saved = saved_model(logdir)
+    broken = broken_files(logdir, made["tf2_training"].checkpoints[0])
+    return {"runs": made, "seed": seed, "saved_model": saved, "broken": broken}
+
+
+def rel(logdir: str, path: str) -> str:
+    """A path as the plugin names it: relative to the logdir, '/'-separated."""
+    return os.path.relpath(path, logdir).replace(os.sep, "/")
 
 
 def write_events(run_dir: str, steps=(0, 1, 2)) -> None:
     """A scalar per step, so ``run_dir`` is a TensorBoard run."""
-    tf = _tf()
+    import tensorflow as tf
+
     writer = tf.summary.create_file_writer(run_dir)
     with writer.as_default():
         for step in steps:
             tf.summary.scalar("loss", 1.0 / (step + 1), step=step)
     writer.close()
-
-
-def manager_run(logdir: str, name: str = "manager", steps: int = 3) -> dict:
-    """A TF2 CheckpointManager run: events in <name>/, checkpoints in <name>/ckpts/."""
-    run = os.path.join(logdir, name)
-    write_events(run)
-    bundles.keras_tf2_checkpoint(os.path.join(run, "ckpts"), steps=steps)
-    return {"run": name, "ids": [f"{name}/ckpts/ckpt-{k}" for k in range(1, steps + 1)]}
-
-
-def tf1_run(logdir: str, name: str = "tf1") -> dict:
-    """A TF1 Saver run: model.ckpt-3 with its .meta, and the graph in an event file."""
-    tf = _tf()
-    run = os.path.join(logdir, name)
-    os.makedirs(run, exist_ok=True)
-    bundles.tf1_saver_checkpoint(run, step=3)
-    with tf.Graph().as_default() as graph:
-        tf.constant(1.0, name="c")
-        writer = tf.compat.v1.summary.FileWriter(run, graph)
-        writer.close()
-    return {"run": name, "ids": [f"{name}/model.ckpt-3"]}
-
-
-def keras_run(logdir: str, name: str = "keras", epochs: int = 2) -> dict:
-    """model.fit with the Keras TensorBoard callback (events in <name>/logs/train) and
-    ModelCheckpoint writing <name>/ckpt/weights.NN.weights.h5 each epoch."""
-    import keras
-    import numpy as np
-
-    root = os.path.join(logdir, name)
-    model = bundles._small_keras_model()
-    model.compile(optimizer="adam", loss="mse")
-    callbacks = [
-        keras.callbacks.TensorBoard(log_dir=os.path.join(root, "logs")),
-        keras.callbacks.ModelCheckpoint(os.path.join(root, "ckpt", "weights.{epoch:02d}.weights.h5"),
-                                        save_weights_only=True),
-    ]
-    x = np.linspace(0, 1, 32, dtype="float32").reshape(8, 4)
-    y = np.zeros((8, 2), "float32")
-    model.fit(x, y, epochs=epochs, batch_size=4, verbose=0, callbacks=callbacks)
-    ids = [f"{name}/ckpt/weights.{e:02d}.weights.h5" for e in range(1, epochs + 1)]
-    return {"run": f"{name}/ckpt", "train": f"{name}/logs/train", "ids": ids}
 
 
 def seed_files(logdir: str, name: str = "seed") -> dict:
@@ -87,16 +58,23 @@ def seed_files(logdir: str, name: str = "seed") -> dict:
     model.save_weights(os.path.join(directory, "model_save_weights.weights.h5"))
     model.save(os.path.join(directory, "model.keras"))
     model.save(os.path.join(directory, "legacy.h5"))
-    model.save_weights(os.path.join(directory, "sharded.weights.json"), max_shard_size=0.000002)
+    model.save_weights(os.path.join(directory, "sharded.weights.json"), max_shard_size=0.000003)
     save_file({"dense/kernel": np.ones((10, 64), "float32")}, os.path.join(directory, "tiny.safetensors"))
     ids = [f"{name}/{f}" for f in ("model_save_weights.weights.h5", "model.keras", "legacy.h5",
                                     "sharded.weights.json", "tiny.safetensors")]
     return {"run": name, "ids": ids}
 
 
-def saved_model_run(logdir: str, name: str = "export") -> dict:
-    bundles.module_saved_model(os.path.join(logdir, name))
-    return {"run": name, "ids": [f"{name}/module_sm"]}
+def saved_model(logdir: str, name: str = "export") -> dict:
+    """tf.saved_model.save of a small tf.Module into <name>/1 (a serving layout)."""
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.w = tf.Variable([[1.0, 2.0], [3.0, 4.0]], name="w")
+    module.f = tf.function(lambda x: tf.matmul(x, module.w),
+                           input_signature=[tf.TensorSpec((None, 2), tf.float32)])
+    tf.saved_model.save(module, os.path.join(logdir, name, "1"))
+    return {"run": name, "ids": [f"{name}/1"]}
 
 
 def copy_bundle(src_prefix: str, dst_prefix: str, skip_data: bool = False) -> None:

@@ -1,0 +1,311 @@
+"""The plugin's HTTP routes through TensorBoard's real WSGI app, over a logdir written by
+real TensorFlow/Keras: every route, every error body, --path_prefix and /experiment/ URLs."""
+
+import gzip
+import json
+import os
+
+import pytest
+from werkzeug.test import Client
+
+from makers import logdirs
+from tensorboard_plugin_ckptdiff import plugin
+
+API = "/data/plugin/ckptdiff/"
+
+
+@pytest.fixture(scope="session")
+def logdir(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("logdir"))
+    made = logdirs.training_logdir(root)
+    made["root"] = root
+    return made
+
+
+@pytest.fixture(scope="session")
+def client(logdir):
+    return Client(logdirs.tensorboard_app("--logdir", logdir["root"]))
+
+
+def get(client, route, **args):
+    response = client.get(API + route, query_string=args)
+    return response.status_code, json.loads(response.get_data())
+
+
+def runs_by_name(client):
+    status, body = get(client, "runs")
+    assert status == 200
+    return {run["run"]: run for run in body["runs"]}
+
+
+def ids(client):
+    return {c["id"]: c for run in runs_by_name(client).values() for c in run["checkpoints"]}
+
+
+def error_code(client, route, **args):
+    status, body = get(client, route, **args)
+    assert set(body) == {"error"} and body["error"]["message"]
+    return status, body["error"]["code"]
+
+
+# ------------------------------------------------------------------ /runs
+
+
+def test_runs_lists_every_checkpoint_the_writers_wrote(client, logdir):
+    written = {logdirs.rel(logdir["root"], p) for made in logdir["runs"].values() for p in made.checkpoints}
+    written |= set(logdir["seed"]["ids"]) | set(logdir["saved_model"]["ids"])
+    assert written <= set(ids(client))
+
+
+def test_checkpoint_only_directory_is_a_run_named_by_its_path(client, logdir):
+    run = runs_by_name(client)["tf2_training/ckpt"]
+    assert [c["id"] for c in run["checkpoints"]] == [
+        logdirs.rel(logdir["root"], p) for p in logdir["runs"]["tf2_training"].checkpoints]
+
+
+def test_checkpoints_are_listed_oldest_step_first(client):
+    steps = [c["step"] for c in runs_by_name(client)["tf2_training/ckpt"]["checkpoints"]]
+    assert steps == [1, 2, 3]
+
+
+def test_keras_epoch_files_get_their_epoch_as_step(client):
+    steps = [c["step"] for c in runs_by_name(client)["keras_fit/ckpt"]["checkpoints"]]
+    assert steps == [1, 2]
+
+
+def test_tensorboard_run_lists_the_architecture_of_its_model_spec(client):
+    sources = [a["source"] for a in runs_by_name(client)["tf2_training/train"]["architectures"]]
+    assert "model_spec" in sources
+
+
+def test_tf1_saver_checkpoint_carries_its_meta_graph_architecture(client, logdir):
+    prefix = logdirs.rel(logdir["root"], logdir["runs"]["tf1_saver"].checkpoints[-1])
+    carried = [a for a in runs_by_name(client)["tf1_saver/ckpt"]["architectures"] if a["source"] == "meta_graph"]
+    assert plugin._CARRIED + prefix in [a["id"] for a in carried]
+
+
+def test_checkpoint_record_has_the_fields_of_the_api(client, logdir):
+    record = ids(client)[logdirs.rel(logdir["root"], logdir["runs"]["tf2_training"].checkpoints[0])]
+    assert record["format"] == "tf_bundle" and record["flavor"] == "object_based"
+    assert record["status"] == "ok" and record["error"] is None and record["size_bytes"] > 0
+
+
+def test_tf1_saver_bundle_is_sniffed_name_based(client, logdir):
+    record = ids(client)[logdirs.rel(logdir["root"], logdir["runs"]["tf1_saver"].checkpoints[0])]
+    assert record["flavor"] == "name_based"
+
+
+def test_sharded_keras_weights_are_one_checkpoint_not_their_parts(client):
+    seed = [c["id"] for c in runs_by_name(client)["seed"]["checkpoints"]]
+    assert "seed/sharded.weights.json" in seed and not [i for i in seed if "sharded_0000" in i]
+
+
+def test_saved_model_is_one_checkpoint_in_its_parent_run(client):
+    record = ids(client)["export/1"]
+    assert (record["format"], record["run"]) == ("saved_model", "export")
+    assert not [i for i in ids(client) if i.startswith("export/1/")]
+
+
+def test_writers_temp_files_are_not_checkpoints(client):
+    assert not [i for i in ids(client) if "_temp" in i or "tempstate" in i]
+
+
+def test_corrupt_index_is_listed_with_status_error(client, logdir):
+    record = ids(client)[logdir["broken"]["truncated"]]
+    assert record["status"] == "error" and record["error"]
+
+
+def test_bundle_without_its_data_shard_is_incomplete(client, logdir):
+    assert ids(client)[logdir["broken"]["writing"]]["status"] == "incomplete"
+
+
+def test_file_named_like_hdf5_but_not_one_is_listed_with_status_error(client, logdir):
+    assert ids(client)[logdir["broken"]["not_hdf5"]]["status"] == "error"
+
+
+def test_runs_is_gzipped_when_the_client_accepts_it(client):
+    response = client.get(API + "runs", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "runs" in json.loads(gzip.decompress(response.get_data()))
+
+
+def test_plugins_listing_enables_the_tab(client):
+    client.get(API + "runs")  # the first scan has finished once /runs answered
+    listing = json.loads(client.get("/data/plugins_listing").get_data())
+    assert listing["ckptdiff"]["enabled"] and listing["ckptdiff"]["tab_name"] == "Checkpoint Diff"
+
+
+# ------------------------------------------------------------------ /checkpoint
+
+
+def _tf_shapes(path):
+    import tensorflow as tf
+
+    return tf.train.load_checkpoint(path).get_variable_to_shape_map()
+
+
+def test_checkpoint_returns_the_variables_tf_reads_with_their_shapes(client, logdir):
+    path = logdir["runs"]["tf2_training"].checkpoints[-1]
+    status, body = get(client, "checkpoint", id=logdirs.rel(logdir["root"], path))
+    assert status == 200 and body["total"] == len(body["variables"]) > 0
+    shapes = _tf_shapes(path)
+    assert {v["key"]: v["shape"] for v in body["variables"]} == {
+        k: shapes[k] for k in (v["key"] for v in body["variables"])}
+
+
+def test_checkpoint_offset_and_limit_page_through_the_variables(client, logdir):
+    checkpoint_id = logdirs.rel(logdir["root"], logdir["runs"]["tf2_training"].checkpoints[-1])
+    _, everything = get(client, "checkpoint", id=checkpoint_id)
+    _, page = get(client, "checkpoint", id=checkpoint_id, offset=1, limit=2)
+    assert page["variables"] == everything["variables"][1:3] and page["total"] == everything["total"]
+
+
+def test_unreadable_checkpoint_is_422(client, logdir):
+    assert error_code(client, "checkpoint", id=logdir["broken"]["truncated"]) == (422, "unreadable_checkpoint")
+
+
+def test_checkpoint_still_being_written_is_422_incomplete(client, logdir):
+    assert error_code(client, "checkpoint", id=logdir["broken"]["writing"]) == (422, "incomplete_checkpoint")
+
+
+@pytest.mark.parametrize("args", [{}, {"id": ""}])
+def test_checkpoint_without_id_is_400(client, args):
+    assert error_code(client, "checkpoint", **args) == (400, "bad_argument")
+
+
+@pytest.mark.parametrize("offset", ["-1", "x", "1.5"])
+def test_bad_offset_is_400(client, logdir, offset):
+    checkpoint_id = logdir["seed"]["ids"][0]
+    assert error_code(client, "checkpoint", id=checkpoint_id, offset=offset) == (400, "bad_argument")
+
+
+def test_unknown_checkpoint_id_is_404(client):
+    assert error_code(client, "checkpoint", id="no/such/ckpt-1") == (404, "not_found")
+
+
+# ------------------------------------------------------------------ /architecture
+
+
+def _architecture_id(client, run, source):
+    return next(a["id"] for a in runs_by_name(client)[run]["architectures"] if a["source"] == source)
+
+
+def test_architecture_returns_its_variables(client):
+    status, body = get(client, "architecture", id=_architecture_id(client, "tf2_training/train", "model_spec"))
+    assert status == 200 and body["total"] == len(body["variables"]) > 0
+    assert body["architecture"]["source"] == "model_spec"
+
+
+def test_carried_meta_graph_architecture_is_readable(client, logdir):
+    status, body = get(client, "architecture", id=_architecture_id(client, "tf1_saver/ckpt", "meta_graph"))
+    assert status == 200 and "dense/kernel" in {v["name"] for v in body["variables"]}
+
+
+def test_unknown_architecture_id_is_404(client):
+    assert error_code(client, "architecture", id="nothing/here") == (404, "not_found")
+
+
+# ------------------------------------------------------------------ /diff
+
+
+def _diff(client, logdir, **extra):
+    base = "architecture:" + _architecture_id(client, "tf2_training/train", "model_spec")
+    target = "checkpoint:" + logdirs.rel(logdir["root"], logdir["runs"]["tf2_training"].checkpoints[-1])
+    return get(client, "diff", base=base, target=target, **extra)
+
+
+def test_diff_of_a_run_against_its_own_checkpoint_is_restorable(client, logdir):
+    status, body = _diff(client, logdir)
+    assert status == 200 and body["restorable"] is True
+    assert sum(body["summary"].values()) == len(body["entries"])
+
+
+def test_diff_kinds_narrows_entries_to_those_kinds(client, logdir):
+    _, body = _diff(client, logdir, kinds="weight")
+    kinds = {(e["base"] or e["target"])["kind"] for e in body["entries"]}
+    assert kinds == {"weight"}
+
+
+def test_diff_mode_is_passed_to_the_diff(client, logdir):
+    _, body = _diff(client, logdir, mode="name")
+    assert body["mode"] == "name"
+
+
+@pytest.mark.parametrize("args", [
+    {"base": "checkpoint:x"},
+    {"base": "nonsense", "target": "checkpoint:x"},
+    {"base": "file:/etc/passwd", "target": "checkpoint:x"},
+])
+def test_diff_with_a_missing_or_malformed_ref_is_400(client, args):
+    assert error_code(client, "diff", **args) == (400, "bad_argument")
+
+
+def test_diff_with_an_unknown_mode_is_400(client, logdir):
+    assert _diff_error(client, logdir, mode="fuzzy") == (400, "bad_argument")
+
+
+def test_diff_with_an_unknown_kind_is_400(client, logdir):
+    assert _diff_error(client, logdir, kinds="weight,bias") == (400, "bad_argument")
+
+
+def _diff_error(client, logdir, **extra):
+    status, body = _diff(client, logdir, **extra)
+    return status, body["error"]["code"]
+
+
+def test_diff_against_an_unreadable_checkpoint_is_422(client, logdir):
+    checkpoint_id = logdirs.rel(logdir["root"], logdir["runs"]["tf2_training"].checkpoints[-1])
+    args = {"base": "checkpoint:" + checkpoint_id, "target": "checkpoint:" + logdir["broken"]["truncated"]}
+    assert error_code(client, "diff", **args) == (422, "unreadable_checkpoint")
+
+
+def test_diff_with_an_unknown_id_is_404(client, logdir):
+    checkpoint_id = logdirs.rel(logdir["root"], logdir["runs"]["tf2_training"].checkpoints[-1])
+    args = {"base": "architecture:nope", "target": "checkpoint:" + checkpoint_id}
+    assert error_code(client, "diff", **args) == (404, "not_found")
+
+
+# ------------------------------------------------------------------ /drift
+
+
+def test_drift_of_an_architecture_is_400(client, logdir):
+    checkpoint_id = logdirs.rel(logdir["root"], logdir["runs"]["tf2_training"].checkpoints[-1])
+    args = {"base": "architecture:x", "target": "checkpoint:" + checkpoint_id}
+    assert error_code(client, "drift", **args) == (400, "bad_argument")
+
+
+def test_drift_of_an_unknown_checkpoint_is_404(client, logdir):
+    checkpoint_id = logdirs.rel(logdir["root"], logdir["runs"]["tf2_training"].checkpoints[-1])
+    args = {"base": "checkpoint:nope", "target": "checkpoint:" + checkpoint_id}
+    assert error_code(client, "drift", **args) == (404, "not_found")
+
+
+# ------------------------------------------------------------------ static files and URLs
+
+
+def test_index_js_is_served_as_javascript(client):
+    response = client.get(API + "index.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    with open(os.path.join(plugin.STATIC_DIR, "index.js"), "rb") as f:
+        assert response.get_data() == f.read()
+
+
+def test_every_static_file_is_served_with_its_bytes(client):
+    for name in os.listdir(plugin.STATIC_DIR):
+        with open(os.path.join(plugin.STATIC_DIR, name), "rb") as f:
+            assert client.get(API + name).get_data() == f.read(), name
+
+
+def test_unknown_route_is_a_json_404(client):
+    assert error_code(client, "no_such_route") == (404, "not_found")
+
+
+def test_routes_answer_under_path_prefix(logdir):
+    prefixed = Client(logdirs.tensorboard_app("--logdir", logdir["root"], "--path_prefix", "/proxy/tb"))
+    response = prefixed.get("/proxy/tb" + API + "runs")
+    assert response.status_code == 200 and json.loads(response.get_data())["runs"]
+
+
+def test_routes_answer_under_experiment_urls(client):
+    response = client.get("/experiment/some-id" + API + "runs")
+    assert response.status_code == 200 and json.loads(response.get_data())["runs"]
