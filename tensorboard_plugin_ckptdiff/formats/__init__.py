@@ -40,6 +40,8 @@ def readers():
 
 
 def reader_for_format(fmt: str):
+    if fmt in _MODULES:  # module names are format ids: import just that one (keeps `ls` light)
+        return importlib.import_module(f"{__name__}.{fmt}")
     for module in readers():
         if module.FORMAT == fmt:
             return module

@@ -1,0 +1,411 @@
+"""TensorFlow tensor bundles (``P.index`` + ``P.data-0000K-of-0000N``): metadata and values.
+
+Metadata comes from the .index table alone (plus the object graph, a string tensor in one
+data shard); data shards are only stat'ed, so listing never reads tensor values. Values are
+read as exactly the byte range an entry names, bounds-checked against the shard and CRC32C-
+verified. Every claim the index makes is checked against the files before it is trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+import google_crc32c
+
+from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
+from tensorboard_plugin_ckptdiff.formats import bundle_proto, dtypes, index_table, object_names, slice_keys
+
+FORMAT = records.TF_BUNDLE
+OBJECT_GRAPH_KEY = object_names.OBJECT_GRAPH_KEY
+DT_STRING = 7
+_MAX_INDEX_BYTES = 1 << 31  # an index with two billion bytes of keys is not one TF wrote
+_MAX_SHARDS = 1 << 20
+_STEP = re.compile(r"-(\d+)$")
+_TEMP_PART = re.compile(r"^part-\d+-of-\d+\.index$")
+DEFAULT_CHUNK = 64 << 20
+
+
+def index_path(prefix: str) -> str:
+    return prefix + ".index"
+
+
+def data_path(prefix: str, shard: int, num_shards: int) -> str:
+    return f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
+
+
+def claims(name: str) -> bool:
+    """A ``.index`` file that is not a writer's temp file."""
+    parts = re.split(r"[/\\]", name)
+    base = parts[-1]
+    if not base.endswith(".index") or ".tempstate" in base or _TEMP_PART.match(base):
+        return False
+    return not any(p.endswith("_temp") or "_temp_" in p for p in parts[:-1])
+
+
+def sniff(fs, path: str, head: bytes) -> bool:
+    if head:
+        return False  # resolve() maps P.index to P; a bundle prefix is never a file itself
+    st = fs.stat(index_path(path))
+    return st is not None and not st.is_dir
+
+
+# ---------------------------------------------------------------- the index
+
+
+class Bundle(NamedTuple):
+    """What the .index says, with data shard sizes checked."""
+
+    header: bundle_proto.Header
+    keys: List[str]  # every non-slice key except the header, in file order
+    entries: Dict[str, bundle_proto.Entry]
+    slices: Dict[str, List[Tuple[slice_keys.Extents, bundle_proto.Entry]]]  # full name -> its slices
+    shard_sizes: Dict[int, int]
+    index_size: int
+    index_mtime: float
+
+
+def _read_index_bytes(fs, prefix: str) -> Tuple[bytes, float]:
+    path = index_path(prefix)
+    st = fs.stat(path)
+    if st is None:
+        raise CheckpointError(f"no index file {path!r}")
+    if st.is_dir:
+        raise CheckpointError(f"{path!r} is a directory, not a checkpoint index")
+    if st.size > _MAX_INDEX_BYTES:
+        raise CheckpointError(f"the index file is {st.size} bytes, larger than any TensorFlow index")
+    with fs.open(path) as f:
+        data = f.read(st.size + 1)
+    if len(data) != st.size:
+        raise IncompleteCheckpoint("the index file changed size while being read: the checkpoint may still be being written")
+    return data, st.mtime
+
+
+def _check_header(header: bundle_proto.Header) -> None:
+    if header.endianness != 0:
+        raise CheckpointError("the checkpoint was written big-endian; only little-endian bundles are supported")
+    if not 1 <= header.num_shards <= _MAX_SHARDS:
+        raise CheckpointError(f"the index header claims {header.num_shards} data shards, which no writer produces")
+
+
+def _decode_key(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"the index file is corrupt: a key is not UTF-8 ({raw[:40]!r})") from e
+
+
+def load_index(fs, prefix: str) -> Bundle:
+    """Parse the whole .index and stat the data shards its entries use."""
+    data, mtime = _read_index_bytes(fs, prefix)
+    pairs = index_table.entries(data)
+    if not pairs or pairs[0][0] != b"":
+        raise CheckpointError("the index file has no bundle header: it is not a TensorFlow checkpoint index")
+    header = bundle_proto.parse_header(pairs[0][1])
+    _check_header(header)
+    keys: List[str] = []
+    slices: Dict[str, list] = {}
+    plain = []
+    for (raw_key, value), entry in zip(pairs[1:], bundle_proto.parse_entries([v for _, v in pairs[1:]])):
+        if raw_key[0] == 0:
+            name, extents = slice_keys.decode(raw_key)
+            slices.setdefault(name, []).append((extents, entry))
+            continue
+        try:
+            keys.append(raw_key.decode("utf-8"))
+        except UnicodeDecodeError:
+            keys.append(_decode_key(raw_key))
+        plain.append(entry)
+    entries = dict(zip(keys, plain))
+    shard_sizes = _stat_shards(fs, prefix, header.num_shards, entries, slices)
+    return Bundle(header, keys, entries, slices, shard_sizes, len(data), mtime)
+
+
+def _stat_shards(fs, prefix, num_shards, entries, slices) -> Dict[int, int]:
+    """Size of every shard an entry uses; missing or short shards mean the checkpoint is
+    still being written (TF writes the index last, but copies and syncs are not atomic)."""
+    needed: Dict[int, int] = {}
+    all_entries = list(entries.values())
+    for parts in slices.values():
+        all_entries.extend(e for _, e in parts)
+    for entry in all_entries:
+        if entry.shard_id >= num_shards:
+            raise CheckpointError(
+                f"the index file is corrupt: an entry names data shard {entry.shard_id} of {num_shards}")
+        end = entry.offset + entry.size
+        if end > needed.get(entry.shard_id, -1):
+            needed[entry.shard_id] = end
+    sizes: Dict[int, int] = {}
+    for shard in sorted(needed):
+        st = fs.stat(data_path(prefix, shard, num_shards))
+        if st is None or st.is_dir:
+            raise IncompleteCheckpoint(
+                f"data shard {shard + 1} of {num_shards} is missing — the checkpoint may still be being written")
+        if st.size < needed[shard]:
+            raise IncompleteCheckpoint(
+                f"data shard {shard + 1} of {num_shards} holds {st.size} bytes but the index needs "
+                f"{needed[shard]} — the checkpoint may still be being written")
+        sizes[shard] = st.size
+    return sizes
+
+
+def _expected_bytes(entry: bundle_proto.Entry) -> Optional[int]:
+    """Bytes a numeric entry of this dtype and shape must occupy (None: variable-size)."""
+    item = dtypes.ITEMSIZE.get(dtypes.name(entry.dtype))
+    if item is None or entry.shape is None:
+        return None
+    count = 1
+    for dim in entry.shape:
+        if dim < 0:
+            return None
+        count *= dim
+    return count * item
+
+
+def _check_size(key: str, entry: bundle_proto.Entry) -> None:
+    expected = _expected_bytes(entry)
+    if expected is not None and expected != entry.size:
+        raise CheckpointError(
+            f"the index file is corrupt: {key!r} of shape {list(entry.shape)} and dtype "
+            f"{dtypes.name(entry.dtype)} needs {expected} bytes but its entry says {entry.size}")
+
+
+# ---------------------------------------------------------------- values
+
+
+def _read_range(fs, prefix: str, bundle: Bundle, entry: bundle_proto.Entry, start: int, length: int) -> bytes:
+    path = data_path(prefix, entry.shard_id, bundle.header.num_shards)
+    with fs.open(path) as f:
+        f.seek(entry.offset + start)
+        chunk = f.read(length)
+    if len(chunk) != length:
+        raise IncompleteCheckpoint(
+            f"data shard {entry.shard_id + 1} of {bundle.header.num_shards} ended early — "
+            "the checkpoint may still be being written")
+    return chunk
+
+
+def _verify(key: str, entry: bundle_proto.Entry, crc: int) -> None:
+    if entry.crc32c is not None and index_table.unmask(entry.crc32c) != crc:
+        raise CheckpointError(f"checksum mismatch in the values of {key!r}: the data shard is corrupt")
+
+
+def _strings(key: str, entry: bundle_proto.Entry, buf: bytes) -> List[bytes]:
+    """Decode a DT_STRING tensor: varint64 lengths, a masked CRC of the lengths, the bytes."""
+    count = 1
+    for dim in entry.shape or ():
+        count *= dim
+    if count > len(buf):
+        raise CheckpointError(f"the index file is corrupt: {key!r} claims {count} strings in {len(buf)} bytes")
+    lengths = []
+    crc = 0
+    pos = 0
+    for _ in range(count):
+        length, pos = index_table.read_varint(buf, pos, len(buf))
+        lengths.append(length)
+        crc = google_crc32c.extend(crc, length.to_bytes(4 if length <= 0xFFFFFFFF else 8, "little"))
+    if pos + 4 > len(buf):
+        raise CheckpointError(f"the string tensor {key!r} is truncated")
+    stored = buf[pos:pos + 4]
+    if index_table.unmask(int.from_bytes(stored, "little")) != crc:
+        raise CheckpointError(f"checksum mismatch in the string lengths of {key!r}: the data shard is corrupt")
+    crc = google_crc32c.extend(crc, stored)
+    pos += 4
+    if pos + sum(lengths) != len(buf):
+        raise CheckpointError(f"the string tensor {key!r} does not fill its {len(buf)} bytes")
+    out = []
+    for length in lengths:
+        out.append(buf[pos:pos + length])
+        pos += length
+    _verify(key, entry, google_crc32c.extend(crc, buf[pos - sum(lengths):pos]))
+    return out
+
+
+def _string_tensor(fs, prefix: str, bundle: Bundle, key: str) -> List[bytes]:
+    entry = bundle.entries[key]
+    return _strings(key, entry, _read_range(fs, prefix, bundle, entry, 0, entry.size))
+
+
+def _entry_for(bundle: Bundle, key: str) -> bundle_proto.Entry:
+    try:
+        return bundle.entries[key]
+    except KeyError:
+        raise KeyError(key) from None
+
+
+def _chunks_whole(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterator:
+    import numpy as np
+
+    item = np_dtype.itemsize
+    step = max(item, max_bytes - max_bytes % item)
+    crc = 0
+    done = 0
+    path = data_path(prefix, entry.shard_id, bundle.header.num_shards)
+    with fs.open(path) as f:
+        f.seek(entry.offset)
+        while done < entry.size:
+            want = min(step, entry.size - done)
+            chunk = f.read(want)
+            if len(chunk) != want:
+                raise IncompleteCheckpoint(
+                    f"data shard {entry.shard_id + 1} of {bundle.header.num_shards} ended early — "
+                    "the checkpoint may still be being written")
+            crc = google_crc32c.extend(crc, chunk)
+            done += want
+            if done == entry.size:
+                _verify(key, entry, crc)  # before the last chunk leaves: a bad tensor never completes
+            yield np.frombuffer(chunk, dtype=np_dtype)
+    if entry.size == 0:
+        _verify(key, entry, 0)
+
+
+def _chunks_sliced(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterator:
+    """Row blocks (along axis 0) of a sliced tensor, assembled from its slices; each slice's
+    bytes are read in order across blocks, so its CRC is checked as its last row arrives."""
+    import numpy as np
+
+    shape = entry.shape
+    item = np_dtype.itemsize
+    parts = []
+    total = 0
+    for extents, part in bundle.slices.get(key, []):
+        box = slice_keys.box(extents, shape)
+        part_shape = tuple(stop - start for start, stop in box)
+        count = 1
+        for d in part_shape:
+            count *= d
+        if count * item != part.size:
+            raise CheckpointError(
+                f"the index file is corrupt: a slice of {key!r} of shape {list(part_shape)} says {part.size} bytes")
+        total += part.size
+        parts.append([box, part_shape, part, 0, 0])  # box, shape, entry, bytes read, running crc
+    full = 1
+    for d in shape:
+        full *= d
+    if total < full * item:
+        raise CheckpointError(f"the slices of {key!r} do not cover its shape {list(shape)}")
+    if not shape:
+        raise CheckpointError(f"the index file is corrupt: sliced entry {key!r} is a scalar")
+    row_items = full // shape[0] if shape[0] else 0
+    rows_per_block = max(1, max_bytes // max(1, row_items * item))
+    for r0 in range(0, shape[0], rows_per_block):
+        r1 = min(shape[0], r0 + rows_per_block)
+        block = np.zeros((r1 - r0,) + tuple(shape[1:]), dtype=np_dtype)
+        for state in parts:
+            box, part_shape, part, done, crc = state
+            (s0, s1) = box[0]
+            lo, hi = max(r0, s0), min(r1, s1)
+            if lo >= hi:
+                continue
+            part_row = part.size // part_shape[0]
+            start, length = (lo - s0) * part_row, (hi - lo) * part_row
+            if start != done:
+                raise CheckpointError(f"the slices of {key!r} overlap")
+            raw = _read_range(fs, prefix, bundle, part, start, length)
+            crc = google_crc32c.extend(crc, raw)
+            state[3], state[4] = start + length, crc
+            if state[3] == part.size:
+                _verify(key, part, crc)
+            values = np.frombuffer(raw, dtype=np_dtype).reshape((hi - lo,) + part_shape[1:])
+            index = (slice(lo - r0, hi - r0),) + tuple(slice(a, b) for a, b in box[1:])
+            block[index] = values
+        yield block.reshape(-1)
+
+
+def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
+    """Flat C-order chunks of one numeric tensor, each at most about ``max_bytes``."""
+    bundle = load_index(fs, path)
+    return _iter_chunks(fs, path, bundle, key, max_bytes)
+
+
+def _numeric_dtype(key: str, entry: bundle_proto.Entry):
+    name = dtypes.name(entry.dtype)
+    np_dtype = dtypes.numpy_dtype(name)
+    if np_dtype is None:
+        raise CheckpointError(f"{key!r} holds {name} values, which have no numeric form")
+    return np_dtype
+
+
+def _iter_chunks(fs, prefix, bundle, key, max_bytes) -> Iterator:
+    entry = _entry_for(bundle, key)
+    np_dtype = _numeric_dtype(key, entry)
+    if entry.shape is None:
+        raise CheckpointError(f"{key!r} has an unknown shape")
+    if entry.slices:
+        return _chunks_sliced(fs, prefix, bundle, key, entry, np_dtype, max_bytes)
+    _check_size(key, entry)
+    return _chunks_whole(fs, prefix, bundle, key, entry, np_dtype, max_bytes)
+
+
+def read_tensor(fs, path: str, key: str):
+    """The values of one tensor as a numpy array (strings: an object array of bytes)."""
+    import numpy as np
+
+    bundle = load_index(fs, path)
+    entry = _entry_for(bundle, key)
+    if entry.dtype == DT_STRING:
+        if entry.slices:
+            raise CheckpointError(f"{key!r} is a sliced string tensor, which this reader does not assemble")
+        values = _string_tensor(fs, path, bundle, key)
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out.reshape(entry.shape)
+    chunks = list(_iter_chunks(fs, path, bundle, key, max(entry.size, DEFAULT_CHUNK)))
+    np_dtype = _numeric_dtype(key, entry)
+    flat = chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks else np.empty(0, np_dtype)
+    return flat.reshape(entry.shape).copy()
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def object_graph(fs, prefix: str, bundle: Bundle) -> Optional[records.ObjectGraph]:
+    """The checkpoint's object graph, or None for a name-based bundle."""
+    if OBJECT_GRAPH_KEY not in bundle.entries:
+        return None
+    entry = bundle.entries[OBJECT_GRAPH_KEY]
+    if entry.dtype != DT_STRING or entry.shape != ():
+        raise CheckpointError(f"{OBJECT_GRAPH_KEY} is not a string scalar: the index file is corrupt")
+    (raw,) = _string_tensor(fs, prefix, bundle, OBJECT_GRAPH_KEY)
+    return object_names.decode_graph(raw)
+
+
+def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]]) -> Tuple[records.Variable, ...]:
+    out = []
+    for key in bundle.keys:
+        entry = bundle.entries[key]
+        if entry.slices:
+            size = sum(part.size for _, part in bundle.slices.get(key, ()))
+        else:
+            _check_size(key, entry)
+            size = entry.size
+        naming = namings.get(key) if namings is not None else None
+        if naming is None:
+            naming = object_names.name_based(key)
+            if namings is not None:  # object-based key the graph does not mention
+                naming = naming._replace(full_name=None)
+        out.append(records.Variable(
+            key=key, name=naming.name, shape=entry.shape, dtype=dtypes.name(entry.dtype), size_bytes=size,
+            kind=naming.kind, layer=naming.layer, full_name=naming.full_name,
+            object_path=naming.object_path if namings is not None else None))
+    return tuple(out)
+
+
+def step_of(prefix: str) -> Optional[int]:
+    found = _STEP.search(prefix)
+    return int(found.group(1)) if found else None
+
+
+def read(fs, path: str) -> records.Checkpoint:
+    bundle = load_index(fs, path)
+    graph = object_graph(fs, path, bundle)
+    namings = object_names.object_based(graph) if graph is not None else None
+    return records.Checkpoint(
+        id=path, path=path, format=FORMAT,
+        flavor=records.OBJECT_BASED if graph is not None else records.NAME_BASED,
+        step=step_of(path), wall_time=bundle.index_mtime,
+        size_bytes=bundle.index_size + sum(bundle.shard_sizes.values()),
+        variables=variables(bundle, namings),
+        object_graph=graph,
+    )
