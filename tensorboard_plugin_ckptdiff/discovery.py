@@ -310,7 +310,7 @@ def _found(root: Root, rel: str, run: str, path, fmt, files, missing, wall, carr
         format=fmt,
         run=run,
         step=step_from_name(name),
-        wall_time=wall,
+        wall_time=wall or None,  # object stores may not say when a file was written
         size_bytes=sum(size for _, size, _ in files),
         signature=tuple(sorted(files)),
         missing=missing,

@@ -152,3 +152,27 @@ def test_missing_logdir_is_reported_unreadable(tmp_path):
     cat = catalog.Catalog([discovery.Root(str(tmp_path / "nope"))], reload_interval=0)
     cat.refresh()
     assert cat.listing().readable is False
+
+
+def test_remote_logdir_is_walked_through_the_storage_interface(tmp_path, bundle, monkeypatch):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(key, "testing")
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.create_bucket(Bucket="logs")
+        directory = os.path.dirname(bundle)
+        for name in os.listdir(directory):
+            s3.upload_file(os.path.join(directory, name), "logs", f"exp/ckpt/{name}")
+        fs = storage.for_path("s3://logs", client_kwargs={"endpoint_url": endpoint})
+        found = discovery.scan(fs, discovery.Root("s3://logs")).found
+        assert [(f.id, f.run, discovery.sniff(fs, f).flavor) for f in found] == [
+            ("exp/ckpt/ckpt-7", "exp/ckpt", "object_based")]
+    finally:
+        server.stop()
