@@ -1,0 +1,234 @@
+/** The Checkpoint Diff tab: TensorBoard calls render() inside the plugin iframe. */
+
+import { makeApi } from "./api.js";
+import { copyButton, errorBox, h, loading } from "./dom.js";
+import { followTheme } from "./theme.js";
+import { connectHost, DATA_RELOADED, urlPluginData } from "./plugin_host.js";
+import { defaultState, paramsFromState, parseHash, pluginParams, PLUGIN, shareUrl, stateFromParams } from "./state.js";
+import { defaultSelection, findRef } from "./selection.js";
+import { renderPickers } from "./pickers.js";
+import { renderDiff } from "./diff_view.js";
+import { renderBrowser, showVariables } from "./browser.js";
+import { renderDrift } from "./drift_view.js";
+
+const mark = (name) => (typeof performance !== "undefined" && performance.mark ? performance.mark(name) : null);
+
+function topWindow() {
+  try {
+    void window.top.location.href; // throws when the host is cross-origin
+    return window.top;
+  } catch (_) {
+    return null;
+  }
+}
+
+export async function render() {
+  document.title = "Checkpoint Diff";
+  const css = h("link", { rel: "stylesheet", href: new URL("./style.css", import.meta.url).href });
+  document.head.appendChild(css);
+  followTheme();
+
+  const api = makeApi();
+  const host = connectHost(window);
+  const state = defaultState();
+  let runs = null;
+  let runsText = null;
+  let tab = "diff";
+  let diffRequest = null;
+  let diffKey = null;
+
+  const pickers = h("div", { class: "pickers" });
+  const linkButton = copyButton(() => link(), "Copy link");
+  linkButton.title = "Copy a TensorBoard link that reopens this comparison";
+  const tabs = {
+    diff: h("button", { type: "button", role: "tab", id: "tab-diff", "aria-controls": "panel-diff", onclick: () => showTab("diff") }, "Diff"),
+    drift: h("button", { type: "button", role: "tab", id: "tab-drift", "aria-controls": "panel-drift", hidden: true, onclick: () => showTab("drift") }, "Value drift"),
+    browser: h("button", { type: "button", role: "tab", id: "tab-browser", "aria-controls": "panel-browser", onclick: () => showTab("browser") }, "Checkpoints"),
+  };
+  const panels = {
+    diff: h("div", { class: "panel", role: "tabpanel", id: "panel-diff", "aria-labelledby": "tab-diff" }),
+    drift: h("div", { class: "panel", role: "tabpanel", id: "panel-drift", "aria-labelledby": "tab-drift", hidden: true }),
+    browser: h("div", { class: "panel", role: "tabpanel", id: "panel-browser", "aria-labelledby": "tab-browser", hidden: true },
+      h("div", { class: "browser-list" }), h("div", { class: "browser-vars" })),
+  };
+  const notice = h("div", { class: "notice" });
+  const app = h("main", { class: "app" },
+    h("header", { class: "top" }, h("h2", {}, "Checkpoint Diff"), pickers, h("div", { class: "actions" }, linkButton)),
+    notice,
+    h("nav", { class: "tabs", role: "tablist", "aria-label": "Views" }, Object.values(tabs)),
+    Object.values(panels));
+  document.body.replaceChildren(app);
+  tabs.diff.addEventListener("keydown", tabKeys);
+  tabs.drift.addEventListener("keydown", tabKeys);
+  tabs.browser.addEventListener("keydown", tabKeys);
+  showTab("diff");
+
+  function tabKeys(e) {
+    const order = Object.keys(tabs).filter((k) => !tabs[k].hidden);
+    const i = order.indexOf(tab);
+    if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+      const next = order[(i + (e.key === "ArrowRight" ? 1 : order.length - 1)) % order.length];
+      showTab(next);
+      tabs[next].focus();
+      e.preventDefault();
+    }
+  }
+
+  function showTab(name) {
+    tab = name;
+    for (const [k, button] of Object.entries(tabs)) {
+      button.setAttribute("aria-selected", k === name ? "true" : "false");
+      button.tabIndex = k === name ? 0 : -1;
+      panels[k].hidden = k !== name;
+    }
+    if (name === "drift") renderDrift(panels.drift, api, state.base, state.target);
+  }
+
+  function link() {
+    const top = topWindow();
+    const href = top ? top.location.href : document.referrer || window.location.href;
+    return shareUrl(href, state);
+  }
+
+  // Keep the host page's URL in step, so reloading it reopens the comparison.
+  function syncUrl() {
+    const top = topWindow();
+    if (!top || top === window) return;
+    try {
+      top.history.replaceState(top.history.state, "", shareUrl(top.location.href, state));
+    } catch (_) {
+      // a host that refuses is fine: "Copy link" still works
+    }
+  }
+
+  function selectedSignature() {
+    return JSON.stringify([state.base, state.target, runs && findRef(runs, state.base), runs && findRef(runs, state.target)]);
+  }
+
+  async function loadRuns() {
+    const body = await api.runs();
+    const text = JSON.stringify(body.runs);
+    const changed = text !== runsText;
+    runs = body.runs;
+    runsText = text;
+    notice.replaceChildren(body.logdir_readable === false ? errorBox("the logdir cannot be read; check --logdir and its permissions", "Logdir") : "");
+    return changed;
+  }
+
+  function chooseDefaults() {
+    const ok = (ref) => {
+      const found = findRef(runs, ref);
+      return found && found.record.status === "ok";
+    };
+    if (ok(state.base) && ok(state.target) && state.target.startsWith("checkpoint:")) return;
+    const d = defaultSelection(runs);
+    if (!ok(state.base)) state.base = d.base;
+    if (!ok(state.target) || !state.target.startsWith("checkpoint:")) state.target = d.target;
+  }
+
+  function refreshChrome() {
+    renderPickers(pickers, runs, state, onPick);
+    const bothCheckpoints = (state.base || "").startsWith("checkpoint:") && (state.target || "").startsWith("checkpoint:");
+    tabs.drift.hidden = !bothCheckpoints;
+    if (!bothCheckpoints && tab === "drift") showTab("diff");
+    renderBrowser(panels.browser.firstChild, runs, {
+      open: (c) => showVariables(panels.browser.lastChild, api, c),
+      useAs: (side, ref) => {
+        onPick({ [side]: ref });
+        showTab("diff");
+      },
+    });
+  }
+
+  function onPick(patch) {
+    Object.assign(state, patch);
+    // a new comparison starts unfiltered: old chips may not exist in it
+    state.statuses = [];
+    refreshChrome();
+    syncUrl();
+    loadDiff(true);
+  }
+
+  async function loadDiff(force = false) {
+    const panel = panels.diff;
+    if (!state.base || !state.target) {
+      panel.replaceChildren(h("p", { class: "note" }, runs && runs.length
+        ? "Choose a base (a model or a checkpoint) and a target checkpoint above."
+        : "No checkpoints found yet. Checkpoint Diff lists every checkpoint under the logdir (TF bundles, Keras .weights.h5/.h5/.keras, SavedModels, safetensors)."));
+      return;
+    }
+    const key = JSON.stringify([state.base, state.target, state.mode, state.kinds]);
+    if (!force && key === diffKey) return;
+    diffKey = key;
+    if (diffRequest) diffRequest.abort();
+    const controller = new AbortController();
+    diffRequest = controller;
+    panel.replaceChildren(loading("Comparing…"));
+    mark("ckptdiff:diff:request");
+    let report;
+    try {
+      report = await api.diff({ base: state.base, target: state.target, mode: state.mode, kinds: state.kinds }, { signal: controller.signal });
+    } catch (e) {
+      if (e.name === "AbortError") return;
+      diffKey = null;
+      panel.replaceChildren(errorBox(e.message, "Cannot compare"));
+      return;
+    }
+    if (diffRequest !== controller) return;
+    diffRequest = null;
+    renderDiff(panel, report, state, () => syncUrl());
+    // Two frames later the rows have been painted: the benchmark reads this measure.
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      mark("ckptdiff:diff:painted");
+      try {
+        performance.measure("ckptdiff:first-rows", "ckptdiff:diff:received", "ckptdiff:diff:painted");
+      } catch (_) {
+        // marks missing (performance API off): nothing to measure
+      }
+      document.body.dataset.diffReady = "yes";
+    }));
+  }
+
+  async function start() {
+    document.body.dataset.diffReady = "no";
+    panels.diff.replaceChildren(loading("Loading runs and checkpoints…"));
+    let params = await urlPluginData(host, PLUGIN);
+    if (!Object.keys(params).length) {
+      const top = topWindow();
+      if (top && top !== window) params = pluginParams(parseHash(top.location.hash));
+    }
+    Object.assign(state, stateFromParams(params));
+    try {
+      await loadRuns();
+    } catch (e) {
+      panels.diff.replaceChildren(errorBox(e.message, "Cannot list runs"));
+      return;
+    }
+    chooseDefaults();
+    refreshChrome();
+    syncUrl();
+    await loadDiff(true);
+  }
+
+  async function reload() {
+    const before = selectedSignature();
+    let changed;
+    try {
+      changed = await loadRuns();
+    } catch (e) {
+      notice.replaceChildren(errorBox(e.message, "Cannot refresh"));
+      return;
+    }
+    if (!changed) return; // nothing new on disk: keep the table, its scroll and its focus
+    chooseDefaults();
+    refreshChrome();
+    if (selectedSignature() === before) return; // a new checkpoint elsewhere: this diff still holds
+    syncUrl();
+    await loadDiff(true);
+  }
+
+  if (host) host.listen(DATA_RELOADED, () => void reload());
+  await start();
+}
+
+export { paramsFromState };
