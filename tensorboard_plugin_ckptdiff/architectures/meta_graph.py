@@ -36,8 +36,10 @@ def from_graph_def(graph_def, **fields) -> records.Architecture:
         full, part = _fold(name)
         groups.setdefault(full, []).append((part, shape))
         dtypes.setdefault(full, dtype)
+    saved_shapes = _saver_full_shapes(graph_def)
     variables = tuple(
-        _variable(full, dtypes[full], _joined_shape(parts)) for full, parts in groups.items())
+        _variable(full, dtypes[full], saved_shapes.get(full) or _joined_shape(parts))
+        for full, parts in groups.items())
     return _architecture("graph", variables, fields)
 
 
@@ -93,6 +95,8 @@ def from_meta_graph_file(fs, path: str, **fields) -> records.Architecture:
 def _parse(cls, value, what: str):
     if isinstance(value, cls):
         return value
+    if hasattr(value, "SerializeToString"):  # TF's own copy of the same proto class
+        value = value.SerializeToString()
     out = cls()
     try:
         out.ParseFromString(bytes(value))
@@ -122,6 +126,28 @@ def _variable_nodes(graph_def) -> Dict[str, Tuple[str, records.Shape]]:
         if node.op in VARIABLE_OPS:
             out[node.name] = (_dtype(node.attr["dtype"].type), _shape(node.attr["shape"].shape)
                               if "shape" in node.attr else None)
+    return out
+
+
+def _saver_full_shapes(graph_def) -> Dict[str, records.Shape]:
+    """name -> full shape of each sliced variable a Saver in the graph saves.
+
+    A Saver's SaveV2 op takes its tensor names and "shape and slice" specs ("4 6 0,4:0,3":
+    the full shape, then the slice) from two constants: the exact answer for partitioned
+    variables, where the parts' own shapes leave the partition axis to guesswork.
+    """
+    consts = {n.name: n.attr["value"].tensor for n in graph_def.node if n.op == "Const"}
+    out = {}
+    for node in graph_def.node:
+        if node.op != "SaveV2" or len(node.input) < 3:
+            continue
+        names, specs = (consts.get(i.split(":", 1)[0]) for i in node.input[1:3])
+        if names is None or specs is None:
+            continue
+        for name, spec in zip(names.string_val, specs.string_val):
+            dims = spec.decode("utf-8", "replace").split(" ")[:-1]  # the last token is the slice
+            if dims and all(d.isdigit() for d in dims):
+                out[name.decode("utf-8", "replace")] = tuple(int(d) for d in dims)
     return out
 
 

@@ -1,0 +1,119 @@
+"""TF1 architectures from real GraphDefs and `.meta` files, read without TensorFlow."""
+
+import os
+from typing import NamedTuple, Set
+
+import pytest
+import tensorflow as tf
+
+from tensorboard_plugin_ckptdiff import errors, records, storage
+from tensorboard_plugin_ckptdiff.architectures import meta_graph
+
+
+class Tf1Model(NamedTuple):
+    prefix: str  # the Saver's checkpoint
+    meta_path: str
+    graph_def: bytes
+    optimizer_names: Set[str]  # what TF's own optimizer says its variables are, by saved name
+    local_names: Set[str]
+
+
+def _partition_along_axis_1(shape, dtype):
+    return [1, 2]
+
+
+@pytest.fixture(scope="module")
+def tf1_model(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("tf1"))
+    with tf.Graph().as_default() as graph:
+        ids = tf.compat.v1.placeholder(tf.int32, [None])
+        embedding = tf.compat.v1.get_variable(
+            "embedding", [9, 4], partitioner=tf.compat.v1.fixed_size_partitioner(3))
+        wide = tf.compat.v1.get_variable("wide", [4, 6], partitioner=_partition_along_axis_1)
+        kernel = tf.compat.v1.get_variable("dense/kernel", [6, 2], dtype=tf.float64)
+        hidden = tf.matmul(tf.nn.embedding_lookup(embedding, ids), wide)
+        loss = tf.reduce_sum(tf.matmul(tf.cast(hidden, tf.float64), kernel))
+        step = tf.compat.v1.train.get_or_create_global_step()
+        optimizer = tf.compat.v1.train.AdamOptimizer()
+        train = optimizer.minimize(loss, global_step=step)
+        tf.compat.v1.metrics.mean(loss)
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run(train, {ids: [0, 1]})
+            prefix = saver.save(sess, os.path.join(directory, "model.ckpt"))
+
+        def saved_name(v):
+            info = v._save_slice_info
+            return info.full_name if info else v.op.name
+
+        return Tf1Model(prefix, prefix + ".meta", graph.as_graph_def().SerializeToString(),
+                        {saved_name(v) for v in optimizer.variables()},
+                        {v.op.name for v in tf.compat.v1.local_variables()})
+
+
+def _saved(prefix):
+    reader = tf.train.load_checkpoint(prefix)
+    dtypes = reader.get_variable_to_dtype_map()
+    return {k: (tuple(s), dtypes[k].name) for k, s in reader.get_variable_to_shape_map().items()}
+
+
+def test_meta_file_lists_exactly_what_the_saver_saved(tf1_model):
+    architecture = meta_graph.from_meta_graph_file(storage.for_path(tf1_model.meta_path), tf1_model.meta_path)
+    assert {v.name: (v.shape, v.dtype) for v in architecture.variables} == _saved(tf1_model.prefix)
+
+
+def test_meta_file_architecture_is_a_meta_graph_of_a_tf1_graph(tf1_model):
+    architecture = meta_graph.from_meta_graph_file(None, tf1_model.meta_path, id="x", run="r")
+    assert (architecture.source, architecture.framework, architecture.id, architecture.run) == (
+        "meta_graph", meta_graph.FRAMEWORK, "x", "r")
+
+
+def test_graph_def_folds_partitions_and_their_slots_into_the_saved_names_and_shapes(tf1_model):
+    architecture = meta_graph.from_graph_def(tf1_model.graph_def)
+    shapes = {v.name: (v.shape, v.dtype) for v in architecture.variables}
+    assert all(shapes[name] == saved for name, saved in _saved(tf1_model.prefix).items())
+
+
+def test_graph_def_keeps_local_variables_the_meta_graph_leaves_out(tf1_model):
+    from_graph = {v.name for v in meta_graph.from_graph_def(tf1_model.graph_def).variables}
+    from_meta = {v.name for v in meta_graph.from_meta_graph_file(None, tf1_model.meta_path).variables}
+    assert tf1_model.local_names and from_graph - from_meta == tf1_model.local_names
+
+
+def test_optimizer_state_is_kind_optimizer_and_the_step_is_metadata(tf1_model):
+    architecture = meta_graph.from_meta_graph_file(None, tf1_model.meta_path)
+    by_kind = {}
+    for v in architecture.variables:
+        by_kind.setdefault(v.kind, set()).add(v.name)
+    assert by_kind[records.OPTIMIZER] == tf1_model.optimizer_names
+    assert by_kind[records.METADATA] == {"global_step"}
+
+
+def test_a_file_that_is_not_a_meta_graph_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "broken.meta"
+    path.write_bytes(b"\xff\xff\xff\xff not a protobuf")
+    with pytest.raises(errors.CheckpointError, match="MetaGraphDef"):
+        meta_graph.from_meta_graph_file(None, str(path))
+
+
+def test_a_missing_meta_file_is_a_checkpoint_error(tmp_path):
+    with pytest.raises(errors.CheckpointError, match="does not exist"):
+        meta_graph.from_meta_graph_file(None, str(tmp_path / "absent.meta"))
+
+
+def test_a_truncated_meta_file_is_a_checkpoint_error(tf1_model, tmp_path):
+    path = tmp_path / "short.meta"
+    with open(tf1_model.meta_path, "rb") as f:
+        path.write_bytes(f.read()[:1000])
+    with pytest.raises(errors.CheckpointError):
+        meta_graph.from_meta_graph_file(None, str(path))
+
+
+def test_graph_without_a_saver_folds_parts_of_different_sizes_along_their_axis():
+    with tf.Graph().as_default() as graph:
+        # 10 rows in 3 parts: 4, 3, 3; the differing axis is the partition axis.
+        embedding = tf.compat.v1.get_variable("emb", [10, 2], partitioner=tf.compat.v1.fixed_size_partitioner(3))
+        full_shape = tuple(embedding.get_shape().as_list())
+    (variable,) = meta_graph.from_graph_def(graph.as_graph_def()).variables
+    assert (variable.name, variable.shape) == ("emb", full_shape)
