@@ -29,7 +29,28 @@ def main(argv):
     for name, make in runs.ALL.items():
         made = make(os.path.join(out, name))
         print(f"{name}: {os.path.relpath(made.train, out)} + {len(made.checkpoints)} checkpoint(s)")
+    _relative_state_files(out)
     return 0
+
+
+def _relative_state_files(out):
+    """TF1 Savers write this machine's absolute paths into `checkpoint` state files; a
+    shipped logdir must not carry them. Relative entries are what TF itself resolves
+    against the state file's directory, so the files stay valid for TF and for us."""
+    for directory, _, files in os.walk(out):
+        if "checkpoint" not in files:
+            continue
+        path = os.path.join(directory, "checkpoint")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        fixed = []
+        for line in lines:
+            field, sep, value = line.partition(": ")
+            if sep and value.startswith('"') and os.path.isabs(value.strip('"')):
+                value = '"%s"' % os.path.basename(value.strip('"'))
+            fixed.append(field + sep + value)
+        with open(path, "w") as f:
+            f.write("\n".join(fixed) + "\n")
 
 
 if __name__ == "__main__":
