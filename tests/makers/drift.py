@@ -1,0 +1,161 @@
+"""Real checkpoints of one model at two training steps, written by TensorFlow / Keras / h5py.
+
+Each function takes a directory, writes into it (TF imported inside) and returns the paths
+it wrote. The Keras model has a frozen layer (trainable=False: no drift), float16 and
+bfloat16 layers, and a head re-initialised before the second save (the largest drift).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, NamedTuple
+
+
+class TwoSteps(NamedTuple):
+    base: str
+    target: str
+
+
+def _tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import tensorflow as tf
+
+    return tf
+
+
+def _model():
+    import keras
+
+    keras.utils.set_random_seed(7)
+    frozen = keras.layers.Dense(16, activation="tanh", name="frozen")
+    frozen.trainable = False
+    return keras.Sequential([
+        keras.Input((8,)),
+        frozen,
+        keras.layers.Dense(16, activation="tanh", name="hidden"),
+        keras.layers.Dense(12, activation="tanh", dtype="float16", name="half"),
+        keras.layers.Dense(12, activation="tanh", dtype="bfloat16", name="brain"),
+        keras.layers.Dense(4, name="head"),
+    ], name="drifter")
+
+
+def _train(model, optimizer, steps: int) -> None:
+    import numpy as np
+
+    tf = _tf()
+    rng = np.random.default_rng(3)
+    for _ in range(steps):
+        x = tf.constant(rng.normal(size=(16, 8)).astype("float32"))
+        y = tf.constant(rng.normal(size=(16, 4)).astype("float32"))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((tf.cast(model(x), "float32") - y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+
+def _reinitialise_head(model) -> None:
+    import numpy as np
+
+    head = model.get_layer("head")
+    rng = np.random.default_rng(11)
+    for variable in head.weights:
+        variable.assign(rng.normal(scale=3.0, size=variable.shape).astype("float32"))
+
+
+def keras_two_steps(directory: str) -> Dict[str, TwoSteps]:
+    """The Keras model after 3 and after 6 SGD-with-momentum steps (head re-initialised before the second
+    save), each saved as a TF2 object-based checkpoint (model + optimizer), a sharded TF2
+    checkpoint (MaxShardSizePolicy) and a Keras 3 ``.weights.h5``."""
+    import keras
+
+    tf = _tf()
+    model = _model()
+    optimizer = keras.optimizers.SGD(0.5, momentum=0.9)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    sharding = tf.train.CheckpointOptions(
+        experimental_sharding_callback=tf.train.experimental.MaxShardSizePolicy(max_shard_size=400))
+    out = {"tf2": [], "tf2_sharded": [], "weights_h5": []}
+    for step, steps in (("a", 3), ("b", 3)):
+        _train(model, optimizer, steps)
+        if step == "b":
+            _reinitialise_head(model)
+        out["tf2"].append(checkpoint.write(os.path.join(directory, f"tf2-{step}", "ckpt")))
+        out["tf2_sharded"].append(checkpoint.write(os.path.join(directory, f"sharded-{step}", "ckpt"), options=sharding))
+        h5 = os.path.join(directory, f"model-{step}.weights.h5")
+        model.save_weights(h5)
+        out["weights_h5"].append(h5)
+    return {name: TwoSteps(*paths) for name, paths in out.items()}
+
+
+def tf1_partitioned_two_steps(directory: str) -> TwoSteps:
+    """A TF1 Saver model at two steps: in the base checkpoint ``embedding`` is partitioned
+    (fixed_size_partitioner(3)), in the target it is one variable restored from the base
+    and trained on; ``frozen`` is not trained (trainable=False)."""
+    import numpy as np
+
+    tf = _tf()
+    v1 = tf.compat.v1
+    rng = np.random.default_rng(5)
+    x_value = rng.normal(size=(6, 4)).astype("float32")
+
+    def build(partitioned: bool):
+        partitioner = v1.fixed_size_partitioner(3) if partitioned else None
+        embedding = v1.get_variable("embedding", (9, 4), partitioner=partitioner,
+                                    initializer=v1.random_normal_initializer(seed=1))
+        frozen = v1.get_variable("frozen", (4, 4), trainable=False, initializer=v1.random_normal_initializer(seed=2))
+        with v1.variable_scope("dense"):
+            kernel = v1.get_variable("kernel", (4, 3), initializer=v1.random_normal_initializer(seed=3))
+            bias = v1.get_variable("bias", (3,), initializer=v1.zeros_initializer())
+        x = tf.constant(x_value)
+        rows = tf.nn.embedding_lookup(embedding, [0, 2, 4, 6, 7, 8]) if partitioned else tf.gather(embedding, [0, 2, 4, 6, 7, 8])
+        loss = tf.reduce_sum((tf.matmul(tf.tanh(tf.matmul(x + rows, frozen)), kernel) + bias) ** 2)
+        train = v1.train.GradientDescentOptimizer(0.01).minimize(loss)
+        return train
+
+    paths = []
+    for step, partitioned in ((1, True), (2, False)):
+        with tf.Graph().as_default():
+            train = build(partitioned)
+            saver = v1.train.Saver()
+            with v1.Session() as session:
+                if paths:
+                    saver.restore(session, paths[-1])
+                else:
+                    session.run(v1.global_variables_initializer())
+                for _ in range(3):
+                    session.run(train)
+                folder = os.path.join(directory, f"tf1-{step}")
+                os.makedirs(folder, exist_ok=True)
+                paths.append(saver.save(session, os.path.join(folder, "model"), global_step=step))
+    return TwoSteps(*paths)
+
+
+def big_weights_h5_pair(directory: str, megabytes: int = 1024) -> TwoSteps:
+    """Two Keras 3 ``.weights.h5`` files holding one float32 variable of ``megabytes`` MiB
+    each (layout of Keras's own H5IOStore: ``layers/<name>/vars/<i>``), written with h5py
+    block by block so the writer itself never holds the tensor."""
+    import h5py
+    import numpy as np
+
+    count = megabytes * (1 << 20) // 4
+    rows = 1 << 12
+    cols = count // rows
+    paths = []
+    for step, scale in (("a", 0.0), ("b", 0.01)):
+        path = os.path.join(directory, f"big-{step}.weights.h5")
+        with h5py.File(path, "w") as f:
+            f.attrs["date_saved"] = "2025-01-01@00:00:00"
+            f.attrs["keras_version"] = "3.15.1"
+            layer = f.create_group("layers").create_group("dense")
+            vars_group = layer.create_group("vars")
+            dataset = vars_group.create_dataset("0", shape=(rows, cols), dtype="float32")
+            f.create_group("optimizer").create_group("vars")
+            f.create_group("vars")
+            block = 256
+            for r in range(0, rows, block):
+                base = np.arange(r * cols, (r + block) * cols, dtype=np.float64).reshape(block, cols)
+                values = np.sin(base * 1e-3) + scale * np.cos(base * 7e-3)
+                dataset[r:r + block] = values.astype("float32")
+        paths.append(path)
+    return TwoSteps(*paths)
