@@ -108,7 +108,7 @@ def load_index(fs, prefix: str) -> Bundle:
     slices: Dict[str, list] = {}
     plain = []
     for (raw_key, value), entry in zip(pairs[1:], bundle_proto.parse_entries([v for _, v in pairs[1:]])):
-        if raw_key[0] == 0:
+        if raw_key[:1] == b"\x00":  # [:1]: a corrupt table may hold an empty key
             name, extents = slice_keys.decode(raw_key)
             slices.setdefault(name, []).append((extents, entry))
             continue
