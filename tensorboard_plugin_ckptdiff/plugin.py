@@ -18,7 +18,7 @@ from tensorboard.backend import http_util, json_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_ckptdiff import catalog, discovery, errors, metadata, records
+from tensorboard_plugin_ckptdiff import catalog, discovery, drift_routes, errors, metadata, records
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         self._architectures: Dict[Optional[str], Tuple[float, Dict[str, list]]] = {}
         self._runs_json: Dict[Optional[str], tuple] = {}
         self._reports: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
+        self._drift = drift_routes.DriftRoutes(self._catalog, self._readable_checkpoint)
         if roots:
             self._catalog.start()  # in the background: TensorBoard's start never waits for it
 
@@ -155,6 +156,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             "/architecture": self.architecture_route,
             "/diff": self.diff_route,
             "/drift": self.drift_route,
+            "/tensor_stats": self.tensor_stats_route,
             "/index.js": self.static_route,
             "/*": self.static_route,
         }
@@ -200,8 +202,18 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             raise errors.InvalidArgument("drift compares the values of two checkpoints: use checkpoint:ID on both sides")
         for _, ident in refs:
             self._catalog.find(ident)
-        body, status = self.drift_impl(refs[0][1], refs[1][1])
+        body, status = self.drift_impl(refs[0][1], refs[1][1], _kinds(request.args.get("kinds")) or (records.WEIGHT,))
         return http_util.Respond(request, body, _JSON, code=status)
+
+    @_json_route
+    def tensor_stats_route(self, request):
+        base, target = _ref(_arg(request, "base")), request.args.get("target")
+        target = _ref(target) if target else None
+        if base[0] != "checkpoint" or (target and target[0] != "checkpoint"):
+            raise errors.InvalidArgument("tensor_stats reads the values of checkpoints: use checkpoint:ID")
+        body = self._drift.tensor_stats(base[1], _arg(request, "base_key"), target and target[1],
+                                        request.args.get("target_key"), _count(request, "bins") or 40)
+        return self._json(request, body)
 
     @_json_route
     def static_route(self, request):
@@ -267,9 +279,9 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 self._reports.popitem(last=False)
         return text
 
-    def drift_impl(self, base_id: str, target_id: str):
-        """(body, HTTP status) of /drift; the drift module replaces this answer."""
-        raise Unavailable("value drift between checkpoints is not available in this build yet")
+    def drift_impl(self, base_id: str, target_id: str, kinds=(records.WEIGHT,)):
+        """(body, HTTP status) of /drift: 202 with the progress while it computes, then 200."""
+        return self._drift.drift(base_id, target_id, kinds)
 
     # ------------------------------------------------------------------ helpers
 

@@ -205,12 +205,12 @@ def _why_not(entry: records.Entry) -> Optional[str]:
         return UNKNOWN_SHAPE
     if tuple(a.shape) != tuple(b.shape):
         return SHAPE_MISMATCH
-    if _real_dtype(a.dtype) is None:
+    if real_dtype(a.dtype) is None:
         return NOT_NUMERIC
     return None
 
 
-def _real_dtype(name: str):
+def real_dtype(name: str):
     import numpy as np
 
     from tensorboard_plugin_ckptdiff.formats import dtypes
@@ -227,7 +227,7 @@ def _real_dtype(name: str):
 def _bytes(variable: records.Variable) -> int:
     if variable.size_bytes is not None:
         return variable.size_bytes
-    return math.prod(variable.shape or ()) * (_real_dtype(variable.dtype).itemsize)
+    return math.prod(variable.shape or ()) * (real_dtype(variable.dtype).itemsize)
 
 
 class _Sums:
@@ -261,7 +261,7 @@ class _Sums:
 
 def _compare(entry: records.Entry, base: Source, target: Source) -> VariableDrift:
     a, b = entry.base, entry.target
-    item = _real_dtype(a.dtype).itemsize
+    item = real_dtype(a.dtype).itemsize
     read = max(item, READ_BYTES - READ_BYTES % item)
     sums = _Sums()
     count = 0

@@ -159,3 +159,24 @@ def big_weights_h5_pair(directory: str, megabytes: int = 1024) -> TwoSteps:
                 dataset[r:r + block] = values.astype("float32")
         paths.append(path)
     return TwoSteps(*paths)
+
+
+def mismatched_pair(directory: str) -> TwoSteps:
+    """Two tf.Module checkpoints whose variables cannot all be compared: ``same`` moved,
+    ``grown`` changed shape, ``recast`` changed dtype, ``gone`` and ``added`` are on one side
+    only, ``text`` holds strings."""
+    import numpy as np
+
+    tf = _tf()
+
+    def save(name, variables):
+        module = tf.Module()
+        for key, value in variables.items():
+            setattr(module, key, tf.Variable(value))
+        return tf.train.Checkpoint(model=module).write(os.path.join(directory, name, "ckpt"))
+
+    base = save("base", {"same": np.float32([1, 2, 3]), "grown": np.zeros(2, "float32"),
+                         "recast": np.ones(3, "float32"), "gone": np.ones(2, "float32"), "text": tf.constant("a")})
+    target = save("target", {"same": np.float32([1, 2, 4]), "grown": np.zeros(3, "float32"),
+                             "recast": np.ones(3, "float64"), "added": np.ones(2, "float32"), "text": tf.constant("b")})
+    return TwoSteps(base, target)

@@ -1,0 +1,65 @@
+"""The plugin's value routes (/drift, /tensor_stats): checkpoint ids to sources to answers.
+
+A drift runs as a background job keyed by both checkpoints' ids and file signatures (name,
+size, mtime of every file), so a request answers at once: 202 with the progress while it
+computes, then 200 with the result, computed once per pair of unchanged checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, Optional, Tuple
+
+from tensorboard_plugin_ckptdiff import errors, jobs, records
+from tensorboard_plugin_ckptdiff.value_drift import Source
+
+DRIFT_WORKERS = 1  # values stream from disk: two drifts at once would only share the bandwidth
+
+
+class DriftRoutes:
+    def __init__(self, catalog, readable_checkpoint: Callable[[str], records.Checkpoint]):
+        self._catalog = catalog
+        self._readable = readable_checkpoint
+        self._jobs = jobs.Jobs(workers=DRIFT_WORKERS, name="CkptDiffDrift")
+
+    def drift(self, base_id: str, target_id: str, kinds=(records.WEIGHT,)) -> Tuple[object, int]:
+        """(body, HTTP status) of /drift."""
+        base, target = self._source(base_id), self._source(target_id)
+        key = ("drift", self._signature(base_id), self._signature(target_id), kinds)
+
+        def work(progress):
+            from tensorboard_plugin_ckptdiff import value_drift
+
+            result = value_drift.drift(base, target, kinds=kinds, progress=progress)
+            return json.dumps(result.to_json())
+
+        state = self._jobs.state(key, work)
+        if state.status == jobs.RUNNING:
+            return {"status": "running", "progress": state.progress}, 202
+        return state.result, 200
+
+    def tensor_stats(self, base_id: str, base_key: str, target_id: Optional[str] = None,
+                     target_key: Optional[str] = None, bins: int = 40) -> dict:
+        from tensorboard_plugin_ckptdiff import value_histogram
+
+        base = self._variable(self._source(base_id), base_key)
+        target = None
+        if target_id is not None:
+            target = self._variable(self._source(target_id), target_key or base_key)
+        return value_histogram.histogram(base, target, bins).to_json()
+
+    def _source(self, checkpoint_id: str) -> Source:
+        checkpoint = self._readable(checkpoint_id)
+        fs, path = self._catalog.filesystem_path(checkpoint_id)
+        return Source(checkpoint, fs, path)
+
+    def _signature(self, checkpoint_id: str):
+        found = self._catalog.find(checkpoint_id)
+        return found.id, found.signature
+
+    @staticmethod
+    def _variable(source: Source, key: str):
+        for variable in source.checkpoint.variables:
+            if variable.key == key:
+                return source, variable
+        raise errors.NotFound(f"checkpoint {source.checkpoint.id} has no variable with key {key!r}")
