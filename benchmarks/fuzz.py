@@ -1,0 +1,244 @@
+"""Fuzz every checkpoint reader for minutes, from real files, and print inputs tried, bad
+outcomes and the line coverage reached in formats/*.
+
+    .venv/bin/python benchmarks/fuzz.py [--minutes 5] [--engine auto|atheris|random] [--out DIR]
+
+Seeds are real checkpoints written by TF/Keras now (tests/makers/robustness.py: bundles
+object- and name-based and sliced, the ``checkpoint`` state file, a .meta MetaGraphDef, a
+SavedModel, .weights.h5, legacy .h5, .keras, .safetensors). Engines:
+  atheris  coverage-guided libFuzzer, one child process per kind with -timeout and
+           -rss_limit_mb; its grown corpus is then replayed under coverage.py;
+  random   the harness's own mutations (bit flips, truncations, splices, length-field
+           overwrites, re-checksummed .index entries, hostile safetensors headers and zip
+           sizes) read in a bounded worker process, with coverage.py in the worker.
+``auto`` is atheris when it imports, else random. Bad inputs are written to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import pickle
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+from makers import robustness  # noqa: E402
+
+ATHERIS_KINDS = ("index", "data_shard", "state_file", "meta_graph", "saved_model",
+                 "weights_h5", "legacy_h5", "keras_zip", "safetensors")
+
+
+def _print_coverage(covered) -> None:
+    total_statements = total_executed = 0
+    print("\nline coverage of formats/* (coverage.py):")
+    for path, (statements, executed) in sorted(covered.items()):
+        total_statements += len(statements)
+        total_executed += len(executed)
+        share = 100.0 * len(executed) / len(statements) if statements else 100.0
+        print(f"  {path:60s} {len(executed):5d}/{len(statements):5d}  {share:5.1f}%")
+    if total_statements:
+        print(f"  {'total':60s} {total_executed:5d}/{total_statements:5d}  "
+              f"{100.0 * total_executed / total_statements:5.1f}%")
+
+
+def _save_bad(out, seed, data, outcome, counter):
+    os.makedirs(out, exist_ok=True)
+    name = f"{seed.kind}-{seed.name}-{outcome.status}-{counter}"
+    with open(os.path.join(out, name + ".bin"), "wb") as f:
+        f.write(data)
+    with open(os.path.join(out, name + ".txt"), "w") as f:
+        f.write(f"{seed.kind} {seed.name} target={seed.target}\n{outcome.status}\n{outcome.detail}\n")
+
+
+def _summary(tried, outcomes, bad_kinds, seconds):
+    print(f"\ninputs tried: {tried} in {seconds:.0f} s ({tried / max(seconds, 1e-9):.0f}/s)")
+    for kind in sorted(outcomes):
+        counts = outcomes[kind]
+        print(f"  {kind:14s} " + "  ".join(f"{status} {n}" for status, n in sorted(counts.items())))
+    bad = sum(bad_kinds.values())
+    print(f"bad outcomes (escaped exception, hang, crash, memory blow-up, leak): {bad}")
+    for key, n in sorted(bad_kinds.items()):
+        print(f"  {n:5d}  {key}")
+
+
+def run_random(seeds, seconds, out, seed_value):
+    rng = random.Random(seed_value)
+    by_kind = collections.defaultdict(list)
+    for s in seeds:
+        by_kind[s.kind].append(s)
+    kinds = sorted(by_kind)
+    outcomes = collections.defaultdict(collections.Counter)
+    bad_kinds = collections.Counter()
+    tried = 0
+    start = time.monotonic()
+    with robustness.Worker(coverage=True) as worker:
+        while time.monotonic() - start < seconds:
+            seed = rng.choice(by_kind[kinds[tried % len(kinds)]])
+            donor = rng.choice(seeds)
+            ops = [(rng.randrange(len(robustness.OPS)), rng.getrandbits(32), rng.getrandbits(16), rng.randrange(256))
+                   for _ in range(rng.randint(1, 4))]
+            outcome, data = robustness.run_mutated(worker, seed, ops, donor.files[donor.target])
+            tried += 1
+            outcomes[seed.kind][outcome.status] += 1
+            if outcome.bad:
+                line = (outcome.detail.strip().splitlines() or [""])[-1][:120]
+                bad_kinds[f"{seed.kind}: {outcome.status}: {line}"] += 1
+                _save_bad(out, seed, data, outcome, tried)
+        covered = worker.coverage_now()
+    _summary(tried, outcomes, bad_kinds, time.monotonic() - start)
+    _print_coverage(covered)
+    return sum(bad_kinds.values())
+
+
+# ---------------------------------------------------------------- atheris
+
+
+def _atheris_child(kind, seeds_file, corpus, artifacts, seconds):
+    """libFuzzer over one kind: each input replaces the target file of a seed of that kind."""
+    import atheris
+
+    with open(seeds_file, "rb") as f:
+        seeds = [s for s in pickle.load(f) if s.kind == kind]
+    with atheris.instrument_imports():
+        from tensorboard_plugin_ckptdiff import formats  # noqa: F401
+        from tensorboard_plugin_ckptdiff.architectures import meta_graph  # noqa: F401
+        from tensorboard_plugin_ckptdiff.formats import (bundle_proto, index_table, object_names,  # noqa: F401
+                                                         slice_keys, state_file, tf_bundle)
+        for name in formats._MODULES:
+            try:
+                formats.reader_for_format(name)
+            except Exception:  # a reader that has not landed: fuzz the others
+                pass
+    base = tempfile.mkdtemp(prefix="ckptdiff-atheris-")
+    roots = []
+    for i, seed in enumerate(seeds):
+        root = os.path.join(base, str(i))
+        for rel, content in seed.files.items():
+            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+            with open(os.path.join(root, rel), "wb") as f:
+                f.write(content)
+        roots.append(root)
+
+    def one_input(data: bytes):
+        i = (data[0] if data else 0) % len(seeds)
+        seed, root = seeds[i], roots[i]
+        if kind == "index":
+            data = robustness.fix_table_crcs(data)
+        with open(os.path.join(root, seed.target), "wb") as f:
+            f.write(data)
+        outcome = robustness._check(root, seed.open, seed.check)
+        if outcome.bad:
+            raise RuntimeError(f"{kind}/{seed.name}: {outcome.status}: {outcome.detail}")
+
+    atheris.Setup([sys.argv[0], corpus, f"-max_total_time={int(seconds)}", "-timeout=10", "-rss_limit_mb=2048",
+                   "-malloc_limit_mb=1024", "-print_final_stats=1", f"-artifact_prefix={artifacts}/{kind}-",
+                   "-max_len=131072"], one_input)
+    atheris.Fuzz()
+
+
+def run_atheris(seeds, seconds, out):
+    work = tempfile.mkdtemp(prefix="ckptdiff-fuzz-")
+    seeds_file = os.path.join(work, "seeds.pkl")
+    with open(seeds_file, "wb") as f:
+        pickle.dump(seeds, f)
+    os.makedirs(out, exist_ok=True)
+    kinds = [k for k in ATHERIS_KINDS if any(s.kind == k for s in seeds)]
+    per_kind = max(5, seconds / len(kinds))
+    tried = 0
+    failures = 0
+    corpora = {}
+    start = time.monotonic()
+    for kind in kinds:
+        corpus = os.path.join(work, kind)
+        os.makedirs(corpus)
+        for i, seed in enumerate(s for s in seeds if s.kind == kind):
+            # An input is the whole target file; its first byte also picks which seed it replaces.
+            with open(os.path.join(corpus, f"seed{i}"), "wb") as f:
+                f.write(seed.files[seed.target])
+        corpora[kind] = corpus
+        proc = subprocess.run([sys.executable, __file__, "--atheris-child", kind, seeds_file, corpus, out,
+                               str(per_kind)], capture_output=True, text=True, timeout=per_kind + 300)
+        runs = re.findall(r"stat::number_of_executed_units: (\d+)", proc.stderr)
+        n = int(runs[-1]) if runs else 0
+        tried += n
+        ok = proc.returncode == 0
+        failures += 0 if ok else 1
+        corpus_size = len(os.listdir(corpus))
+        print(f"  {kind:12s} {n:7d} inputs  corpus {corpus_size:5d}  "
+              f"{'clean' if ok else 'FAILED (exit ' + str(proc.returncode) + ')'}", flush=True)
+        if not ok:
+            tail = [line for line in proc.stderr.splitlines() if line.strip()][-25:]
+            print("    " + "\n    ".join(tail))
+    seconds_spent = time.monotonic() - start
+    print(f"\ninputs tried (libFuzzer executions): {tried} in {seconds_spent:.0f} s "
+          f"({tried / max(seconds_spent, 1e-9):.0f}/s); kinds with a bad input: {failures}")
+    # Replay the grown corpora in the bounded worker, under coverage.py.
+    outcomes = collections.defaultdict(collections.Counter)
+    with robustness.Worker(coverage=True) as worker:
+        for kind, corpus in corpora.items():
+            kind_seeds = [s for s in seeds if s.kind == kind]
+            for name in sorted(os.listdir(corpus)):
+                with open(os.path.join(corpus, name), "rb") as f:
+                    data = f.read()
+                seed = kind_seeds[(data[0] if data else 0) % len(kind_seeds)]
+                if name.startswith("seed"):
+                    seed = kind_seeds[int(name[4:])]
+                elif kind == "index":
+                    data = robustness.fix_table_crcs(data)
+                files = dict(seed.files)
+                files[seed.target] = data
+                outcome = worker.run(files, seed.open, seed.check)
+                outcomes[kind][outcome.status] += 1
+                if outcome.bad:
+                    failures += 1
+        covered = worker.coverage_now()
+    print("corpus replay outcomes:")
+    for kind in sorted(outcomes):
+        print(f"  {kind:14s} " + "  ".join(f"{s} {n}" for s, n in sorted(outcomes[kind].items())))
+    _print_coverage(covered)
+    shutil.rmtree(work, ignore_errors=True)
+    return failures
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--atheris-child":
+        kind, seeds_file, corpus, artifacts, seconds = sys.argv[2:7]
+        _atheris_child(kind, seeds_file, corpus, artifacts, float(seconds))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--engine", choices=("auto", "atheris", "random"), default="auto")
+    parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "ckptdiff-fuzz-findings"))
+    parser.add_argument("--seed", type=int, default=0, help="random engine's RNG seed")
+    args = parser.parse_args()
+    engine = args.engine
+    if engine == "auto":
+        try:
+            import atheris  # noqa: F401
+
+            engine = "atheris"
+        except ImportError:
+            engine = "random"
+    seed_dir = tempfile.mkdtemp(prefix="ckptdiff-fuzz-seeds-")
+    seeds = robustness.write_seeds(seed_dir)
+    print(f"engine {engine}; {len(seeds)} real seeds: " + ", ".join(sorted({s.kind for s in seeds})), flush=True)
+    seconds = args.minutes * 60
+    bad = run_atheris(seeds, seconds, args.out) if engine == "atheris" else run_random(seeds, seconds, args.out, args.seed)
+    shutil.rmtree(seed_dir, ignore_errors=True)
+    print(f"bad inputs saved under {args.out}" if bad else "no bad input found")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
