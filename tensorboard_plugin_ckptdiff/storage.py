@@ -7,6 +7,7 @@ fetched: ``open()`` returns a seekable file whose reads become byte-range reques
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat as stat_mod
@@ -27,7 +28,16 @@ class LocalFS:
     sep = os.sep
 
     def open(self, path: str) -> BinaryIO:
-        return open(path, "rb")
+        # Non-blocking, then regular files only: opening a FIFO named like a checkpoint
+        # would otherwise block the discovery thread forever (O_NONBLOCK is a no-op on files).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file (a FIFO, socket or device)")
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def stat(self, path: str) -> Optional[Stat]:
         try:
