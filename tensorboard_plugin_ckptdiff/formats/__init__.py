@@ -103,7 +103,10 @@ def resolve(path: str, fs=None):
 def read(path: str, fs=None) -> records.Checkpoint:
     """Metadata of one checkpoint; raises CheckpointError / IncompleteCheckpoint."""
     fs = fs or storage.for_path(path)
-    canonical, module = resolve(path, fs)
+    try:
+        canonical, module = resolve(path, fs)
+    except OSError as e:  # a FIFO, socket or unreadable file named like a checkpoint
+        raise CheckpointError(f"cannot open the file: {e.strerror or e}", path) from e
     try:
         checkpoint = module.read(fs, canonical)
     except CheckpointError as e:
