@@ -43,6 +43,11 @@ def _train_one_step(model, optimizer):
 def keras_tf2_checkpoint(directory: str, steps: int = 1) -> str:
     """tf.train.Checkpoint(model=, optimizer=) + CheckpointManager with a Keras 3 model and
     Adam after a train step (so slots exist). Saves ``steps`` times; returns the latest."""
+    return keras_tf2_checkpoint_and_model(directory, steps)[0]
+
+
+def keras_tf2_checkpoint_and_model(directory: str, steps: int = 1):
+    """As keras_tf2_checkpoint, returning (latest prefix, model, optimizer)."""
     import keras
 
     tf = _tf()
@@ -53,7 +58,7 @@ def keras_tf2_checkpoint(directory: str, steps: int = 1) -> str:
     for _ in range(steps):
         _train_one_step(model, optimizer)
         path = manager.save()
-    return path
+    return path, model, optimizer
 
 
 def module_checkpoint(directory: str) -> str:
@@ -106,11 +111,11 @@ def tf1_saver_checkpoint(directory: str, step: int = 3) -> str:
 
 
 def sharded_tf2_checkpoint(directory: str) -> str:
-    """A TF2 checkpoint whose sharding policy cuts one (16, 12) tensor into slices across
-    several data shards, along two axes."""
+    """A TF2 checkpoint whose sharding policy cuts one (4, 64) tensor into slices across
+    six data shards, along both axes (a row is larger than a shard)."""
     tf = _tf()
     module = tf.Module()
-    module.big = tf.Variable(tf.reshape(tf.range(16 * 12, dtype=tf.float32), (16, 12)))
+    module.big = tf.Variable(tf.reshape(tf.range(4 * 64, dtype=tf.float32), (4, 64)))
     module.small = tf.Variable([1.0, 2.0])
     module.text = tf.Variable("a string kept whole")
     policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=200)
