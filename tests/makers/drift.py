@@ -180,3 +180,20 @@ def mismatched_pair(directory: str) -> TwoSteps:
     target = save("target", {"same": np.float32([1, 2, 4]), "grown": np.zeros(3, "float32"),
                              "recast": np.ones(3, "float64"), "added": np.ones(2, "float32"), "text": tf.constant("b")})
     return TwoSteps(base, target)
+
+
+def big_bundle_pair(directory: str, megabytes: int = 1024) -> TwoSteps:
+    """Two name-based tensor bundles (what TF1's Saver writes: the SaveV2 op) holding one
+    float32 variable ``big`` of ``megabytes`` MiB each; TF holds one tensor at a time."""
+    tf = _tf()
+    count = megabytes * (1 << 20) // 4
+    shape = (1 << 12, count >> 12)
+    paths = []
+    for step, seed in (("a", 1), ("b", 2)):
+        os.makedirs(os.path.join(directory, step), exist_ok=True)
+        prefix = os.path.join(directory, step, "model")
+        values = tf.random.stateless_uniform(shape, seed=(seed, 7), minval=-1.0, maxval=1.0)
+        tf.raw_ops.SaveV2(prefix=prefix, tensor_names=["big"], shape_and_slices=[""], tensors=[values])
+        del values
+        paths.append(prefix)
+    return TwoSteps(*paths)
