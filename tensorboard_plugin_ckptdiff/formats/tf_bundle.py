@@ -8,6 +8,7 @@ verified. Every claim the index makes is checked against the files before it is 
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -398,6 +399,18 @@ def step_of(prefix: str) -> Optional[int]:
 
 
 def read(fs, path: str) -> records.Checkpoint:
+    # Tens of thousands of small tuples and records are made here; the cyclic GC would
+    # otherwise rescan every object of the process (TF's many, when loaded) several times.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(fs, path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read(fs, path: str) -> records.Checkpoint:
     bundle = load_index(fs, path)
     graph = object_graph(fs, path, bundle)
     namings = object_names.object_based(graph) if graph is not None else None
