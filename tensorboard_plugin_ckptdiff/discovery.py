@@ -353,7 +353,8 @@ def sniff(fs, found: Found) -> Sniffed:
         if found.format == records.SAFETENSORS and len(head) < 8:
             return Sniffed(status=records.ERROR, error="too short for a safetensors header")
     except OSError as e:
-        return Sniffed(status=records.ERROR, error=f"cannot read the file: {e}")
+        # strerror, not str(e): the listing goes to remote browsers, the server path stays here.
+        return Sniffed(status=records.ERROR, error=f"cannot read the file: {e.strerror or type(e).__name__}")
     return Sniffed()
 
 
