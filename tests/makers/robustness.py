@@ -568,3 +568,49 @@ def run_mutated(worker: Worker, seed: Seed, ops, donor: bytes = b"") -> Tuple[Ou
     files = dict(seed.files)
     files[seed.target] = data
     return worker.run(files, seed.open, seed.check), data
+
+
+# ---------------------------------------------------------------- an unprivileged server
+
+_AS_NOBODY = r"""
+import json, os, sys
+from makers import logdirs
+from werkzeug.test import Client
+from tensorboard import program
+from tensorboard.backend import application
+from tensorboard.backend.event_processing import data_ingester
+from tensorboard.plugins.core import core_plugin
+from tensorboard_plugin_ckptdiff import formats, plugin
+for name in formats._MODULES:
+    try:
+        formats.reader_for_format(name)
+    except ImportError:
+        pass
+# Python's own lib may sit in a directory only root can read: load what requests need first.
+import encodings.ascii, encodings.cp437, encodings.idna, encodings.latin_1, email, http.server
+import logging.handlers, mimetypes, zipfile
+mimetypes.init()
+os.setgid(65534)
+os.setuid(65534)
+# TensorBoard's own event loader raises on an unreadable directory: in its reload thread,
+# as a real `tensorboard` runs it, that does not stop our plugin.
+client = Client(logdirs.tensorboard_app("--logdir", sys.argv[1], "--reload_task", "thread"))
+out = []
+for path in json.loads(sys.argv[2]):
+    response = client.get(path)
+    out.append((response.status_code, response.get_data(as_text=True)))
+sys.stdout.write("\n@@RESULT@@" + json.dumps(out))
+"""
+
+
+def get_as_nobody(logdir: str, paths: List[str], timeout: float = 300.0) -> List[Tuple[int, str]]:
+    """GET each path from the real TensorBoard app over ``logdir``, served by a process that
+    dropped root for the 'nobody' user: root reads every file, so permissions only bite here."""
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=tests + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               TF_CPP_MIN_LOG_LEVEL="2", HOME=tempfile.gettempdir())
+    proc = subprocess.run([sys.executable, "-c", _AS_NOBODY, logdir, json.dumps(paths)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=tempfile.gettempdir())
+    if "@@RESULT@@" not in proc.stdout:
+        raise AssertionError(f"the unprivileged server failed (exit {proc.returncode}): {proc.stderr[-3000:]}")
+    return [tuple(x) for x in json.loads(proc.stdout.split("@@RESULT@@", 1)[1])]
