@@ -1,0 +1,104 @@
+"""The diff: pair a model's variables with a checkpoint's the way the real loader would, and say
+what would and would not be restored, whether the restore succeeds, and what would fix it."""
+
+from __future__ import annotations
+
+import collections
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
+from tensorboard_plugin_ckptdiff import casting, fix, pairing, records, renamed, verdict
+from tensorboard_plugin_ckptdiff.text_report import shape_text
+from tensorboard_plugin_ckptdiff.errors import InvalidArgument
+
+MODES = pairing.MODES
+_ORDERED_FORMATS = (records.KERAS_WEIGHTS_H5, records.KERAS_ARCHIVE, records.KERAS_LEGACY_H5)
+
+
+def compare(base, target, mode: str = "auto", kinds: Union[None, str, Iterable[str]] = None) -> records.Report:
+    """Diff ``target`` (what is read) against ``base`` (what it is restored into).
+
+    Both sides are records.Checkpoint or records.Architecture. ``kinds`` narrows the entries
+    and counts (not the verdicts: the loader restores every kind)."""
+    wanted = _kinds(kinds)
+    paired = pairing.pair(base, target, mode)
+    renames: List[renamed.Rename] = []
+    if paired.mode in (pairing.NAME, pairing.OBJECT_PATH) and paired.missing and paired.unexpected:
+        renames = renamed.find(paired.missing, paired.unexpected, paired.base_path, paired.target_path,
+                               paired.base_variables, paired.target_variables,
+                               ordered=_keeps_order(base) and _keeps_order(target))
+    entries = _entries(paired, renames)
+    judged = verdict.judge(paired.loader, entries)
+    remedy = fix.suggest(paired, entries, renames, _path(target), judged.restorable)
+    shown = tuple(entries) if wanted is None else tuple(e for e in entries if e.kind in wanted)
+    counts = collections.Counter(e.status for e in shown)
+    return records.Report(
+        base=base, target=target, mode=paired.mode, restorable=judged.restorable,
+        resumable=judged.resumable, verdict=judged.verdict,
+        summary={status: counts.get(status, 0) for status in records.STATUSES},
+        entries=shown, fix=remedy)
+
+
+def _kinds(kinds) -> Optional[Tuple[str, ...]]:
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+    kinds = tuple(kinds)
+    unknown = [k for k in kinds if k not in records.KINDS]
+    if unknown or not kinds:
+        raise InvalidArgument(f"kinds is a subset of {', '.join(records.KINDS)}; got {', '.join(kinds) or 'nothing'}")
+    return kinds
+
+
+def _keeps_order(side) -> bool:
+    # Bundles and safetensors store keys sorted: their order says nothing about the model's.
+    return isinstance(side, records.Architecture) or side.format in _ORDERED_FORMATS
+
+
+def _path(side) -> str:
+    return side.path if isinstance(side, records.Checkpoint) else "PATH"
+
+
+def _entries(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List[records.Entry]:
+    by_base = {id(r.base): r for r in renames}
+    renamed_targets = {id(r.target) for r in renames}
+    keras3 = paired.loader == pairing.KERAS3
+    status_of = {id(b): t for b, t in paired.pairs}
+    out = []
+    for b in paired.base_variables:
+        t = status_of.get(id(b))
+        if t is not None:
+            out.append(_pair_entry(b, t, keras3))
+            continue
+        r = by_base.get(id(b))
+        if r is not None:
+            out.append(records.Entry(
+                records.RENAMED, b, r.target, confidence=r.confidence,
+                detail=f"saved as {paired.target_path(r.target)}: {r.evidence}"))
+        else:
+            out.append(records.Entry(records.MISSING, b, None,
+                                     detail="not in the checkpoint: it would keep its initial value"))
+    unexpected_detail = "in the checkpoint only: the model does not ask for it"
+    for t in paired.unexpected:
+        if id(t) not in renamed_targets:
+            out.append(records.Entry(records.UNEXPECTED, None, t, detail=unexpected_detail))
+    return out
+
+
+def _pair_entry(b: records.Variable, t: records.Variable, keras3: bool) -> records.Entry:
+    if not _same_shape(b.shape, t.shape):
+        return records.Entry(records.SHAPE_MISMATCH, b, t, detail=(
+            f"the model expects {shape_text(b.shape)}, the checkpoint holds {shape_text(t.shape)}"))
+    if b.dtype != t.dtype:
+        cast = casting.cast(t.dtype, b.dtype)
+        return records.Entry(records.DTYPE_MISMATCH, b, t, cast=cast, detail=(
+            f"the model expects {b.dtype}, the checkpoint holds {t.dtype} ({cast} cast)"))
+    if keras3 and b.layer and t.layer and b.layer != t.layer and b.kind == records.WEIGHT:
+        return records.Entry(records.MATCH, b, t, detail=verdict.renamed_layer_detail(b, t))
+    return records.Entry(records.MATCH, b, t)
+
+
+def _same_shape(a, b) -> bool:
+    if a == b or a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))

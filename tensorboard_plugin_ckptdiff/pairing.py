@@ -1,0 +1,222 @@
+"""How each loader pairs a model's variables with a checkpoint's: the four diff modes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.errors import InvalidArgument
+
+AUTO = "auto"
+NAME = "name"
+OBJECT_PATH = "object_path"
+KERAS_ORDER = "keras_order"
+MODES = (AUTO, NAME, OBJECT_PATH, KERAS_ORDER)
+
+# The loader behind a mode: keras_order is two loaders with different rules.
+TF2_CHECKPOINT = "tf2_checkpoint"
+TF1_SAVER = "tf1_saver"
+KERAS3 = "keras3"
+KERAS_LEGACY = "keras_legacy"
+
+# Structure, not a variable: never restored into anything.
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pairing:
+    """What a loader would pair, and what it would leave alone on either side."""
+
+    mode: str
+    loader: str
+    pairs: Tuple[Tuple[records.Variable, records.Variable], ...]
+    missing: Tuple[records.Variable, ...]  # base variables the loader finds nothing for
+    unexpected: Tuple[records.Variable, ...]  # target variables nothing asks for
+    base_variables: Tuple[records.Variable, ...]
+    target_variables: Tuple[records.Variable, ...]
+    # The name each side is looked up by under this mode, '/'-separated: what a rename changes.
+    base_path: Callable[[records.Variable], str] = str
+    target_path: Callable[[records.Variable], str] = str
+
+
+def variables_of(side) -> Tuple[records.Variable, ...]:
+    if not isinstance(side, (records.Checkpoint, records.Architecture)):
+        raise InvalidArgument(f"a diff side is a Checkpoint or an Architecture, not {type(side).__name__}")
+    if side.status != records.OK:
+        what = "checkpoint" if isinstance(side, records.Checkpoint) else "architecture"
+        raise InvalidArgument(f"the {what} {side.id!r} is {side.status}: {side.error or 'not readable'}")
+    return tuple(v for v in side.variables if v.key != OBJECT_GRAPH_KEY)
+
+
+def _format(side) -> Optional[Tuple[str, Optional[str]]]:
+    if isinstance(side, records.Checkpoint):
+        return side.format, side.flavor
+    return None
+
+
+def resolve(base, target, mode: str) -> Tuple[str, str]:
+    """(effective mode, loader): ``auto`` is the rule of the real loader for the target's format."""
+    if mode not in MODES:
+        raise InvalidArgument(f"mode is one of {', '.join(MODES)}; got {mode!r}")
+    fmt = _format(target) or _format(base)
+    if mode == AUTO:
+        mode = _auto(fmt, target)
+    if mode == NAME:
+        return mode, TF1_SAVER
+    if mode == OBJECT_PATH:
+        return mode, TF2_CHECKPOINT
+    legacy = fmt is not None and fmt[0] == records.KERAS_LEGACY_H5
+    if fmt is None and isinstance(base, records.Architecture) and base.framework == "tf_keras":
+        legacy = True
+    return mode, KERAS_LEGACY if legacy else KERAS3
+
+
+def _auto(fmt, target) -> str:
+    if fmt is None:  # two architectures: the only identity both surely have is the name
+        return NAME
+    name, flavor = fmt
+    if name in (records.KERAS_WEIGHTS_H5, records.KERAS_ARCHIVE, records.KERAS_LEGACY_H5):
+        return KERAS_ORDER
+    if name == records.SAFETENSORS:
+        return NAME
+    if name == records.TF_BUNDLE and flavor == records.NAME_BASED:
+        return NAME
+    if name == records.TF_BUNDLE and flavor is None and getattr(target, "object_graph", None) is None:
+        return NAME
+    return OBJECT_PATH
+
+
+def pair(base, target, mode: str = AUTO) -> Pairing:
+    mode, loader = resolve(base, target, mode)
+    base_vars, target_vars = variables_of(base), variables_of(target)
+    if mode == NAME:
+        return _by_identity(mode, loader, base_vars, target_vars, name_of, name_of)
+    if mode == KERAS_ORDER:
+        slot = _legacy_slot if loader == KERAS_LEGACY else _keras3_slot
+        return _by_identity(mode, loader, base_vars, target_vars, slot, slot)
+    return _by_object_path(base, target, base_vars, target_vars)
+
+
+# --- identities -----------------------------------------------------------------------------
+
+
+def name_of(v: records.Variable) -> str:
+    name = v.full_name or v.name
+    return name[:-2] if name.endswith(":0") else name
+
+
+def _keras3_slot(v: records.Variable):
+    return None if v.layer_path is None or v.index is None else (v.layer_path, v.index)
+
+
+def _legacy_slot(v: records.Variable):
+    return None if v.layer_index is None or v.index is None else (v.layer_index, v.index)
+
+
+def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pairing:
+    """Pair equal identities; a repeated identity pairs in order (the i-th with the i-th)."""
+    waiting: Dict[object, List[records.Variable]] = {}
+    for t in target_vars:
+        ident = target_id(t)
+        if ident is not None:
+            waiting.setdefault(ident, []).append(t)
+    for queue in waiting.values():
+        queue.reverse()
+    pairs, missing, taken = [], [], set()
+    for b in base_vars:
+        ident = base_id(b)
+        queue = waiting.get(ident) if ident is not None else None
+        if queue:
+            t = queue.pop()
+            taken.add(id(t))
+            pairs.append((b, t))
+        else:
+            missing.append(b)
+    unexpected = tuple(t for t in target_vars if id(t) not in taken)
+    return Pairing(mode, loader, tuple(pairs), tuple(missing), unexpected, base_vars, target_vars, name_of, name_of)
+
+
+# --- object paths ----------------------------------------------------------------------------
+
+
+def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
+    graph = target.object_graph if isinstance(target, records.Checkpoint) else None
+    if graph is None or not graph.nodes:
+        return _by_identity(OBJECT_PATH, TF2_CHECKPOINT, base_vars, target_vars, _own_path, _own_path)
+    by_key = {t.key: t for t in target_vars}
+    if isinstance(base, records.Architecture):
+        start = model_root(graph, [b.object_path for b in base_vars if b.object_path])
+        candidates = lambda b: (b.object_path,)  # noqa: E731
+    else:  # checkpoint against checkpoint: both paths start at their roots
+        start = 0
+        candidates = lambda b: (b.object_path, b.name)  # noqa: E731
+    pairs, missing, taken = [], [], set()
+    for b in base_vars:
+        found = None
+        for path in candidates(b):
+            found = _value_at(graph, by_key, path, start) if path else None
+            if found is None and path and start != 0:
+                found = _value_at(graph, by_key, path, 0)  # an optimizer tracked beside the model
+            if found is not None and id(found) not in taken:
+                break
+            found = None
+        if found is None:
+            missing.append(b)
+        else:
+            taken.add(id(found))
+            pairs.append((b, found))
+    unexpected = tuple(t for t in target_vars if id(t) not in taken)
+    within = _paths_within(graph, start) if (missing and unexpected) else {}
+    key_node = {}
+    if within:
+        for node_id, node in enumerate(graph.nodes):
+            for name, key, _ in node.attributes:
+                if name == "VARIABLE_VALUE":
+                    key_node[key] = node_id
+
+    def target_path(t: records.Variable) -> str:
+        path = within.get(key_node.get(t.key))
+        return path if path is not None else _own_path(t)
+
+    return Pairing(OBJECT_PATH, TF2_CHECKPOINT, tuple(pairs), tuple(missing), unexpected,
+                   base_vars, target_vars, _own_path, target_path)
+
+
+def _own_path(v: records.Variable) -> str:
+    return v.object_path or v.key
+
+
+def _value_at(graph, by_key, path, start):
+    node = graph.walk(path, start)
+    if node is None:
+        return None
+    key = graph.value_key(node)
+    return by_key.get(key) if key is not None else None
+
+
+def model_root(graph: records.ObjectGraph, paths: Sequence[str], sample: int = 64) -> int:
+    """The node a model maps to: the root (Keras-2-style save_weights) or one of its children
+    (``tf.train.Checkpoint(model=m)``), whichever resolves most of the model's own paths."""
+    sample_paths = list(paths[:sample])
+    best, best_score = 0, -1
+    candidates = [0] + [child for name, child in graph.nodes[0].children if name == "model"]
+    candidates += [child for name, child in graph.nodes[0].children if name != "model"]
+    for node in candidates:
+        score = sum(1 for p in sample_paths if graph.walk(p, node) is not None)
+        if score > best_score:
+            best, best_score = node, score
+    return best
+
+
+def _paths_within(graph: records.ObjectGraph, start: int) -> Dict[int, str]:
+    """node -> shortest path from ``start`` (breadth first, as TF names keys)."""
+    paths = {start: ""}
+    queue = [start]
+    for node in queue:
+        prefix = paths[node]
+        for name, child in graph.nodes[node].children:
+            if child not in paths and 0 <= child < len(graph.nodes):
+                paths[child] = f"{prefix}/{name}" if prefix else name
+                queue.append(child)
+    return paths

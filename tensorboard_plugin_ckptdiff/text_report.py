@@ -1,0 +1,97 @@
+"""A diff report as text: the status table (repeated layers folded), the verdict and the fix."""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Tuple
+
+from tensorboard_plugin_ckptdiff import records
+
+_NUMBER = re.compile(r"\d+")
+
+
+def shape_text(shape) -> str:
+    """A shape as Python writes a tuple: ``(64,)``, ``(10, 64)``, ``()``; unknown dims as ``?``."""
+    if shape is None:
+        return "?"
+    dims = ["?" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def render(report: records.Report, matches: bool = False) -> str:
+    """The report for a terminal; ``matches`` also lists the rows that match."""
+    lines = [f"{_side(report.base)}  <-  {_side(report.target)}   (paired by {report.mode})", ""]
+    counts = ", ".join(f"{n} {status}" for status, n in report.summary.items() if n)
+    lines.append(counts or "no variables")
+    rows = [_row(e) for e in report.entries if matches or e.status != records.MATCH]
+    if rows:
+        lines.append("")
+        lines += _table(_fold(rows))
+    lines += ["", report.verdict]
+    if not report.resumable and report.restorable:
+        lines.append("Not resumable: the optimizer state would not all be restored.")
+    if report.fix.assignment_map:
+        lines += ["", "Assignment map (checkpoint -> model):"]
+        lines += [f"  {k} -> {v}" for k, v in report.fix.assignment_map]
+    for snippet in report.fix.snippets:
+        lines += ["", f"# {snippet.title}", snippet.code]
+    return "\n".join(lines)
+
+
+def _side(side) -> str:
+    if isinstance(side, records.Checkpoint):
+        flavor = f", {side.flavor}" if side.flavor else ""
+        return f"{side.path} ({side.format}{flavor})"
+    return f"{side.id} ({side.source})"
+
+
+def _row(e: records.Entry) -> Tuple[str, str, str, str]:
+    """(status, name, what the model expects, what the checkpoint holds)."""
+    b, t = e.base, e.target
+    name = (b or t).name
+    if e.status == records.RENAMED:
+        name = f"{b.name} <- {t.name}"
+    expects = f"{shape_text(b.shape)} {b.dtype}" if b else ""
+    holds = f"{shape_text(t.shape)} {t.dtype}" if t else ""
+    status = e.status + (f" ({e.cast})" if e.cast else "") + (f" ({e.confidence:.2f})" if e.confidence else "")
+    return status, name, expects, holds
+
+
+def _fold(rows: List[Tuple[str, str, str, str]]) -> List[Tuple[str, str, str, str]]:
+    """Rows that differ only by one number in the name become one: ``layers.{0..11}.attention``."""
+    groups: Dict[tuple, List[Tuple[str, ...]]] = {}
+    for status, name, expects, holds in rows:
+        key = (status, _NUMBER.sub("\0", name), expects, holds)
+        groups.setdefault(key, []).append(tuple(_NUMBER.findall(name)))
+    out = []
+    for (status, pattern, expects, holds), found in groups.items():
+        varying = [i for i in range(len(found[0])) if len({f[i] for f in found}) > 1]
+        if len(varying) > 1:  # two numbers move at once: not one repeated layer
+            out += [(status, _fill(pattern, f), expects, holds) for f in found]
+            continue
+        numbers = list(found[0])
+        if varying:
+            numbers[varying[0]] = _range([int(f[varying[0]]) for f in found])
+        out.append((status, _fill(pattern, numbers), expects, holds))
+    return out
+
+
+def _fill(pattern: str, numbers) -> str:
+    parts = pattern.split("\0")
+    return parts[0] + "".join(n + p for n, p in zip(numbers, parts[1:]))
+
+
+def _range(found: List[int]) -> str:
+    if len(found) == 1:
+        return str(found[0])
+    values = sorted(set(found))
+    if values == list(range(values[0], values[-1] + 1)):
+        return f"{{{values[0]}..{values[-1]}}}"
+    return "{" + ",".join(str(v) for v in values) + "}"
+
+
+def _table(rows) -> List[str]:
+    header = ("status", "variable", "model expects", "checkpoint holds")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(header)] + [fmt(r) for r in rows]

@@ -1,0 +1,198 @@
+"""Would the real loader restore this, and would training resume: its rules, loader by loader."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from tensorboard_plugin_ckptdiff import casting, records
+from tensorboard_plugin_ckptdiff.text_report import shape_text
+from tensorboard_plugin_ckptdiff.pairing import KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT
+
+_RESTORED = (records.MATCH, records.DTYPE_MISMATCH)
+_LOADER_NAMES = {
+    TF2_CHECKPOINT: "tf.train.Checkpoint",
+    TF1_SAVER: "the TF1 Saver",
+    KERAS3: "Keras load_weights",
+    KERAS_LEGACY: "Keras load_weights (legacy h5, by order)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    restorable: bool
+    resumable: bool
+    verdict: str
+
+
+def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
+    failure = _first_failure(loader, entries)
+    unrestored = [e for e in entries if e.base is not None and e.base.kind == records.WEIGHT
+                  and not _restored(loader, e)]
+    restorable = failure is None and not unrestored
+    state_problem = _state_problem(loader, entries) if restorable else None
+    resumable = restorable and state_problem is None
+    if failure is not None:
+        return Judgement(False, False, f"Not restorable: {failure}")
+    if unrestored:
+        return Judgement(False, False, "Not restorable: " + _unrestored_sentence(loader, unrestored))
+    weights = sum(1 for e in entries if e.base is not None and e.base.kind == records.WEIGHT)
+    sentence = f"Restorable: all {weights} weights would be restored"
+    notes = _notes(loader, entries)
+    if notes:
+        sentence += " (" + "; ".join(notes) + ")"
+    if state_problem:
+        sentence += f", but training would not resume as it was: {state_problem}"
+    return Judgement(True, resumable, sentence + ".")
+
+
+def _restored(loader: str, e: records.Entry) -> bool:
+    if e.status == records.MATCH:
+        return True
+    if e.status == records.DTYPE_MISMATCH:
+        return loader in (KERAS3, KERAS_LEGACY) and e.cast != casting.INCOMPATIBLE
+    return False
+
+
+# --- the first thing that stops the loader -------------------------------------------------------
+
+
+def _first_failure(loader: str, entries) -> Optional[str]:
+    if loader == KERAS_LEGACY:
+        found = _legacy_counts(entries)
+        if found:
+            return found
+    if loader == KERAS3:
+        found = _keras3_counts(entries, state=False)
+        if found:
+            return found
+    for e in entries:
+        b, t = e.base, e.target
+        if b is None:
+            continue
+        if e.status == records.SHAPE_MISMATCH:
+            return f"{_where(b)} expects {_leaf(b)} {shape_text(b.shape)} but the checkpoint holds {shape_text(t.shape)}."
+        if e.status == records.DTYPE_MISMATCH and not _restored(loader, e):
+            why = "and RestoreV2 does not cast" if e.cast != casting.INCOMPATIBLE else "and the two cannot be cast"
+            return (f"{_where(b)} expects {_leaf(b)} as {b.dtype} but the checkpoint holds {t.dtype}, {why}.")
+        if loader == TF1_SAVER and e.status in (records.MISSING, records.RENAMED):
+            return _absent_sentence(e)
+    return None
+
+
+def _absent_sentence(e: records.Entry) -> str:
+    name = e.base.full_name or e.base.name
+    if e.status == records.RENAMED:
+        return f"the checkpoint has no {name}; it looks saved as {e.target.full_name or e.target.name} (renamed)."
+    return f"the checkpoint has no {name}, and the Saver needs every variable it restores."
+
+
+def _unrestored_sentence(loader: str, unrestored: List[records.Entry]) -> str:
+    first = unrestored[0]
+    more = f" and {len(unrestored) - 1} more weights" if len(unrestored) > 1 else ""
+    if first.status == records.RENAMED:
+        return (f"{first.base.name}{more} would keep their initial values: the checkpoint holds it as "
+                f"{first.target.name} (renamed), and {_LOADER_NAMES[loader]} looks variables up by path.")
+    return f"{first.base.name}{more} would keep their initial values: the checkpoint has no value for them."
+
+
+def _keras3_counts(entries, state: bool) -> Optional[str]:
+    """Keras 3 loads layer by layer: a layer whose variable count differs stops it; optimizer
+    state with a different count is skipped with a warning (``state=True`` asks for that)."""
+    base_counts, target_counts, owners, is_state = _slot_counts(entries, lambda v: v.layer_path)
+    for slot, count in base_counts.items():
+        held = target_counts.get(slot, 0)
+        if held != count and is_state[slot] == state:
+            owner = owners.get(slot) or slot
+            what = "the optimizer" if state else f"layer {owner}"
+            return (f"{what} expects {count} variable{'s' if count != 1 else ''} but the checkpoint holds "
+                    f"{held} under {slot}.")
+    return None
+
+
+def _legacy_counts(entries) -> Optional[str]:
+    weights = [e for e in entries if e.base is None or e.base.kind == records.WEIGHT]
+    base_counts, target_counts, owners, _ = _slot_counts(weights, lambda v: v.layer_index)
+    if len(base_counts) != len(target_counts):
+        return (f"the model has {len(base_counts)} layers with weights but the file holds "
+                f"{len(target_counts)}, and a legacy h5 file is loaded layer by layer in order.")
+    for slot, count in sorted(base_counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        held = target_counts.get(slot, 0)
+        if held != count:
+            return (f"layer {owners.get(slot) or slot} expects {count} weights but the file's layer "
+                    f"#{slot} holds {held}.")
+    return None
+
+
+def _slot_counts(entries, slot_of):
+    base_counts: Dict[object, int] = collections.Counter()
+    target_counts: Dict[object, int] = collections.Counter()
+    owners: Dict[object, str] = {}
+    is_state: Dict[object, bool] = {}
+    for e in entries:
+        if e.base is not None:
+            slot = slot_of(e.base)
+            base_counts[slot] += 1
+            owners.setdefault(slot, e.base.layer)
+            is_state[slot] = e.base.kind != records.WEIGHT
+        if e.target is not None and e.status != records.RENAMED:
+            target_counts[slot_of(e.target)] += 1
+    return base_counts, target_counts, owners, is_state
+
+
+# --- resuming ----------------------------------------------------------------------------------------
+
+
+def _state_problem(loader: str, entries) -> Optional[str]:
+    if loader == KERAS3:
+        found = _keras3_counts(entries, state=True)
+        if found:
+            return found[0].lower() + found[1:-1] + ", and Keras skips it with only a warning"
+    state = [e for e in entries if e.base is not None and e.base.kind != records.WEIGHT]
+    lost = [e for e in state if not _restored(loader, e)]
+    if lost:
+        return f"{len(lost)} of {len(state)} optimizer and counter variables would not be restored (first: {lost[0].base.name})"
+    return None
+
+
+# --- what a restorable verdict should still mention -----------------------------------------------------
+
+
+def _notes(loader: str, entries) -> List[str]:
+    notes = []
+    casts = collections.Counter((e.target.dtype, e.base.dtype, e.cast) for e in entries
+                                if e.status == records.DTYPE_MISMATCH and e.base.kind == records.WEIGHT)
+    for (saved, expected, cast), n in casts.items():
+        notes.append(f"{n} cast from {saved} to {expected}, {cast}")
+    if loader == KERAS3:
+        moved = _renamed_layers(entries)
+        if moved:
+            names = ", ".join(f"{b} from {t}" for b, t in moved[:3]) + (" ..." if len(moved) > 3 else "")
+            notes.append(f"layer {names}: Keras 3 keys layers by class and order, not by name")
+    return notes
+
+
+def _renamed_layers(entries) -> List[Tuple[str, str]]:
+    seen = {}
+    for e in entries:
+        if e.base is not None and e.target is not None and e.base.layer and e.target.layer \
+                and e.base.kind == records.WEIGHT and e.base.layer != e.target.layer:
+            seen.setdefault(e.base.layer, e.target.layer_path or e.target.layer)
+    return list(seen.items())
+
+
+def renamed_layer_detail(b: records.Variable, t: records.Variable) -> str:
+    return (f"layer {b.layer} is loaded from {t.layer_path or t.layer}: Keras 3 keys layers by class and "
+            f"order, not by name")
+
+
+def _where(v: records.Variable) -> str:
+    if v.layer:
+        return f"layer {v.layer}"
+    scope = v.name.rsplit("/", 1)[0] if "/" in v.name else None
+    return f"layer {scope}" if scope else "the model"
+
+
+def _leaf(v: records.Variable) -> str:
+    return v.name.rsplit("/", 1)[-1] if v.layer or "/" in v.name else v.name
