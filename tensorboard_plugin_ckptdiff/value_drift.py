@@ -125,6 +125,7 @@ class Source:
     checkpoint: records.Checkpoint
     fs: object
     path: str
+    _open: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, checkpoint: records.Checkpoint, fs=None, path: Optional[str] = None) -> "Source":
@@ -132,12 +133,26 @@ class Source:
         return cls(checkpoint, fs or storage.for_path(path), path)
 
     def chunks(self, variable: records.Variable, max_bytes: int) -> Iterator:
-        from tensorboard_plugin_ckptdiff import formats
+        return self._reader()(variable, max_bytes)
 
-        module = formats.reader_for_format(self.checkpoint.format)
-        iter_chunks = getattr(module, "iter_chunks", None)
-        if iter_chunks is not None:
-            return iter_chunks(self.fs, self.path, variable.key, max_bytes)
+    def _reader(self):
+        """Opened once per source: readers that can parse their index once say so with
+        ``chunk_reader(fs, path)``; others get ``iter_chunks`` per variable."""
+        if "reader" not in self._open:
+            from tensorboard_plugin_ckptdiff import formats
+
+            module = formats.reader_for_format(self.checkpoint.format)
+            if hasattr(module, "chunk_reader"):
+                read = module.chunk_reader(self.fs, self.path)
+                self._open["reader"] = lambda variable, max_bytes: read(variable.key, max_bytes)
+            elif hasattr(module, "iter_chunks"):
+                self._open["reader"] = lambda variable, max_bytes: module.iter_chunks(
+                    self.fs, self.path, variable.key, max_bytes)
+            else:
+                self._open["reader"] = lambda variable, max_bytes: self._whole(module, variable)
+        return self._open["reader"]
+
+    def _whole(self, module, variable: records.Variable) -> Iterator:
         if variable.size_bytes is None or variable.size_bytes > WHOLE_READ_LIMIT:
             raise CheckpointError(
                 f"the {self.checkpoint.format} reader cannot stream {variable.key!r} in chunks and it is too "

@@ -192,6 +192,17 @@ def test_chunks_far_smaller_than_a_variable_give_the_same_figures(tf1_made, monk
         assert (a.l2, a.relative, a.cosine) == pytest.approx((b.l2, b.relative, b.cosine), rel=1e-12)
 
 
+def test_each_bundle_index_is_parsed_once_per_drift(keras_made, monkeypatch):
+    import tensorboard_plugin_ckptdiff as ckptdiff
+
+    base, target = (ckptdiff.read(p) for p in keras_made["tf2"])
+    parsed = []
+    load_index = tf_bundle.load_index
+    monkeypatch.setattr(tf_bundle, "load_index", lambda fs, prefix: parsed.append(prefix) or load_index(fs, prefix))
+    assert len(value_drift.drift(base, target).entries) == 10
+    assert sorted(parsed) == sorted(keras_made["tf2"])
+
+
 # ------------------------------------------------------------------ what is not compared
 
 

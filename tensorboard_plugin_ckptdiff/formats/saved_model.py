@@ -136,3 +136,7 @@ def read_tensor(fs, path: str, key: str):
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = tf_bundle.DEFAULT_CHUNK):
     return tf_bundle.iter_chunks(fs, variables_prefix(fs, _directory(fs, path)), key, max_bytes)
+
+
+def chunk_reader(fs, path: str):
+    return tf_bundle.chunk_reader(fs, variables_prefix(fs, _directory(fs, path)))

@@ -320,6 +320,13 @@ def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iter
     return _iter_chunks(fs, path, bundle, key, max_bytes)
 
 
+def chunk_reader(fs, path: str):
+    """``iter_chunks`` for many keys of one bundle with the index parsed once: drift reads
+    every variable, and parsing a large index per variable would be quadratic."""
+    bundle = load_index(fs, path)
+    return lambda key, max_bytes=DEFAULT_CHUNK: _iter_chunks(fs, path, bundle, key, max_bytes)
+
+
 def _numeric_dtype(key: str, entry: bundle_proto.Entry):
     name = dtypes.name(entry.dtype)
     np_dtype = dtypes.numpy_dtype(name)
