@@ -1,0 +1,208 @@
+"""safetensors files: an 8-byte little-endian header length, a JSON header, then the bytes.
+
+The header is parsed once and every claim in it (its own length, each tensor's dtype, shape
+and byte range) is checked against the file's size before anything is allocated, with the
+rules of safetensors' own loader: known dtype, ranges that exactly cover the data area one
+after another, and a byte count that matches the shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+from typing import Dict, Iterator, List, NamedTuple, Tuple
+
+from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.errors import CheckpointError
+from tensorboard_plugin_ckptdiff.formats import h5util
+
+FORMAT = records.SAFETENSORS
+# The reference implementation refuses headers above 100 MB (MAX_HEADER_SIZE).
+MAX_HEADER = 100_000_000
+METADATA_KEY = "__metadata__"
+DEFAULT_CHUNK = 64 << 20
+
+# safetensors dtype -> (numpy-style name, bits per element)
+DTYPES = {
+    "F64": ("float64", 64), "F32": ("float32", 32), "F16": ("float16", 16), "BF16": ("bfloat16", 16),
+    "I64": ("int64", 64), "I32": ("int32", 32), "I16": ("int16", 16), "I8": ("int8", 8),
+    "U64": ("uint64", 64), "U32": ("uint32", 32), "U16": ("uint16", 16), "U8": ("uint8", 8),
+    "BOOL": ("bool", 8), "C64": ("complex64", 64),
+    "F8_E4M3": ("float8_e4m3fn", 8), "F8_E5M2": ("float8_e5m2", 8), "F8_E8M0": ("float8_e8m0fnu", 8),
+    "F6_E2M3": ("float6_e2m3fn", 6), "F6_E3M2": ("float6_e3m2fn", 6), "F4": ("float4_e2m1fn", 4),
+}
+_ML_DTYPES = {"bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu"}
+
+
+class Tensor(NamedTuple):
+    name: str
+    dtype: str  # the file's own spelling: F32, BF16...
+    shape: Tuple[int, ...]
+    begin: int  # absolute offsets in the file
+    end: int
+
+
+class Header(NamedTuple):
+    tensors: List[Tensor]  # in the header's own order
+    by_name: Dict[str, Tensor]
+    file_size: int
+
+
+def claims(name: str) -> bool:
+    return re.split(r"[/\\]", name)[-1].endswith(".safetensors")
+
+
+def sniff(fs, path: str, head: bytes) -> bool:
+    if len(head) < 10:
+        return False
+    (length,) = struct.unpack_from("<Q", head, 0)
+    return head[8:9] == b"{" and 2 <= length <= MAX_HEADER
+
+
+def _fail(message: str):
+    raise CheckpointError(message)
+
+
+def _int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail(f"{what} is {value!r}, not a non-negative integer")
+    return value
+
+
+def _no_duplicates(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            _fail(f"the header names {key!r} twice")
+        out[key] = value
+    return out
+
+
+def _tensor(name: str, entry, data_start: int) -> Tensor:
+    if not isinstance(entry, dict):
+        _fail(f"the header entry for {name!r} is not an object")
+    dtype = entry.get("dtype")
+    if dtype not in DTYPES:
+        _fail(f"tensor {name!r} has dtype {dtype!r}, which safetensors does not define")
+    shape = entry.get("shape")
+    if not isinstance(shape, list):
+        _fail(f"tensor {name!r} has shape {shape!r}, not a list")
+    shape = tuple(_int(d, f"a dimension of {name!r}") for d in shape)
+    offsets = entry.get("data_offsets")
+    if not isinstance(offsets, list) or len(offsets) != 2:
+        _fail(f"tensor {name!r} has data_offsets {offsets!r}, not [begin, end]")
+    begin, end = (_int(o, f"an offset of {name!r}") for o in offsets)
+    if end < begin:
+        _fail(f"tensor {name!r} ends (byte {end}) before it begins (byte {begin})")
+    bits = math.prod(shape) * DTYPES[dtype][1]
+    if bits != (end - begin) * 8:
+        _fail(f"tensor {name!r} is {dtype} of shape {list(shape)}, {bits / 8:g} bytes, "
+              f"but its data_offsets span {end - begin} bytes")
+    return Tensor(name, dtype, shape, data_start + begin, data_start + end)
+
+
+def parse_header(fs, path: str) -> Header:
+    size = h5util.file_size(fs, path, "a safetensors file")
+    if size < 8:
+        _fail(f"the file is {size} bytes, too short for the 8-byte header length of a safetensors file")
+    with fs.open(path) as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        if length > MAX_HEADER:
+            _fail(f"the header claims {length} bytes; safetensors allows at most {MAX_HEADER}")
+        if 8 + length > size:
+            _fail(f"the header claims {length} bytes but the file has only {size - 8} after the length: "
+                  "the file is truncated or not safetensors")
+        raw = f.read(length)
+    if len(raw) != length:
+        _fail("the file ended while reading the header: it is truncated")
+    try:
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"the header is not valid JSON ({e}): not a safetensors file, or a corrupt one") from e
+    if not isinstance(header, dict):
+        _fail("the header is not a JSON object")
+    metadata = header.get(METADATA_KEY)
+    if metadata is not None and not (
+            isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
+        _fail("the header's __metadata__ is not a map of strings")
+    data_start = 8 + length
+    tensors = [_tensor(name, entry, data_start) for name, entry in header.items() if name != METADATA_KEY]
+    # Like the reference loader: the ranges, in order, tile the data area with no gap.
+    position = data_start
+    for t in sorted(tensors, key=lambda t: (t.begin, t.end)):
+        if t.begin != position:
+            _fail(f"tensor {t.name!r} starts at byte {t.begin - data_start} of the data but the previous "
+                  f"one ends at {position - data_start}: overlapping or missing bytes")
+        position = t.end
+    if position != size:
+        _fail(f"the tensors cover {position - data_start} bytes of data but the file holds {size - data_start}: "
+              "the file is truncated or has trailing bytes")
+    return Header(tensors, {t.name: t for t in tensors}, size)
+
+
+def _layer(name: str):
+    cut = max(name.rfind("."), name.rfind("/"))
+    return name[:cut] if cut > 0 else None
+
+
+def read(fs, path: str) -> records.Checkpoint:
+    header = parse_header(fs, path)
+    variables = tuple(
+        records.Variable(
+            key=t.name, name=t.name, shape=t.shape, dtype=DTYPES[t.dtype][0], size_bytes=t.end - t.begin,
+            kind=records.WEIGHT, layer=_layer(t.name), full_name=t.name)
+        for t in header.tensors)
+    return records.Checkpoint(id=path, path=path, format=FORMAT, size_bytes=header.file_size, variables=variables)
+
+
+def _numpy_dtype(t: Tensor):
+    import numpy as np
+
+    name, bits = DTYPES[t.dtype]
+    if bits % 8:
+        _fail(f"tensor {t.name!r} is {t.dtype}, packed below one byte per value: its values cannot be read here")
+    if name in _ML_DTYPES:
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+    return np.dtype(name).newbyteorder("<") if name != "bool" else np.dtype(np.bool_)
+
+
+def _tensor_of(header: Header, key: str) -> Tensor:
+    t = header.by_name.get(key)
+    if t is None:
+        _fail(f"no tensor {key!r} in this checkpoint")
+    return t
+
+
+def _read_range(f, t: Tensor, begin: int, end: int) -> bytes:
+    f.seek(begin)
+    data = f.read(end - begin)
+    if len(data) != end - begin:
+        _fail(f"the file ended inside tensor {t.name!r}: it was truncated after the header was read")
+    return data
+
+
+def read_tensor(fs, path: str, key: str):
+    import numpy as np
+
+    header = parse_header(fs, path)
+    t = _tensor_of(header, key)
+    dtype = _numpy_dtype(t)
+    with fs.open(path) as f:
+        data = _read_range(f, t, t.begin, t.end)
+    return np.frombuffer(data, dtype=dtype).reshape(t.shape)
+
+
+def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
+    import numpy as np
+
+    header = parse_header(fs, path)
+    t = _tensor_of(header, key)
+    dtype = _numpy_dtype(t)
+    step = max(1, max_bytes // dtype.itemsize) * dtype.itemsize
+    with fs.open(path) as f:
+        for begin in range(t.begin, t.end, step):
+            yield np.frombuffer(_read_range(f, t, begin, min(begin + step, t.end)), dtype=dtype)
