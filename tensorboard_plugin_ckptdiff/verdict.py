@@ -59,18 +59,23 @@ def _restored(loader: str, e: records.Entry) -> bool:
 
 
 def _first_failure(loader: str, entries) -> Optional[str]:
+    """The first thing that stops the loader, in the order the loader meets it."""
+    slots = None
     if loader == KERAS_LEGACY:
-        found = _legacy_counts(entries)
+        found = _legacy_layer_count(entries)
         if found:
             return found
-    if loader == KERAS3:
-        found = _keras3_counts(entries, state=False)
-        if found:
-            return found
+        slots = _Slots(entries, lambda v: v.layer_index, weights_only=True)
+    elif loader == KERAS3:
+        slots = _Slots(entries, lambda v: v.layer_path, weights_only=False)
     for e in entries:
         b, t = e.base, e.target
         if b is None:
             continue
+        if slots is not None:
+            found = slots.count_problem(b, state=False)
+            if found:
+                return found
         if e.status == records.SHAPE_MISMATCH:
             return f"{_where(b)} expects {_leaf(b)} {shape_text(b.shape)} but the checkpoint holds {shape_text(t.shape)}."
         if e.status == records.DTYPE_MISMATCH and not _restored(loader, e):
@@ -97,48 +102,48 @@ def _unrestored_sentence(loader: str, unrestored: List[records.Entry]) -> str:
     return f"{first.base.name}{more} would keep their initial values: the checkpoint has no value for them."
 
 
-def _keras3_counts(entries, state: bool) -> Optional[str]:
-    """Keras 3 loads layer by layer: a layer whose variable count differs stops it; optimizer
-    state with a different count is skipped with a warning (``state=True`` asks for that)."""
-    base_counts, target_counts, owners, is_state = _slot_counts(entries, lambda v: v.layer_path)
-    for slot, count in base_counts.items():
-        held = target_counts.get(slot, 0)
-        if held != count and is_state[slot] == state:
-            owner = owners.get(slot) or slot
-            what = "the optimizer" if state else f"layer {owner}"
-            return (f"{what} expects {count} variable{'s' if count != 1 else ''} but the checkpoint holds "
-                    f"{held} under {slot}.")
+class _Slots:
+    """Variables per layer slot on each side: Keras loads layer by layer, and a layer whose
+    variable count differs stops it (optimizer state of another count is skipped instead)."""
+
+    def __init__(self, entries, slot_of, weights_only: bool):
+        self.slot_of = slot_of
+        self.base: Dict[object, int] = collections.Counter()
+        self.target: Dict[object, int] = collections.Counter()
+        self.owner: Dict[object, str] = {}
+        self.state: Dict[object, bool] = {}
+        self.reported = set()
+        for e in entries:
+            b, t = e.base, e.target
+            if b is not None and not (weights_only and b.kind != records.WEIGHT):
+                slot = slot_of(b)
+                self.base[slot] += 1
+                self.owner.setdefault(slot, b.layer)
+                self.state[slot] = b.kind != records.WEIGHT
+            if t is not None and e.status != records.RENAMED and not (weights_only and t.kind != records.WEIGHT):
+                self.target[slot_of(t)] += 1
+
+    def count_problem(self, v: records.Variable, state: bool) -> Optional[str]:
+        slot = self.slot_of(v)
+        if slot not in self.base or slot in self.reported or self.state[slot] != state:
+            return None
+        self.reported.add(slot)
+        count, held = self.base[slot], self.target.get(slot, 0)
+        if count == held:
+            return None
+        what = "the optimizer" if state else f"layer {self.owner.get(slot) or slot}"
+        where = f"under {slot}" if isinstance(slot, str) else f"in the file's layer #{slot}"
+        return f"{what} expects {count} variable{'s' if count != 1 else ''} but the checkpoint holds {held} {where}."
+
+
+def _legacy_layer_count(entries) -> Optional[str]:
+    base = {e.base.layer_index for e in entries if e.base is not None and e.base.kind == records.WEIGHT}
+    target = {e.target.layer_index for e in entries if e.target is not None and e.status != records.RENAMED
+              and e.target.kind == records.WEIGHT}
+    if len(base) != len(target):
+        return (f"the model has {len(base)} layers with weights but the file holds {len(target)}, "
+                "and a legacy h5 file is loaded layer by layer in order.")
     return None
-
-
-def _legacy_counts(entries) -> Optional[str]:
-    weights = [e for e in entries if e.base is None or e.base.kind == records.WEIGHT]
-    base_counts, target_counts, owners, _ = _slot_counts(weights, lambda v: v.layer_index)
-    if len(base_counts) != len(target_counts):
-        return (f"the model has {len(base_counts)} layers with weights but the file holds "
-                f"{len(target_counts)}, and a legacy h5 file is loaded layer by layer in order.")
-    for slot, count in sorted(base_counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-        held = target_counts.get(slot, 0)
-        if held != count:
-            return (f"layer {owners.get(slot) or slot} expects {count} weights but the file's layer "
-                    f"#{slot} holds {held}.")
-    return None
-
-
-def _slot_counts(entries, slot_of):
-    base_counts: Dict[object, int] = collections.Counter()
-    target_counts: Dict[object, int] = collections.Counter()
-    owners: Dict[object, str] = {}
-    is_state: Dict[object, bool] = {}
-    for e in entries:
-        if e.base is not None:
-            slot = slot_of(e.base)
-            base_counts[slot] += 1
-            owners.setdefault(slot, e.base.layer)
-            is_state[slot] = e.base.kind != records.WEIGHT
-        if e.target is not None and e.status != records.RENAMED:
-            target_counts[slot_of(e.target)] += 1
-    return base_counts, target_counts, owners, is_state
 
 
 # --- resuming ----------------------------------------------------------------------------------------
@@ -146,9 +151,11 @@ def _slot_counts(entries, slot_of):
 
 def _state_problem(loader: str, entries) -> Optional[str]:
     if loader == KERAS3:
-        found = _keras3_counts(entries, state=True)
-        if found:
-            return found[0].lower() + found[1:-1] + ", and Keras skips it with only a warning"
+        slots = _Slots(entries, lambda v: v.layer_path, weights_only=False)
+        for e in entries:
+            found = slots.count_problem(e.base, state=True) if e.base is not None else None
+            if found:
+                return found[:-1] + ", and Keras skips it with only a warning"
     state = [e for e in entries if e.base is not None and e.base.kind != records.WEIGHT]
     lost = [e for e in state if not _restored(loader, e)]
     if lost:

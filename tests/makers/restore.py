@@ -1,0 +1,157 @@
+"""Real loaders run on real files, reporting what they did: whether the restore finished and
+which variables received saved values. The diff's verdicts are held against these.
+
+A variable "received a saved value" when it no longer holds the sentinel it was filled with
+just before the load. TF and Keras are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import FrozenSet, NamedTuple, Optional, Sequence, Tuple
+
+SENTINEL = 7
+
+
+class Outcome(NamedTuple):
+    ok: bool  # the loader finished without error (and, for tf.train.Checkpoint, matched every object)
+    restored: FrozenSet[str]  # keys (variable paths / TF1 names) that received saved values
+    error: Optional[str]
+
+
+def dense_model(units: Sequence[int], names=None, dtype=None, input_dim=3, model_name="model"):
+    """Keras 3 Sequential of Dense layers, built."""
+    import keras
+
+    layers = [keras.Input((input_dim,))]
+    for i, n in enumerate(units):
+        layers.append(keras.layers.Dense(n, name=names[i] if names else None, dtype=dtype))
+    return keras.Sequential(layers, name=model_name)
+
+
+def _fill(variables):
+    import numpy as np
+
+    for v in variables:
+        v.assign(np.full(tuple(v.shape), SENTINEL, dtype=str(v.dtype) if isinstance(v.dtype, str) else v.dtype.name))
+
+
+def _changed(variables, key) -> FrozenSet[str]:
+    import numpy as np
+
+    return frozenset(key(v) for v in variables if not np.all(np.asarray(v.numpy(), dtype="float64") == SENTINEL))
+
+
+def _keras_key(v) -> str:
+    return v.path
+
+
+def keras_load(model, path, **options) -> Outcome:
+    """``model.load_weights(path)`` (Keras 3 .weights.h5 / .keras, or tf-keras legacy h5)."""
+    _fill(model.weights)
+    try:
+        model.load_weights(path, **options)
+        error = None
+    except Exception as e:  # the loader's own failure is the observation
+        error = f"{type(e).__name__}: {e}"
+    return Outcome(error is None, _changed(model.weights, _keras_key), error)
+
+
+def tf2_read(model, path) -> Outcome:
+    """``tf.train.Checkpoint(model=model).read(path)`` and ``assert_existing_objects_matched``."""
+    import tensorflow as tf
+
+    _fill(model.weights)
+    try:
+        tf.train.Checkpoint(model=model).read(path).assert_existing_objects_matched()
+        error = None
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+    return Outcome(error is None, _changed(model.weights, _keras_key), error)
+
+
+def tf2_write(model, directory) -> str:
+    import tensorflow as tf
+
+    return tf.train.Checkpoint(model=model).write(os.path.join(directory, "ckpt"))
+
+
+# --- TF1 graphs --------------------------------------------------------------------------------
+
+
+def tf1_layers(layers: Sequence[Tuple[str, Sequence[int]]], dtype="float32", seed=1):
+    """Variables ``scope/kernel`` and ``scope/bias`` per (scope, kernel shape), in the default
+    graph, plus a global step."""
+    import tensorflow as tf
+
+    for scope, shape in layers:
+        with tf.compat.v1.variable_scope(scope):
+            tf.compat.v1.get_variable("kernel", shape, dtype=dtype,
+                                      initializer=tf.compat.v1.glorot_uniform_initializer(seed=seed))
+            tf.compat.v1.get_variable("bias", shape[-1:], dtype=dtype,
+                                      initializer=tf.compat.v1.random_uniform_initializer(seed=seed))
+    tf.compat.v1.train.get_or_create_global_step()
+
+
+def tf1_save(layers, prefix, dtype="float32") -> str:
+    """A TF1 Saver checkpoint of ``tf1_layers(layers)``; returns its prefix."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        tf1_layers(layers, dtype)
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            return tf.compat.v1.train.Saver().save(sess, prefix)
+
+
+def tf1_architecture(layers, dtype="float32"):
+    """The Architecture of ``tf1_layers(layers)`` from its MetaGraphDef, as a TF1 run would log it."""
+    import tensorflow as tf
+
+    from tensorboard_plugin_ckptdiff.architectures import meta_graph
+
+    with tf.Graph().as_default():
+        tf1_layers(layers, dtype)
+        return meta_graph.from_meta_graph(tf.compat.v1.train.export_meta_graph(), id="tf1_graph")
+
+
+def tf1_restore(layers, path, dtype="float32") -> Outcome:
+    """Build ``layers`` in a fresh graph, fill it with the sentinel, restore with a Saver over
+    every global variable."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        tf1_layers(layers, dtype)
+        variables = tf.compat.v1.global_variables()
+        error = None
+        with tf.compat.v1.Session() as sess:
+            sess.run([v.assign(tf.fill(tf.shape(v), tf.cast(SENTINEL, v.dtype.base_dtype))) for v in variables])
+            try:
+                tf.compat.v1.train.Saver().restore(sess, path)
+            except Exception as e:
+                error = f"{type(e).__name__}: {e}"
+            values = sess.run(variables)
+    restored = frozenset(v.op.name for v, x in zip(variables, values) if not (x == SENTINEL).all())
+    return Outcome(error is None, restored, error)
+
+
+def tf1_initialized_by(layers, code: str, dtype="float32"):
+    """{name: value} after building ``layers`` in a fresh graph, running ``code`` (a pasted
+    init_from_checkpoint snippet) and then the initializer, as the snippet says to."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        tf1_layers(layers, dtype)
+        exec(compile(code, "<snippet>", "exec"), {})
+        variables = tf.compat.v1.global_variables()
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            return dict(zip((v.op.name for v in variables), sess.run(variables)))
+
+
+def tf1_values(path):
+    """{name: value} of a TF1 checkpoint, read by TF's own reader."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(path)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
