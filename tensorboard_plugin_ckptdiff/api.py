@@ -52,5 +52,8 @@ def _is_model(obj) -> bool:
 
 
 def drift(a, b, **options):
-    """Value drift between two checkpoints (replaced by the drift part)."""
-    raise NotImplementedError("drift is not wired into the Python API yet")
+    """Value drift from checkpoint ``a`` to checkpoint ``b`` (paths or read() results);
+    options: mode, kinds, progress. Returns a value_drift.Drift."""
+    from tensorboard_plugin_ckptdiff import value_drift
+
+    return value_drift.drift(a, b, **options)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import queue
 import threading
 from typing import Callable, Iterable, Iterator, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
-from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
+from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint, InvalidArgument
 
 # Why a pair has no figures (the words of the diff where they apply).
 MISSING = records.MISSING  # only in base
@@ -174,9 +175,13 @@ def _source(side) -> Source:
         return side
     if isinstance(side, records.Checkpoint):
         return Source.of(side)
-    from tensorboard_plugin_ckptdiff import formats
+    if isinstance(side, (str, os.PathLike)):
+        from tensorboard_plugin_ckptdiff import formats
 
-    return Source.of(formats.read(side))
+        return Source.of(formats.read(os.fspath(side)))
+    raise InvalidArgument(
+        f"drift compares the values of two checkpoints; got a {type(side).__name__} "
+        "(give a checkpoint path or a read() result)")
 
 
 def compute(report: records.Report, base: Source, target: Source, kinds=(records.WEIGHT,),

@@ -66,7 +66,7 @@ def _reinitialise_head(model) -> None:
 def keras_two_steps(directory: str) -> Dict[str, TwoSteps]:
     """The Keras model after 3 and after 6 SGD-with-momentum steps (head re-initialised before the second
     save), each saved as a TF2 object-based checkpoint (model + optimizer), a sharded TF2
-    checkpoint (MaxShardSizePolicy) and a Keras 3 ``.weights.h5``."""
+    checkpoint (MaxShardSizePolicy), a Keras 3 ``.weights.h5`` and a ``.keras`` archive."""
     import keras
 
     tf = _tf()
@@ -75,7 +75,7 @@ def keras_two_steps(directory: str) -> Dict[str, TwoSteps]:
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     sharding = tf.train.CheckpointOptions(
         experimental_sharding_callback=tf.train.experimental.MaxShardSizePolicy(max_shard_size=400))
-    out = {"tf2": [], "tf2_sharded": [], "weights_h5": []}
+    out = {"tf2": [], "tf2_sharded": [], "weights_h5": [], "keras": []}
     for step, steps in (("a", 3), ("b", 3)):
         _train(model, optimizer, steps)
         if step == "b":
@@ -85,6 +85,9 @@ def keras_two_steps(directory: str) -> Dict[str, TwoSteps]:
         h5 = os.path.join(directory, f"model-{step}.weights.h5")
         model.save_weights(h5)
         out["weights_h5"].append(h5)
+        archive = os.path.join(directory, f"model-{step}.keras")
+        model.save(archive)
+        out["keras"].append(archive)
     return {name: TwoSteps(*paths) for name, paths in out.items()}
 
 
@@ -175,10 +178,11 @@ def mismatched_pair(directory: str) -> TwoSteps:
             setattr(module, key, tf.Variable(value))
         return tf.train.Checkpoint(model=module).write(os.path.join(directory, name, "ckpt"))
 
+    # gone and added differ in shape, so the diff cannot take one for the other renamed.
     base = save("base", {"same": np.float32([1, 2, 3]), "grown": np.zeros(2, "float32"),
-                         "recast": np.ones(3, "float32"), "gone": np.ones(2, "float32"), "text": tf.constant("a")})
+                         "recast": np.ones(3, "float32"), "gone": np.ones(5, "float32"), "text": tf.constant("a")})
     target = save("target", {"same": np.float32([1, 2, 4]), "grown": np.zeros(3, "float32"),
-                             "recast": np.ones(3, "float64"), "added": np.ones(2, "float32"), "text": tf.constant("b")})
+                             "recast": np.ones(3, "float64"), "added": np.ones((4, 4), "float32"), "text": tf.constant("b")})
     return TwoSteps(base, target)
 
 
