@@ -155,3 +155,90 @@ def tf1_values(path):
 
     reader = tf.train.load_checkpoint(path)
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+# --- random tiny models and random edits (the randomized agreement test and its benchmark) ---------
+
+EDITS = ("none", "insert", "delete", "resize", "rename", "swap", "dtype")
+
+
+def random_spec(rng, max_blocks=4):
+    """A tiny model as data: a list of blocks, each ("dense", units, name), ("bn", name),
+    ("dropout", name) or ("block", [dense blocks], name) for a nested Sequential."""
+    blocks = []
+    for i in range(rng.randint(1, max_blocks)):
+        blocks.append(_random_block(rng, f"l{i}"))
+    return {"blocks": blocks, "dtype": "float32", "next": len(blocks)}
+
+
+def _random_block(rng, name):
+    kind = rng.choice(("dense", "dense", "bn", "dropout", "block"))
+    if kind == "dense":
+        return ("dense", rng.randint(1, 4), name)
+    if kind == "block":
+        return ("block", [("dense", rng.randint(1, 4), f"{name}_{j}") for j in range(rng.randint(1, 2))], name)
+    return (kind, name)
+
+
+def random_edit(spec, rng, edit=None):
+    """(edit name, edited copy of ``spec``)."""
+    import copy
+
+    spec = copy.deepcopy(spec)
+    blocks = spec["blocks"]
+    edit = edit or rng.choice(EDITS)
+    denses = [(i, None) for i, b in enumerate(blocks) if b[0] == "dense"] + [
+        (i, j) for i, b in enumerate(blocks) if b[0] == "block" for j in range(len(b[1]))]
+    if edit == "insert":
+        blocks.insert(rng.randint(0, len(blocks)), _random_block(rng, f"l{spec['next']}"))
+        spec["next"] += 1
+    elif edit == "delete" and len(blocks) > 1:
+        blocks.pop(rng.randrange(len(blocks)))
+    elif edit == "resize" and denses:
+        i, j = rng.choice(denses)
+        if j is None:
+            blocks[i] = ("dense", blocks[i][1] + rng.randint(1, 3), blocks[i][2])
+        else:
+            inner = blocks[i][1]
+            inner[j] = ("dense", inner[j][1] + rng.randint(1, 3), inner[j][2])
+    elif edit == "rename":
+        i = rng.randrange(len(blocks))
+        blocks[i] = blocks[i][:-1] + (blocks[i][-1] + "_renamed",)
+    elif edit == "swap" and len(blocks) > 1:
+        i = rng.randrange(len(blocks) - 1)
+        blocks[i], blocks[i + 1] = blocks[i + 1], blocks[i]
+    elif edit == "dtype":
+        spec["dtype"] = "float16"
+    else:
+        edit = "none"
+    return edit, spec
+
+
+def build(spec, input_dim=3):
+    """The Keras 3 model a spec describes, built."""
+    import keras
+
+    def layer(block, dtype):
+        if block[0] == "dense":
+            return keras.layers.Dense(block[1], name=block[2], dtype=dtype)
+        if block[0] == "bn":
+            return keras.layers.BatchNormalization(name=block[1], dtype=dtype)
+        if block[0] == "dropout":
+            return keras.layers.Dropout(0.5, name=block[1], dtype=dtype)
+        return keras.Sequential([layer(b, dtype) for b in block[1]], name=block[2])
+
+    return keras.Sequential([keras.Input((input_dim,))] + [layer(b, spec["dtype"]) for b in spec["blocks"]],
+                            name="model")
+
+
+# Each format: (name, write(model, directory) -> path, real load(model, path) -> Outcome).
+def _write_weights_h5(model, directory):
+    path = os.path.join(directory, "model.weights.h5")
+    model.save_weights(path)
+    return path
+
+
+FORMATS = {
+    "keras_weights_h5": (_write_weights_h5, keras_load),
+    "tf_bundle": (tf2_write, tf2_read),
+}
