@@ -17,7 +17,7 @@ import re
 import struct
 import tempfile
 import zipfile
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
@@ -163,58 +163,22 @@ def _opened(fs, path: str):
         yield zf, h5, info.file_size
 
 
-# ---------------------------------------------------------------- the config's names
-
-# Variable names of common layers, in the order their save_own_variables writes them.
-def _names_for(class_name: str, config: dict) -> Optional[List[str]]:
-    bias = ["bias"] if config.get("use_bias", True) else []
-    if class_name in ("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
-                      "Conv3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D"):
-        return ["kernel"] + bias
-    if class_name == "EinsumDense":
-        return ["kernel"] + (["bias"] if config.get("bias_axes") else [])
-    if class_name in ("SeparableConv1D", "SeparableConv2D"):
-        return ["depthwise_kernel", "pointwise_kernel"] + bias
-    if class_name in ("BatchNormalization", "LayerNormalization"):
-        names = (["gamma"] if config.get("scale", True) else []) + (["beta"] if config.get("center", True) else [])
-        return names + (["moving_mean", "moving_variance"] if class_name == "BatchNormalization" else [])
-    if class_name == "Embedding":
-        return ["embeddings"]
-    return None
+# ---------------------------------------------------------------- the config
 
 
-def _layer_configs(node, out: Dict[str, Tuple[str, dict]], depth: int = 0) -> None:
-    """layer name -> (class name, config) for every layer the config describes, nested too."""
+def _layer_configs(node, out: Dict[str, Tuple[str, dict]], depth: int = 0) -> Dict[str, Tuple[str, dict]]:
+    """layer name -> (snake_case class, config) for every layer the config describes, nested too."""
     if depth > 64:
-        return
+        return out
     if isinstance(node, dict):
         config = node.get("config")
         if isinstance(node.get("class_name"), str) and isinstance(config, dict) and isinstance(config.get("name"), str):
-            out.setdefault(config["name"], (node["class_name"], config))
+            out.setdefault(config["name"], (keras_weights_h5.snake_case(node["class_name"]), config))
         for value in node.values():
             _layer_configs(value, out, depth + 1)
     elif isinstance(node, list):
         for value in node:
             _layer_configs(value, out, depth + 1)
-
-
-def _named(variables: List[records.Variable], config: dict) -> List[records.Variable]:
-    """Variables renamed ``<layer name>/<variable name>`` where the config says what the
-    layer is and its variable count agrees with the file; others keep ``<layer>/<index>``."""
-    import dataclasses
-
-    layers: Dict[str, Tuple[str, dict]] = {}
-    _layer_configs(config, layers)
-    counts: Dict[str, int] = {}
-    for v in variables:
-        counts[v.layer_path] = counts.get(v.layer_path, 0) + 1
-    out = []
-    for v in variables:
-        described = layers.get(v.layer) if v.kind == records.WEIGHT and v.index is not None else None
-        names = _names_for(*described) if described else None
-        if names and len(names) == counts[v.layer_path] and v.index < len(names):
-            v = dataclasses.replace(v, name=f"{v.layer}/{names[v.index]}")
-        out.append(v)
     return out
 
 
@@ -237,11 +201,10 @@ def _config(zf: zipfile.ZipFile) -> Tuple[Optional[dict], Optional[str]]:
 
 def read(fs, path: str) -> records.Checkpoint:
     with _opened(fs, path) as (zf, h5, _):
-        variables = keras_weights_h5.variables_of(h5)
         config, problem = _config(zf)
+        variables = keras_weights_h5.variables_of(h5, _layer_configs(config, {}) if config else None)
     size = fs.stat(path).size
     if config is not None:
-        variables = _named(variables, config)
         architecture = records.Architecture(
             id=path, source=records.KERAS_ARCHIVE, variables=tuple(variables), framework="keras3")
     else:

@@ -11,6 +11,8 @@ the parts belong to the index and are not checkpoints of their own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import itertools
 import json
 import re
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -66,8 +68,66 @@ def _kind(layer_path: str, index: Optional[int], dataset) -> str:
     return records.OPTIMIZER
 
 
-def variables_of(h5) -> List[records.Variable]:
-    """Every dataset of a Keras 3 weights tree as a Variable, from metadata only."""
+# Variables of common layers in the order save_own_variables writes them; an optional one
+# is named with the config flag that drops it.
+_VARIABLES = {
+    **{k: (("kernel", None), ("bias", "use_bias")) for k in (
+        "dense", "conv1d", "conv2d", "conv3d", "conv1d_transpose", "conv2d_transpose", "conv3d_transpose",
+        "depthwise_conv1d", "depthwise_conv2d")},
+    "einsum_dense": (("kernel", None), ("bias", "bias_axes")),
+    **{k: (("depthwise_kernel", None), ("pointwise_kernel", None), ("bias", "use_bias")) for k in (
+        "separable_conv1d", "separable_conv2d")},
+    "batch_normalization": (("gamma", "scale"), ("beta", "center"), ("moving_mean", None), ("moving_variance", None)),
+    "layer_normalization": (("gamma", "scale"), ("beta", "center")),
+    "embedding": (("embeddings", None),),
+}
+_COUNTER = re.compile(r"_\d+$")
+
+
+def snake_case(class_name: str) -> str:
+    """Keras's naming.to_snake_case: the h5 slot name of a layer class."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def variable_names(snake: str, count: int, config: Optional[dict] = None) -> Optional[List[str]]:
+    """Names of a layer's ``count`` variables: from its config's flags when known, else
+    the one choice of optional variables that gives ``count``; None when unsure."""
+    spec = _VARIABLES.get(snake)
+    if spec is None:
+        return None
+    if config is not None:
+        names = [n for n, flag in spec if flag is None or config.get(flag, True)]
+        return names if len(names) == count else None
+    optional = [n for n, flag in spec if flag is not None]
+    fits = [[n for n, flag in spec if flag is None or n in chosen]
+            for chosen in (set(c) for c in itertools.product(*[[o, None] for o in optional]))]
+    fits = [names for names in fits if len(names) == count]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _readable_names(variables: List[records.Variable], configs) -> List[records.Variable]:
+    """``<layer name>/kernel`` where the layer's class (from the config, else from its slot
+    name ``layers/dense_1``) says what its variables are; ``<layer name>/<index>`` otherwise."""
+    counts: Dict[str, int] = {}
+    for v in variables:
+        if v.index is not None:
+            counts[v.layer_path] = counts.get(v.layer_path, 0) + 1
+    out = []
+    for v in variables:
+        if v.kind == records.WEIGHT and v.index is not None and v.layer:
+            snake, config = (configs or {}).get(v.layer) or (
+                _COUNTER.sub("", v.layer_path.rsplit("/", 1)[-1]), None)
+            names = variable_names(snake, counts[v.layer_path], config)
+            if names:
+                v = dataclasses.replace(v, name=f"{v.layer}/{names[v.index]}")
+        out.append(v)
+    return out
+
+
+def variables_of(h5, configs: Optional[Dict[str, Tuple[str, dict]]] = None) -> List[records.Variable]:
+    """Every dataset of a Keras 3 weights tree as a Variable, from metadata only.
+    ``configs``: layer name -> (snake_case class, config), when a model config is at hand."""
     out = []
     layer_names: Dict[str, Optional[str]] = {}
     with h5util.h5_errors("cannot read the HDF5 tree"):
@@ -90,7 +150,7 @@ def variables_of(h5) -> List[records.Variable]:
                 layer_path=layer_path,
                 index=index,
             ))
-    return out
+    return _readable_names(out, configs)
 
 
 # ---------------------------------------------------------------- sharded index
