@@ -4,6 +4,7 @@ what would and would not be restored, whether the restore succeeds, and what wou
 from __future__ import annotations
 
 import collections
+import gc
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from tensorboard_plugin_ckptdiff import casting, fix, pairing, records, renamed, verdict
@@ -20,11 +21,22 @@ def compare(base, target, mode: str = "auto", kinds: Union[None, str, Iterable[s
     Both sides are records.Checkpoint or records.Architecture. ``kinds`` narrows the entries
     and counts (not the verdicts: the loader restores every kind)."""
     wanted = _kinds(kinds)
+    # Pairing makes hundreds of thousands of small objects and none of them cycles: the
+    # cyclic collector would walk every variable of both sides again and again for nothing.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _compare(base, target, mode, wanted)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _compare(base, target, mode, wanted) -> records.Report:
     paired = pairing.pair(base, target, mode)
     renames: List[renamed.Rename] = []
     if paired.mode in (pairing.NAME, pairing.OBJECT_PATH) and paired.missing and paired.unexpected:
-        renames = renamed.find(paired.missing, paired.unexpected, paired.base_path, paired.target_path,
-                               paired.base_variables, paired.target_variables,
+        renames = renamed.find(paired.missing, paired.unexpected, paired.base_paths, paired.target_paths,
                                ordered=_keeps_order(base) and _keeps_order(target))
     entries = _entries(paired, renames)
     judged = verdict.judge(paired.loader, entries)
@@ -63,25 +75,30 @@ def _entries(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List
     by_base = {id(r.base): r for r in renames}
     renamed_targets = {id(r.target) for r in renames}
     keras3 = paired.loader == pairing.KERAS3
-    status_of = {id(b): t for b, t in paired.pairs}
+    partner = {id(b): t for b, t in paired.pairs}
+    missing_detail = "not in the checkpoint: it would keep its initial value"
     out = []
+    append = out.append
+    entry = records.Entry
     for b in paired.base_variables:
-        t = status_of.get(id(b))
+        t = partner.get(id(b))
         if t is not None:
-            out.append(_pair_entry(b, t, keras3))
+            # The common case first, without a call: same shape, same dtype, nothing to say.
+            if b.shape == t.shape and b.dtype == t.dtype and not keras3:
+                append(entry(records.MATCH, b, t))
+            else:
+                append(_pair_entry(b, t, keras3))
             continue
         r = by_base.get(id(b))
         if r is not None:
-            out.append(records.Entry(
-                records.RENAMED, b, r.target, confidence=r.confidence,
-                detail=f"saved as {paired.target_path(r.target)}: {r.evidence}"))
+            append(entry(records.RENAMED, b, r.target, confidence=r.confidence,
+                         detail=f"saved as {paired.target_paths[id(r.target)]}: {r.evidence}"))
         else:
-            out.append(records.Entry(records.MISSING, b, None,
-                                     detail="not in the checkpoint: it would keep its initial value"))
+            append(entry(records.MISSING, b, None, detail=missing_detail))
     unexpected_detail = "in the checkpoint only: the model does not ask for it"
     for t in paired.unexpected:
         if id(t) not in renamed_targets:
-            out.append(records.Entry(records.UNEXPECTED, None, t, detail=unexpected_detail))
+            append(entry(records.UNEXPECTED, None, t, detail=unexpected_detail))
     return out
 
 

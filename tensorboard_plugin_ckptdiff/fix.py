@@ -45,16 +45,17 @@ def suggest(pairing: Pairing, entries: Sequence[records.Entry], renames: Sequenc
 def _init_from_checkpoint(pairing, entries, mapping, path) -> records.Snippet:
     """Every variable that can be restored: renamed scopes, then whole scopes that match."""
     full = dict(mapping)
-    restorable = [e for e in entries if e.status == records.MATCH and e.base is not None]
-    tops = collections.Counter(_top(pairing.base_path(v)) for v in pairing.base_variables)
-    matched = collections.Counter(_top(pairing.base_path(e.base)) for e in restorable)
-    for e in restorable:
-        name = pairing.base_path(e.base)
-        top = _top(name)
-        if top is not None and matched[top] == tops[top]:
+    base_paths, target_paths = pairing.base_paths, pairing.target_paths
+    matched = [(base_paths[id(e.base)], e.target) for e in entries if e.status == records.MATCH and e.base is not None]
+    tops = collections.Counter(name.split("/", 1)[0] for name in base_paths.values() if "/" in name)
+    matched_tops = collections.Counter(name.split("/", 1)[0] for name, _ in matched if "/" in name)
+    whole = {top for top, n in matched_tops.items() if tops[top] == n}
+    for name, target in matched:
+        top = name.split("/", 1)[0] if "/" in name else None
+        if top in whole:
             full.setdefault(top + "/", top + "/")
         else:
-            full.setdefault(pairing.target_path(e.target), name)
+            full.setdefault(target_paths[id(target)], name)
     lines = ["import tensorflow as tf", "",
              "# Build the model in graph mode first; then, before running the initializer:"]
     if len(full) <= _MAX_LISTED:
@@ -65,10 +66,6 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> records.Snippet:
         lines.append(f"assignment_map = ...  # {len(full)} entries: report.fix.assignment_map plus the matches")
     lines.append(f"tf.compat.v1.train.init_from_checkpoint({path!r}, assignment_map)")
     return records.Snippet("Restore by name with an assignment map (init_from_checkpoint)", "\n".join(lines))
-
-
-def _top(name: str):
-    return name.split("/", 1)[0] if "/" in name else None
 
 
 def _tf2(entries, path, restorable) -> List[records.Snippet]:

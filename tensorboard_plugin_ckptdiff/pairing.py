@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
@@ -38,6 +39,15 @@ class Pairing:
     # The name each side is looked up by under this mode, '/'-separated: what a rename changes.
     base_path: Callable[[records.Variable], str] = str
     target_path: Callable[[records.Variable], str] = str
+
+    # id(variable) -> its path, for every variable of a side: computed once, on first use.
+    @functools.cached_property
+    def base_paths(self) -> Dict[int, str]:
+        return {id(v): self.base_path(v) for v in self.base_variables}
+
+    @functools.cached_property
+    def target_paths(self) -> Dict[int, str]:
+        return {id(v): self.target_path(v) for v in self.target_variables}
 
 
 def variables_of(side) -> Tuple[records.Variable, ...]:
@@ -116,16 +126,38 @@ def _legacy_slot(v: records.Variable):
 
 def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pairing:
     """Pair equal identities; a repeated identity pairs in order (the i-th with the i-th)."""
+    base_ids = [base_id(b) for b in base_vars]
+    target_ids = [target_id(t) for t in target_vars]
+    index = dict(zip(target_ids, target_vars))
+    index.pop(None, None)
+    if len(index) == len(target_ids):  # no repeated identity: the common case, kept fast
+        pairs, missing, taken = [], [], set()
+        for b, ident in zip(base_vars, base_ids):
+            t = index.get(ident)
+            if t is None or id(t) in taken:
+                missing.append(b)
+            else:
+                taken.add(id(t))
+                pairs.append((b, t))
+    else:
+        pairs, missing, taken = _in_order(base_vars, base_ids, target_vars, target_ids)
+    unexpected = tuple(t for t in target_vars if id(t) not in taken)
+    paired = Pairing(mode, loader, tuple(pairs), tuple(missing), unexpected, base_vars, target_vars, name_of, name_of)
+    if mode == NAME:  # the identities are the paths: keep them rather than compute them again
+        paired.__dict__["base_paths"] = dict(zip(map(id, base_vars), base_ids))
+        paired.__dict__["target_paths"] = dict(zip(map(id, target_vars), target_ids))
+    return paired
+
+
+def _in_order(base_vars, base_ids, target_vars, target_ids):
     waiting: Dict[object, List[records.Variable]] = {}
-    for t in target_vars:
-        ident = target_id(t)
+    for t, ident in zip(target_vars, target_ids):
         if ident is not None:
             waiting.setdefault(ident, []).append(t)
     for queue in waiting.values():
         queue.reverse()
     pairs, missing, taken = [], [], set()
-    for b in base_vars:
-        ident = base_id(b)
+    for b, ident in zip(base_vars, base_ids):
         queue = waiting.get(ident) if ident is not None else None
         if queue:
             t = queue.pop()
@@ -133,8 +165,7 @@ def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pa
             pairs.append((b, t))
         else:
             missing.append(b)
-    unexpected = tuple(t for t in target_vars if id(t) not in taken)
-    return Pairing(mode, loader, tuple(pairs), tuple(missing), unexpected, base_vars, target_vars, name_of, name_of)
+    return pairs, missing, taken
 
 
 # --- object paths ----------------------------------------------------------------------------

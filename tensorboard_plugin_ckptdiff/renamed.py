@@ -14,7 +14,7 @@ import bisect
 import dataclasses
 import difflib
 import re
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 
@@ -49,23 +49,22 @@ class _Side:
         return exact + inside
 
 
-def _side(leftovers, path_of, every) -> _Side:
-    split = tuple((tuple(path_of(v).split("/")), v) for v in leftovers)
-    return _Side(split, tuple(sorted(path_of(v) for v in every)), {id(v): i for i, (_, v) in enumerate(split)})
+def _side(leftovers, paths: Mapping[int, str]) -> _Side:
+    split = tuple((tuple(paths[id(v)].split("/")), v) for v in leftovers)
+    return _Side(split, tuple(sorted(paths.values())), {id(v): i for i, (_, v) in enumerate(split)})
 
 
 def find(missing: Sequence[records.Variable], unexpected: Sequence[records.Variable],
-         base_path: Callable[[records.Variable], str], target_path: Callable[[records.Variable], str],
-         base_all: Iterable[records.Variable], target_all: Iterable[records.Variable],
-         ordered: bool = False) -> List[Rename]:
-    """Renames among ``missing`` (base side) and ``unexpected`` (target side)."""
+         base_paths: Mapping[int, str], target_paths: Mapping[int, str], ordered: bool = False) -> List[Rename]:
+    """Renames among ``missing`` (base side) and ``unexpected`` (target side); ``*_paths`` map
+    id(variable) to its path for every variable of each side."""
     shared = {(v.shape, v.dtype) for v in missing} & {(v.shape, v.dtype) for v in unexpected}
     if not shared:
         return []
     missing = [v for v in missing if (v.shape, v.dtype) in shared]
     unexpected = [v for v in unexpected if (v.shape, v.dtype) in shared]
-    a = _side(missing, base_path, base_all)
-    b = _side(unexpected, target_path, target_all)
+    a = _side(missing, base_paths)
+    b = _side(unexpected, target_paths)
     found: List[Rename] = []
     claimed = set()
     found += _scope_renames(a, b, claimed, ordered)
