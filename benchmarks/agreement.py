@@ -32,10 +32,10 @@ def main(cases=200, seed=1):
     for n in range(cases):
         spec = restore.random_spec(rng)
         edit, edited = restore.random_edit(spec, rng)
-        for fmt, (write, load) in sorted(restore.FORMATS.items()):
+        for fmt, (framework, write, load) in sorted(restore.FORMATS.items()):
             with tempfile.TemporaryDirectory() as directory:
-                path = write(restore.build(spec), directory)
-                model = restore.build(edited)
+                path = write(restore.build(spec, framework=framework), directory)
+                model = restore.build(edited, framework=framework)
                 report = api.compare(model, path)
                 outcome = load(model, path)
             agrees = report.restorable == outcome.ok and (not outcome.ok or predicted(report) == outcome.restored)

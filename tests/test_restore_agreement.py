@@ -63,6 +63,18 @@ def test_added_layer_tf1_saver_fails_on_the_absent_layer(tmp_path):
         "d2/kernel": "missing", "d2/bias": "missing", "global_step": "match"}
 
 
+def test_added_layer_legacy_h5_refuses_another_layer_count(tmp_path):
+    path = str(tmp_path / "m.h5")
+    restore.build({"blocks": [("dense", 4, "a"), ("dense", 3, "b")], "dtype": "float32"},
+                  framework="tf_keras").save_weights(path)
+    model = restore.build({"blocks": [("dense", 4, "a"), ("dense", 5, "new"), ("dense", 3, "b")], "dtype": "float32"},
+                          framework="tf_keras")
+    report = api.compare(model, path)
+    outcome = restore.keras_load(model, path)
+    assert_agrees(report, outcome)
+    assert "3 layers with weights but the file holds 2" in report.verdict and "Layer count mismatch" in outcome.error
+
+
 # --- 2. a layer renamed ---------------------------------------------------------------------------
 
 

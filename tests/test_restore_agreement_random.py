@@ -28,8 +28,8 @@ def _cases():
 @pytest.mark.parametrize("fmt", sorted(restore.FORMATS))
 @pytest.mark.parametrize("saved_spec, loaded_spec", _cases())
 def test_diff_agrees_with_the_real_loader(tmp_path, fmt, saved_spec, loaded_spec):
-    write, load = restore.FORMATS[fmt]
-    path = write(restore.build(saved_spec), str(tmp_path))
-    model = restore.build(loaded_spec)
+    framework, write, load = restore.FORMATS[fmt]
+    path = write(restore.build(saved_spec, framework=framework), str(tmp_path))
+    model = restore.build(loaded_spec, framework=framework)
     report = api.compare(model, path)
     assert_agrees(report, load(model, path))

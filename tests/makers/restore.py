@@ -43,7 +43,9 @@ def _changed(variables, key) -> FrozenSet[str]:
 
 
 def _keras_key(v) -> str:
-    return v.path
+    # Keras 3 variables are keyed by path; tf-keras ones by name (as live.from_model keys them).
+    path = getattr(v, "path", None)
+    return path if path is not None else v.name[:-2] if v.name.endswith(":0") else v.name
 
 
 def keras_load(model, path, **options) -> Outcome:
@@ -214,9 +216,11 @@ def random_edit(spec, rng, edit=None):
     return edit, spec
 
 
-def build(spec, input_dim=3):
-    """The Keras 3 model a spec describes, built."""
-    import keras
+def build(spec, input_dim=3, framework="keras"):
+    """The model a spec describes, built with Keras 3 (``framework="keras"``) or tf-keras."""
+    import importlib
+
+    keras = importlib.import_module(framework)
 
     def layer(block, dtype):
         if block[0] == "dense":
@@ -231,14 +235,29 @@ def build(spec, input_dim=3):
                             name="model")
 
 
-# Each format: (name, write(model, directory) -> path, real load(model, path) -> Outcome).
 def _write_weights_h5(model, directory):
     path = os.path.join(directory, "model.weights.h5")
     model.save_weights(path)
     return path
 
 
+def _write_keras_archive(model, directory):
+    path = os.path.join(directory, "model.keras")
+    model.save(path)
+    return path
+
+
+def _write_legacy_h5(model, directory):
+    path = os.path.join(directory, "model.h5")
+    model.save_weights(path)  # tf-keras: the legacy weights file, loaded by weighted-layer order
+    return path
+
+
+# Each format: (framework the models are built with, write(model, directory) -> path,
+# the real loader(model, path) -> Outcome).
 FORMATS = {
-    "keras_weights_h5": (_write_weights_h5, keras_load),
-    "tf_bundle": (tf2_write, tf2_read),
+    "keras_weights_h5": ("keras", _write_weights_h5, keras_load),
+    "keras_archive": ("keras", _write_keras_archive, keras_load),
+    "keras_legacy_h5": ("tf_keras", _write_legacy_h5, keras_load),
+    "tf_bundle": ("keras", tf2_write, tf2_read),
 }
