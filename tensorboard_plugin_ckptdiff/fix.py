@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.pairing import KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT, Pairing
@@ -29,7 +29,9 @@ def suggest(pairing: Pairing, entries: Sequence[records.Entry], renames: Sequenc
     snippets: List[records.Snippet] = []
     if pairing.loader == TF1_SAVER:
         if not restorable or mapping:
-            snippets.append(_init_from_checkpoint(pairing, entries, mapping, path))
+            snippet = _init_from_checkpoint(pairing, entries, mapping, path)
+            if snippet is not None:
+                snippets.append(snippet)
     elif pairing.loader == TF2_CHECKPOINT:
         snippets += _tf2(entries, path, restorable)
     elif pairing.loader == KERAS3:
@@ -42,7 +44,7 @@ def suggest(pairing: Pairing, entries: Sequence[records.Entry], renames: Sequenc
     return records.Fix(mapping, tuple(snippets))
 
 
-def _init_from_checkpoint(pairing, entries, mapping, path) -> records.Snippet:
+def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.Snippet]:
     """Every variable that can be restored: renamed scopes, then whole scopes that match."""
     full = dict(mapping)
     base_paths, target_paths = pairing.base_paths, pairing.target_paths
@@ -56,6 +58,8 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> records.Snippet:
             full.setdefault(top + "/", top + "/")
         else:
             full.setdefault(target_paths[id(target)], name)
+    if not full:  # nothing the checkpoint holds fits: no map restores anything
+        return None
     lines = ["import tensorflow as tf", "",
              "# Build the model in graph mode first; then, before running the initializer:"]
     if len(full) <= _MAX_LISTED:
