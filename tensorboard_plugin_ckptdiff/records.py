@@ -268,6 +268,27 @@ class Report:
         return json.dumps(self.to_json())
 
 
+def assemble(cls, rows) -> tuple:
+    """Instances of the frozen dataclass ``cls``, one per dict in ``rows`` naming every field.
+
+    The generated __init__ costs one object.__setattr__ per field; readers make tens of
+    thousands of records per checkpoint, so they hand over finished field dicts instead.
+    The instances are ordinary records (equality, hash, repr, replace, frozen)."""
+    names = cls.__dataclass_fields__.keys()
+    count = len(names)
+    new, put = object.__new__, object.__setattr__
+    out = []
+    add = out.append
+    for fields in rows:
+        # Every row comes from the same dict display: its first spelling is checked in full.
+        if len(fields) != count or not out and fields.keys() != names:
+            raise TypeError(f"{cls.__name__} needs exactly the fields {list(names)}, not {list(fields)}")
+        obj = new(cls)
+        put(obj, "__dict__", fields)
+        add(obj)
+    return tuple(out)
+
+
 def _ref_json(side) -> dict:
     out = side.to_json()
     out["type"] = "checkpoint" if isinstance(side, Checkpoint) else "architecture"

@@ -206,46 +206,7 @@ def parse_entry(buf: bytes) -> Entry:
     return Entry(dtype, shape, shard_id, offset, size, crc, tuple(slices))
 
 
-def parse_entries(values) -> list:
-    """parse_entry for many values at once: one index holds thousands of entries that share
-    a handful of shapes, so each distinct shape's bytes are decoded once per call."""
-    shapes = {}
-    out = []
-    add = out.append
-    for buf in values:
-        # The layout TF writes: dtype, shape, then shard/offset/size/crc, each tag one byte.
-        end = len(buf)
-        if end >= 4 and buf[0] == 0x08 and buf[1] < 0x80 and buf[2] == 0x12 and buf[3] < 0x80:
-            dtype = buf[1]
-            shape_end = 4 + buf[3]
-            raw_shape = buf[4:shape_end]
-            shape = shapes.get(raw_shape)
-            if shape is None and shape_end <= end:
-                shape = shapes[raw_shape] = _shape(raw_shape, 0, len(raw_shape))
-            if shape is not None and shape_end <= end:
-                shard_id = offset = size = 0
-                crc = None
-                pos = shape_end
-                while pos < end:
-                    tag = buf[pos]
-                    if tag == 0x35 and pos + 5 <= end:
-                        crc = _U32.unpack_from(buf, pos + 1)[0]
-                        pos += 5
-                    elif tag == 0x18:
-                        shard_id, pos = _varint(buf, pos + 1, end)
-                    elif tag == 0x20:
-                        offset, pos = _varint(buf, pos + 1, end)
-                    elif tag == 0x28:
-                        size, pos = _varint(buf, pos + 1, end)
-                    else:
-                        break
-                else:
-                    add(Entry(dtype, shape, shard_id, offset, size, crc, ()))
-                    continue
-        add(parse_entry(buf))
-    return out
-
-
 # Other hand decoders (the object graph) share these.
 varint = _varint
 skip_field = _skip
+shape_of = _shape

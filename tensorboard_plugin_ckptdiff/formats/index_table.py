@@ -76,13 +76,7 @@ def read_block(data: bytes, handle: Tuple[int, int], limit: int) -> bytes:
 
 def block_entries(block: bytes, out: List[Tuple[bytes, bytes]]) -> None:
     """Append each (key, value) of a block to ``out``, in order."""
-    size = len(block)
-    if size < 4:
-        raise CheckpointError("the index file is corrupt: a block is too short for its restart count")
-    (restarts,) = _U32.unpack_from(block, size - 4)
-    end = size - 4 - 4 * restarts
-    if restarts == 0 and size > 4 or end < 0:
-        raise CheckpointError("the index file is corrupt: a block's restart count does not fit the block")
+    end = block_limit(block)
     pos = 0
     key = b""
     add = out.append
@@ -106,15 +100,35 @@ def block_entries(block: bytes, out: List[Tuple[bytes, bytes]]) -> None:
         pos = value_end
 
 
-def entries(data: bytes) -> List[Tuple[bytes, bytes]]:
-    """Every (key, value) of the table held in ``data`` (the whole .index file), in key order."""
+def data_blocks(data: bytes) -> List[bytes]:
+    """The checked contents of every data block of the table in ``data``, in key order."""
     _, index_handle = parse_footer(data)
     limit = len(data) - FOOTER_SIZE
     index: List[Tuple[bytes, bytes]] = []
     block_entries(read_block(data, index_handle, limit), index)
-    out: List[Tuple[bytes, bytes]] = []
+    out = []
     for _, handle in index:
         offset, pos = read_varint(handle, 0, len(handle))
         size, _ = read_varint(handle, pos, len(handle))
-        block_entries(read_block(data, (offset, size), limit), out)
+        out.append(read_block(data, (offset, size), limit))
+    return out
+
+
+def block_limit(block: bytes) -> int:
+    """Where a block's entries end (its restart array starts), after checking the count."""
+    size = len(block)
+    if size < 4:
+        raise CheckpointError("the index file is corrupt: a block is too short for its restart count")
+    (restarts,) = _U32.unpack_from(block, size - 4)
+    end = size - 4 - 4 * restarts
+    if restarts == 0 and size > 4 or end < 0:
+        raise CheckpointError("the index file is corrupt: a block's restart count does not fit the block")
+    return end
+
+
+def entries(data: bytes) -> List[Tuple[bytes, bytes]]:
+    """Every (key, value) of the table held in ``data`` (the whole .index file), in key order."""
+    out: List[Tuple[bytes, bytes]] = []
+    for block in data_blocks(data):
+        block_entries(block, out)
     return out

@@ -9,8 +9,7 @@ that avoids optimizer objects, and class what only an optimizer reaches as optim
 from __future__ import annotations
 
 import re
-from collections import deque
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
@@ -19,6 +18,7 @@ from tensorboard_plugin_ckptdiff.formats.bundle_proto import skip_field, varint
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _ATTRIBUTES = "/.ATTRIBUTES/"
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+_HAS_VALUES = (b"*\x02\x08\x01", b"*\x02\x08\x00")  # TrackableObject.has_checkpoint_values
 
 # Counters that say how far training got, not what the model learned.
 _METADATA_NAMES = {"save_counter", "global_step", "iterations", "_iterations", "iter", "iteration",
@@ -64,28 +64,64 @@ def decode_graph(raw: bytes) -> records.ObjectGraph:
     slot_variables 3; ObjectReference: node_id 1, local_name 2; SerializedTensor: name 1,
     full_name 2, checkpoint_key 3; SlotVariableReference: original_variable_node_id 1,
     slot_name 2, slot_variable_node_id 3): a graph has a node per variable, and reading
-    them through message objects costs more than the rest of the index together."""
-    nodes = []
+    them through message objects costs more than the rest of the index together. Most nodes
+    are a variable's: one attribute whose three strings TF writes in field order with
+    one-byte lengths; those are read inline, any other node by the general ``_node``."""
+    rows = []
+    add = rows.append
     end = len(raw)
     pos = 0
-    while pos < end:
-        tag, pos = varint(raw, pos, end)
-        if tag == 0x0A:
-            length, pos = varint(raw, pos, end)
-            if pos + length > end:
+    none = ()
+    try:
+        while pos < end:
+            tag = raw[pos]
+            if tag != 0x0A:
+                tag, pos = varint(raw, pos, end)
+                if tag != 0x0A:
+                    pos = skip_field(raw, pos, end, tag & 7)
+                    continue
+                pos -= 1  # back onto the tag's last byte, as if it had been one byte long
+            length = raw[pos + 1] if pos + 1 < end else 0x80
+            if length < 0x80:
+                start = pos + 2
+            else:
+                length, start = varint(raw, pos + 1, end)
+            stop = start + length
+            if stop > end:
                 raise _corrupt_graph()
-            nodes.append(_node(raw, pos, pos + length))
-            pos += length
-        else:
-            pos = skip_field(raw, pos, end, tag & 7)
-    if not nodes:
+            pos = stop
+            # 0x12 n [0x0A a name 0x12 f full_name 0x1A k key], all lengths one byte, then
+            # at most has_checkpoint_values (field 5, which no record keeps).
+            if length > 7 and raw[start] == 0x12 and raw[start + 1] < 0x80 and raw[start + 2] == 0x0A and (
+                    raw[start + 1] == length - 2
+                    or raw[start + 1] == length - 6 and raw[stop - 4:stop] in _HAS_VALUES):
+                a = raw[start + 3]
+                f_at = start + 4 + a
+                a_stop = start + 2 + raw[start + 1]
+                if a < 0x80 and f_at + 1 < a_stop and raw[f_at] == 0x12:
+                    f = raw[f_at + 1]
+                    k_at = f_at + 2 + f
+                    if (f < 0x80 and k_at + 1 < a_stop and raw[k_at] == 0x1A
+                            and raw[k_at + 1] == a_stop - k_at - 2 < 0x80):
+                        full_name = raw[f_at + 2:k_at].decode("utf-8")
+                        if full_name[-2:] == ":0":
+                            full_name = full_name[:-2]
+                        attribute = (raw[start + 4:f_at].decode("utf-8"), raw[k_at + 2:a_stop].decode("utf-8"),
+                                     full_name)
+                        add({"children": none, "attributes": (attribute,), "slot_variables": none})
+                        continue
+            add(_node(raw, start, stop))
+    except UnicodeDecodeError as e:
+        raise CheckpointError("the object graph holds a name that is not UTF-8: the checkpoint is corrupt") from e
+    if not rows:
         raise CheckpointError("the object graph has no nodes: the checkpoint is corrupt")
+    nodes = records.assemble(records.ObjectNode, rows)
     count = len(nodes)
     for node in nodes:
         for _, child in node.children:
             if child >= count:
                 raise CheckpointError(f"the object graph names node {child} of {count}: the checkpoint is corrupt")
-    return records.ObjectGraph(nodes=tuple(nodes))
+    return records.ObjectGraph(nodes=nodes)
 
 
 def _corrupt_graph() -> CheckpointError:
@@ -117,7 +153,8 @@ def _submessage(raw: bytes, pos: int, end: int):
             pos = skip_field(raw, pos, end, wire)
 
 
-def _node(raw: bytes, pos: int, end: int) -> records.ObjectNode:
+def _node(raw: bytes, pos: int, end: int) -> dict:
+    """The fields of one ObjectNode, read by the general decoder."""
     children, attributes, slots = [], [], []
     while pos < end:
         tag, pos = varint(raw, pos, end)
@@ -129,6 +166,11 @@ def _node(raw: bytes, pos: int, end: int) -> records.ObjectNode:
         if stop > end:
             raise _corrupt_graph()
         if tag == 0x0A:
+            child = _plain_child(raw, pos, stop)
+            if child is not None:
+                children.append(child)
+                pos = stop
+                continue
             node_id, name = 0, ""
             for ftag, value in _submessage(raw, pos, stop):
                 if ftag == 0x08:
@@ -153,31 +195,58 @@ def _node(raw: bytes, pos: int, end: int) -> records.ObjectNode:
                     slot = value
             slots.append((original, slot_name, slot))
         pos = stop
-    return records.ObjectNode(children=tuple(children), attributes=tuple(attributes), slot_variables=tuple(slots))
+    return {"children": tuple(children), "attributes": tuple(attributes), "slot_variables": tuple(slots)}
+
+
+def _plain_child(raw: bytes, pos: int, stop: int):
+    """(local_name, node_id) of an ObjectReference written as TF does (node_id in at most
+    three varint bytes, then local_name with a one-byte length), else None. A list or dict
+    of layers holds one per element, so a large model's graph holds as many as variables."""
+    if stop - pos < 4 or raw[pos] != 0x08:
+        return None
+    b0 = raw[pos + 1]
+    if b0 < 0x80:
+        node_id, at = b0, pos + 2
+    else:
+        b1 = raw[pos + 2]
+        if b1 < 0x80:
+            node_id, at = b0 & 0x7F | b1 << 7, pos + 3
+        else:
+            b2 = raw[pos + 3]
+            if b2 >= 0x80 or stop - pos < 6:
+                return None
+            node_id, at = b0 & 0x7F | (b1 & 0x7F) << 7 | b2 << 14, pos + 4
+    if at + 2 > stop or raw[at] != 0x12 or raw[at + 1] != stop - at - 2 or raw[at + 1] >= 0x80:
+        return None
+    return _text(raw, at + 2, stop), node_id
 
 
 def _is_optimizer(local_name: str, node: records.ObjectNode) -> bool:
-    if "optimizer" in local_name.lower() or node.slot_variables:
+    if node.slot_variables or "optimizer" in local_name.lower():
         return True
+    if not node.children:
+        return False
     names = {name for name, _ in node.children}
     return bool(names & _OPTIMIZER_CHILDREN) and ("_variables" in names or "_trainable_variables" in names
                                                  or "iter" in names)
 
 
-def _bfs(graph: records.ObjectGraph, avoid_optimizers: bool) -> Dict[int, List[str]]:
-    """node id -> first (shortest) path from the root, as a list of local names."""
-    nodes = graph.nodes
-    paths: Dict[int, List[str]] = {0: []}
-    queue = deque([0])
-    while queue:
-        node_id = queue.popleft()
+# A node's first (shortest) path from the root as (joined path, last local name, the one
+# before it or None); the root's is () so that, like an empty path, it reads as no path.
+Path = tuple
+
+
+def _model_paths(nodes) -> Dict[int, Path]:
+    """node id -> Path, breadth first, never entering an optimizer object."""
+    paths: Dict[int, Path] = {0: ()}
+    queue = [0]
+    for node_id in queue:  # the list grows while it is walked: a FIFO without a deque
         base = paths[node_id]
+        prefix, parent = (base[0] + "/", base[1]) if base else ("", None)
         for local_name, cid in nodes[node_id].children:
-            if cid in paths:
+            if cid in paths or _is_optimizer(local_name, nodes[cid]):
                 continue
-            if avoid_optimizers and _is_optimizer(local_name, nodes[cid]):
-                continue
-            paths[cid] = base + [local_name]
+            paths[cid] = (prefix + local_name, local_name, parent)
             queue.append(cid)
     return paths
 
@@ -185,16 +254,29 @@ def _bfs(graph: records.ObjectGraph, avoid_optimizers: bool) -> Dict[int, List[s
 def object_based(graph: records.ObjectGraph) -> Dict[str, Naming]:
     """checkpoint key -> Naming, for every attribute of every node of the object graph."""
     nodes = graph.nodes
-    model_paths = _bfs(graph, avoid_optimizers=True)
+    model_paths = _model_paths(nodes)
     slots: Dict[int, tuple] = {}  # slot node -> (original node, slot name)
     for node in nodes:
         for original, slot_name, slot in node.slot_variables:
             slots[slot] = (original, slot_name)
     out: Dict[str, Naming] = {}
+    make = tuple.__new__
+    get_path = model_paths.get
     for node_id, node in enumerate(nodes):
         for attribute, key, full_name in node.attributes:
             object_path = key[:-len(VALUE_SUFFIX)] if key.endswith(VALUE_SUFFIX) else key
-            out[key] = _object_naming(node_id, attribute, key, object_path, full_name or None, model_paths, slots)
+            full_name = full_name or None
+            path = get_path(node_id)
+            if path and attribute == "VARIABLE_VALUE" and node_id not in slots:
+                # A model variable: what _object_naming would say, without its general cases.
+                last = path[1]
+                if last in _METADATA_NAMES or full_name and full_name.rpartition("/")[2] in _METADATA_NAMES:
+                    out[key] = make(Naming, (path[0], records.METADATA, None, full_name, object_path))
+                    continue
+                layer = full_name.rsplit("/", 2)[-2] if full_name and "/" in full_name else path[2]
+                out[key] = make(Naming, (path[0], records.WEIGHT, layer, full_name, object_path))
+                continue
+            out[key] = _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots)
     return out
 
 
@@ -203,13 +285,13 @@ def _object_naming(node_id, attribute, key, object_path, full_name, model_paths,
     if node_id in slots:
         original, slot_name = slots[node_id]
         owner = model_paths.get(original)
-        name = "/".join(owner + [slot_name]) if owner else object_path
-        layer = owner[-2] if owner and len(owner) > 1 else None
+        name = owner[0] + "/" + slot_name if owner else object_path
+        layer = owner[2] if owner else None
         return Naming(name, records.OPTIMIZER, layer, full_name, object_path)
     shortest = key.split(_ATTRIBUTES)[0].split("/")
-    last = (path or shortest)[-1] if (path or shortest) else key
+    last = path[1] if path else shortest[-1]
     if path:
-        name = "/".join(path)
+        name = path[0]
         kind = records.WEIGHT
     else:
         name = object_path
@@ -222,11 +304,11 @@ def _object_naming(node_id, attribute, key, object_path, full_name, model_paths,
     return Naming(name, kind, _layer(full_name, path, kind), full_name, object_path)
 
 
-def _layer(full_name: Optional[str], path: Optional[List[str]], kind: str) -> Optional[str]:
+def _layer(full_name: Optional[str], path: Path, kind: str) -> Optional[str]:
     if kind != records.WEIGHT:
         return None
     if full_name and "/" in full_name:
         return full_name.split("/")[-2]
-    if path and len(path) > 1:
-        return path[-2]
+    if path:
+        return path[2]
     return None

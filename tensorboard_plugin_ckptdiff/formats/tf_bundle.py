@@ -16,7 +16,7 @@ import google_crc32c
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
-from tensorboard_plugin_ckptdiff.formats import bundle_proto, dtypes, index_table, object_names, slice_keys
+from tensorboard_plugin_ckptdiff.formats import bundle_proto, dtypes, index_scan, index_table, object_names, slice_keys
 
 FORMAT = records.TF_BUNDLE
 OBJECT_GRAPH_KEY = object_names.OBJECT_GRAPH_KEY
@@ -100,15 +100,26 @@ def _decode_key(raw: bytes) -> str:
 def load_index(fs, prefix: str) -> Bundle:
     """Parse the whole .index and stat the data shards its entries use."""
     data, mtime = _read_index_bytes(fs, prefix)
-    pairs = index_table.entries(data)
-    if not pairs or pairs[0][0] != b"":
+    table = index_scan.scan(data)
+    if table.header is None:
         raise CheckpointError("the index file has no bundle header: it is not a TensorFlow checkpoint index")
-    header = bundle_proto.parse_header(pairs[0][1])
+    header = bundle_proto.parse_header(table.header)
     _check_header(header)
+    if table.error is not None:
+        raise table.error
+    num_shards = header.num_shards
     keys: List[str] = []
-    slices: Dict[str, list] = {}
     plain = []
-    for (raw_key, value), entry in zip(pairs[1:], bundle_proto.parse_entries([v for _, v in pairs[1:]])):
+    slices: Dict[str, list] = {}
+    needed: Dict[int, int] = {}  # shard -> end of the last byte an entry uses in it
+    bad_shard = None  # reported after every key is known good, as a key error comes first
+    for raw_key, entry in zip(table.keys, table.entries):
+        shard = entry[2]
+        if shard >= num_shards and bad_shard is None:
+            bad_shard = shard
+        end = entry[3] + entry[4]
+        if end > needed.get(shard, -1):
+            needed[shard] = end
         if raw_key[:1] == b"\x00":  # [:1]: a corrupt table may hold an empty key
             name, extents = slice_keys.decode(raw_key)
             slices.setdefault(name, []).append((extents, entry))
@@ -118,25 +129,16 @@ def load_index(fs, prefix: str) -> Bundle:
         except UnicodeDecodeError:
             keys.append(_decode_key(raw_key))
         plain.append(entry)
+    if bad_shard is not None:
+        raise CheckpointError(f"the index file is corrupt: an entry names data shard {bad_shard} of {num_shards}")
     entries = dict(zip(keys, plain))
-    shard_sizes = _stat_shards(fs, prefix, header.num_shards, entries, slices)
+    shard_sizes = _stat_shards(fs, prefix, num_shards, needed)
     return Bundle(header, keys, entries, slices, shard_sizes, len(data), mtime)
 
 
-def _stat_shards(fs, prefix, num_shards, entries, slices) -> Dict[int, int]:
+def _stat_shards(fs, prefix, num_shards, needed: Dict[int, int]) -> Dict[int, int]:
     """Size of every shard an entry uses; missing or short shards mean the checkpoint is
     still being written (TF writes the index last, but copies and syncs are not atomic)."""
-    needed: Dict[int, int] = {}
-    all_entries = list(entries.values())
-    for parts in slices.values():
-        all_entries.extend(e for _, e in parts)
-    for entry in all_entries:
-        if entry.shard_id >= num_shards:
-            raise CheckpointError(
-                f"the index file is corrupt: an entry names data shard {entry.shard_id} of {num_shards}")
-        end = entry.offset + entry.size
-        if end > needed.get(entry.shard_id, -1):
-            needed[entry.shard_id] = end
     sizes: Dict[int, int] = {}
     for shard in sorted(needed):
         st = fs.stat(data_path(prefix, shard, num_shards))
@@ -156,12 +158,8 @@ def _expected_bytes(entry: bundle_proto.Entry) -> Optional[int]:
     item = dtypes.ITEMSIZE.get(dtypes.name(entry.dtype))
     if item is None or entry.shape is None:
         return None
-    count = 1
-    for dim in entry.shape:
-        if dim < 0:
-            return None
-        count *= dim
-    return count * item
+    count = _element_count(entry.shape)
+    return None if count < 0 else count * item
 
 
 def _check_size(key: str, entry: bundle_proto.Entry) -> None:
@@ -380,24 +378,47 @@ def object_graph(fs, prefix: str, bundle: Bundle) -> Optional[records.ObjectGrap
 
 
 def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]]) -> Tuple[records.Variable, ...]:
-    out = []
+    rows = []
+    add = rows.append
+    entries = bundle.entries
+    kinds: Dict[int, tuple] = {}  # dtype enum -> (name, bytes per element or None)
+    counts: Dict[tuple, int] = {}  # shape -> element count, -1 when a dimension is unknown
     for key in bundle.keys:
-        entry = bundle.entries[key]
-        if entry.slices:
+        entry = entries[key]
+        dtype, shape, _, _, size, _, parts = entry
+        kind = kinds.get(dtype)
+        if kind is None:
+            name = dtypes.name(dtype)
+            kind = kinds[dtype] = (name, dtypes.ITEMSIZE.get(name))
+        if parts:
             size = sum(part.size for _, part in bundle.slices.get(key, ()))
-        else:
-            _check_size(key, entry)
-            size = entry.size
-        naming = namings.get(key) if namings is not None else None
-        if naming is None:
+        elif kind[1] is not None and shape is not None:
+            count = counts.get(shape)
+            if count is None:
+                count = counts[shape] = _element_count(shape)
+            if count >= 0 and count * kind[1] != size:
+                _check_size(key, entry)
+        if namings is None:
             naming = object_names.name_based(key)
-            if namings is not None:  # object-based key the graph does not mention
-                naming = naming._replace(full_name=None)
-        out.append(records.Variable(
-            key=key, name=naming.name, shape=entry.shape, dtype=dtypes.name(entry.dtype), size_bytes=size,
-            kind=naming.kind, layer=naming.layer, full_name=naming.full_name,
-            object_path=naming.object_path if namings is not None else None))
-    return tuple(out)
+            object_path = None
+        else:
+            naming = namings.get(key)
+            if naming is None:  # object-based key the graph does not mention
+                naming = object_names.name_based(key)._replace(full_name=None)
+            object_path = naming[4]
+        add({"key": key, "name": naming[0], "shape": shape, "dtype": kind[0], "size_bytes": size,
+             "kind": naming[1], "layer": naming[2], "full_name": naming[3], "object_path": object_path,
+             "layer_path": None, "index": None, "layer_index": None})
+    return records.assemble(records.Variable, rows)
+
+
+def _element_count(shape: Tuple[int, ...]) -> int:
+    count = 1
+    for dim in shape:
+        if dim < 0:
+            return -1
+        count *= dim
+    return count
 
 
 def step_of(prefix: str) -> Optional[int]:

@@ -1,0 +1,158 @@
+"""Keys and BundleEntryProtos of a bundle's .index, decoded together in one pass per block.
+
+An index holds one entry per variable. Going through (key, value) pairs and then decoding
+each value costs a Python call and two objects per entry; this loop reads both straight from
+the block. It takes the layout TensorFlow writes (one-byte entry lengths; dtype and shape
+first, each shape's bytes decoded once; then shard, offset, size, crc in that order) and
+hands anything else to the general decoders, so every input decodes exactly as they would.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from tensorboard_plugin_ckptdiff.errors import CheckpointError
+from tensorboard_plugin_ckptdiff.formats import index_table
+from tensorboard_plugin_ckptdiff.formats.bundle_proto import Entry, parse_entry, shape_of, varint
+
+_U32 = struct.Struct("<I").unpack_from
+
+
+def _corrupt() -> CheckpointError:
+    return CheckpointError("the index file is corrupt: an entry runs past the end of its block")
+
+
+class Table(NamedTuple):
+    header: Optional[bytes]  # the first entry's value when its key is empty, else None
+    keys: List[bytes]  # every other key, in order
+    entries: List[Optional[Entry]]  # their entries (None for one that does not decode)
+    # The first entry that did not decode, raised by the caller once the table's layout and
+    # header are known good: a table that is broken in both ways names its layout first.
+    error: Optional[CheckpointError]
+
+
+def scan(data: bytes) -> Table:
+    keys: List[bytes] = []
+    entries: List[Optional[Entry]] = []
+    heads: Dict[bytes, tuple] = {}
+    errors: List[CheckpointError] = []
+    header = None
+    first = True
+    for block in index_table.data_blocks(data):
+        end = index_table.block_limit(block)
+        pos = 0
+        if first and end:
+            first = False
+            header, pos = _header(block, end)
+        _scan_block(block, pos, end, keys, entries, heads, errors)
+    return Table(header, keys, entries, errors[0] if errors else None)
+
+
+def _header(block: bytes, end: int) -> Tuple[Optional[bytes], int]:
+    """The table's first entry's value if its key is empty, and where the rest starts."""
+    shared, pos = varint(block, 0, end)
+    non_shared, pos = varint(block, pos, end)
+    value_len, pos = varint(block, pos, end)
+    stop = pos + non_shared + value_len
+    if shared or stop > end:
+        raise _corrupt()
+    if non_shared:
+        return None, 0
+    return block[pos:stop], stop
+
+
+def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, heads: dict, errors: list) -> None:
+    key = b""
+    add_key = keys.append
+    add_entry = entries.append
+    make = tuple.__new__
+    no_slices = ()
+    while pos < end:
+        if pos + 3 <= end and block[pos] | block[pos + 1] | block[pos + 2] < 0x80:
+            shared = block[pos]
+            non_shared = block[pos + 1]
+            value_len = block[pos + 2]
+            pos += 3
+        else:
+            shared, pos = varint(block, pos, end)
+            non_shared, pos = varint(block, pos, end)
+            value_len, pos = varint(block, pos, end)
+        start = pos + non_shared
+        stop = start + value_len
+        if shared > len(key) or stop > end:
+            raise _corrupt()
+        key = key[:shared] + block[pos:start] if shared else block[pos:start]
+        add_key(key)
+        pos = stop
+        # dtype (0x08), shape (0x12) with one-byte lengths, then the fields below in order.
+        if value_len >= 4 and block[start + 3] < 0x80 and start + 4 + block[start + 3] <= stop:
+            p = start + 4 + block[start + 3]
+            head = block[start:p]
+            known = heads.get(head)
+            if known is None:
+                known = heads[head] = _head(head)
+            if known:
+                shard = offset = size = 0
+                crc = None
+                if p < stop and block[p] == 0x18:
+                    shard = block[p + 1]
+                    if shard < 0x80:
+                        p += 2
+                    else:
+                        shard, p = varint(block, p + 1, stop)
+                # Offsets and sizes mostly take two to four varint bytes. A block always
+                # has its 4-byte restart count after the last entry, so reading up to three
+                # bytes past ``stop`` stays inside it; a varint that runs past ``stop``
+                # leaves p beyond it and the general decoder reports the entry.
+                if p < stop and block[p] == 0x20:
+                    b0 = block[p + 1]
+                    if b0 < 0x80:
+                        offset = b0
+                        p += 2
+                    else:
+                        b1 = block[p + 2]
+                        if b1 < 0x80:
+                            offset = b0 & 0x7F | b1 << 7
+                            p += 3
+                        else:
+                            b2 = block[p + 3]
+                            if b2 < 0x80:
+                                offset = b0 & 0x7F | (b1 & 0x7F) << 7 | b2 << 14
+                                p += 4
+                            else:
+                                offset, p = varint(block, p + 1, stop)
+                if p < stop and block[p] == 0x28:
+                    b0 = block[p + 1]
+                    if b0 < 0x80:
+                        size = b0
+                        p += 2
+                    else:
+                        b1 = block[p + 2]
+                        if b1 < 0x80:
+                            size = b0 & 0x7F | b1 << 7
+                            p += 3
+                        else:
+                            size, p = varint(block, p + 1, stop)
+                if p + 5 == stop and block[p] == 0x35:
+                    crc = _U32(block, p + 1)[0]
+                    p = stop
+                if p == stop:
+                    add_entry(make(Entry, (known[0], known[1], shard, offset, size, crc, no_slices)))
+                    continue
+        try:
+            add_entry(parse_entry(block[start:stop]))
+        except CheckpointError as e:
+            errors.append(e)
+            add_entry(None)
+
+
+def _head(raw: bytes):
+    """(dtype, shape) of an entry's leading dtype and shape fields, or () when the bytes are
+    not exactly those two fields (the general decoder then reads the entry)."""
+    if len(raw) < 4 or raw[0] != 0x08 or raw[1] >= 0x80 or raw[2] != 0x12 or raw[3] >= 0x80 or len(raw) != 4 + raw[3]:
+        return ()
+    try:
+        return raw[1], shape_of(raw, 4, len(raw))
+    except CheckpointError:
+        return ()  # the general decoder reports it, in its turn
