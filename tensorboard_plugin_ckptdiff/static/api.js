@@ -48,6 +48,7 @@ export function makeApi(fetchFn = (...a) => fetch(...a)) {
     }
     try {
       const body = JSON.parse(text);
+      if (typeof performance !== "undefined" && performance.mark) performance.mark(`ckptdiff:${route}:parsed`);
       return accept202 ? { status: response.status, body } : body;
     } catch (e) {
       throw new ApiError(`the answer of ${route} is not JSON: ${e.message}`, { status: response.status, code: "bad_json" });

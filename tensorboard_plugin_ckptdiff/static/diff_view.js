@@ -200,5 +200,7 @@ export function renderDiff(container, report, view, onViewChange) {
     renderFixPanel(report.fix),
   );
   rebuild(true);
+  performance.mark("ckptdiff:diff:table-built");
+  container.vtable = table;
   return { table };
 }

@@ -164,6 +164,7 @@ export async function render() {
     const controller = new AbortController();
     diffRequest = controller;
     panel.replaceChildren(loading("Comparing…"));
+    document.body.dataset.diffReady = "no";
     mark("ckptdiff:diff:request");
     let report;
     try {
@@ -172,6 +173,7 @@ export async function render() {
       if (e.name === "AbortError") return;
       diffKey = null;
       panel.replaceChildren(errorBox(e.message, "Cannot compare"));
+      document.body.dataset.diffReady = "error";
       return;
     }
     if (diffRequest !== controller) return;
@@ -179,6 +181,7 @@ export async function render() {
     renderDiff(panel, report, state, () => syncUrl());
     // Two frames later the rows have been painted: the benchmark reads this measure.
     requestAnimationFrame(() => requestAnimationFrame(() => {
+      if (diffKey !== key || diffRequest) return; // a newer comparison is on its way
       mark("ckptdiff:diff:painted");
       try {
         performance.measure("ckptdiff:first-rows", "ckptdiff:diff:received", "ckptdiff:diff:painted");

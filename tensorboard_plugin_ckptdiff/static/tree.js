@@ -24,10 +24,12 @@ function newNode(label, path, depth) {
  */
 export function buildTree(items, { nameOf = entryName, statusOf = (e) => e.status } = {}) {
   const root = newNode("", "", -1);
+  const byScope = new Map([["", root]]); // most variables share a scope with the one before
   for (const item of items) {
     const scope = scopeOf(nameOf(item));
-    let node = root;
-    if (scope) {
+    let node = byScope.get(scope);
+    if (!node) {
+      node = root;
       let path = "";
       for (const part of scope.split("/")) {
         path = path ? path + "/" + part : part;
@@ -38,6 +40,7 @@ export function buildTree(items, { nameOf = entryName, statusOf = (e) => e.statu
         }
         node = child;
       }
+      byScope.set(scope, node);
     }
     node.items.push(item);
   }

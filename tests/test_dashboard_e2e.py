@@ -1,0 +1,335 @@
+"""End to end: the Checkpoint Diff tab in a real TensorBoard, driven in Debian's Chromium.
+
+Expectations come from the backend's own /diff answers, never from numbers written here: the
+tab must show what the API says, for every seed case of demo_logs/.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ARTIFACTS = os.path.join(ROOT, "test-artifacts")
+HOSTILE = "<img src=x onerror=alert(1)>"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+STATUSES = ("shape_mismatch", "dtype_mismatch", "missing", "renamed", "unexpected", "match")
+
+
+# ---------------------------------------------------------------- the logdir and the server
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    """A copy of demo_logs/ plus a safetensors pair whose variable name is markup."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    root = str(tmp_path_factory.mktemp("dashboard") / "logs")
+    shutil.copytree(os.path.join(ROOT, "demo_logs"), root)
+    hostile = os.path.join(root, "hostile_names")
+    os.makedirs(hostile)
+    save_file({"dense/kernel": np.zeros((2, 2), np.float32)}, os.path.join(hostile, "clean.safetensors"))
+    save_file({"dense/kernel": np.zeros((2, 2), np.float32), HOSTILE: np.zeros((3,), np.float32)},
+              os.path.join(hostile, "evil.safetensors"))
+    return root
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def _wait(predicate, what, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture(scope="module", params=["", "/tb"], ids=["root", "path_prefix"])
+def server(request, logdir):
+    """A real `tensorboard` on a free loopback port; yields its base URL (with the prefix)."""
+    port = _free_port()
+    command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
+               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "2"]
+    if request.param:
+        command += ["--path_prefix", request.param]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}{request.param}/"
+    try:
+        # every checkpoint listed, the hostile pair included, before any page opens
+        _wait(lambda: _hostile_ids(base), "the logdir to be listed")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _runs(base):
+    return _get(base + "data/plugin/ckptdiff/runs")[1]["runs"]
+
+
+def _hostile_ids(base):
+    found = {os.path.basename(c["path"]): c["id"] for run in _runs(base) for c in run["checkpoints"]
+             if c["path"].startswith("hostile_names/") and c["status"] == "ok"}
+    return found if len(found) == 2 else None
+
+
+def _diff(base, base_ref, target_ref, kinds="weight"):
+    query = urllib.parse.urlencode({"base": base_ref, "target": target_ref, "kinds": kinds})
+    status, body = _get(base + "data/plugin/ckptdiff/diff?" + query)
+    assert status == 200, body
+    return body
+
+
+def _shared(a, b):
+    x, y = a.split("/"), b.split("/")
+    n = 0
+    while n < min(len(x), len(y)) and x[n] == y[n]:
+        n += 1
+    return n
+
+
+def seed_cases(base):
+    """Per top-level directory of demo_logs: its newest architecture against its newest readable
+    checkpoint nearest to that architecture's run (what the tab opens with for that case)."""
+    runs = _runs(base)
+    cases = []
+    for case in sorted({r["run"].split("/")[0] for r in runs} - {"hostile_names"}):
+        inside = [r for r in runs if r["run"] == case or r["run"].startswith(case + "/")]
+        archs = [a for r in inside for a in r["architectures"] if a["status"] == "ok"]
+        ckpts = [c for r in inside for c in r["checkpoints"] if c["status"] == "ok"]
+        if not archs or not ckpts:
+            continue
+        arch = archs[-1]
+        best = max(_shared(arch["run"], c["run"]) for c in ckpts)
+        near = [c for c in ckpts if _shared(arch["run"], c["run"]) == best]
+        cases.append((case, "architecture:" + arch["id"], "checkpoint:" + near[-1]["id"]))
+    assert cases, "demo_logs has no case with an architecture and a checkpoint"
+    return cases
+
+
+# ---------------------------------------------------------------- the browser
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Tab:
+    """One page of TensorBoard with the Checkpoint Diff tab open, and what it logged."""
+
+    def __init__(self, browser, base):
+        self.base = base
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                           permissions=["clipboard-read", "clipboard-write"])
+        self.page = self.context.new_page()
+        self.errors = []
+        self.dialogs = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def open(self, params=None):
+        hash_ = "ckptdiff" + "".join(
+            f"&{urllib.parse.quote('p.ckptdiff.' + k, safe='')}={urllib.parse.quote(v, safe='')}"
+            for k, v in (params or {}).items())
+        self.page.goto(self.base + "#" + hash_)
+        return self.wait_ready()
+
+    def wait_ready(self):
+        self.ui.locator("body[data-diff-ready=yes]").wait_for(timeout=90000)
+        return self.ui
+
+    @property
+    def ui(self):
+        return self.page.frame_locator("iframe[src*='plugin_entry.html']")
+
+    @property
+    def frame(self):
+        return next(f for f in self.page.frames if "plugin_entry.html" in f.url)
+
+    def shot(self, name):
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        self.page.screenshot(path=os.path.join(ARTIFACTS, name + ".png"))
+
+    def shown(self):
+        """'N of M rows' as (N, M)."""
+        text = self.ui.locator(".shown-count").inner_text()
+        n, _, m, _ = text.replace(",", "").split(" ")
+        return int(n), int(m)
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def tab(browser, server):
+    t = Tab(browser, server)
+    yield t
+    t.close()
+
+
+def _ids(request):
+    return request.node.callspec.id.replace("[", "_").replace("]", "")
+
+
+# ---------------------------------------------------------------- the tests
+
+def test_the_tab_appears_and_opens(tab, request):
+    tab.page.goto(tab.base)
+    tab.page.get_by_text("Checkpoint Diff", exact=False).first.click()
+    tab.wait_ready()
+    assert "#ckptdiff" in tab.page.url
+    assert tab.ui.locator("h2").inner_text() == "Checkpoint Diff"
+    tab.shot("open-" + _ids(request))
+
+
+def test_each_seed_case_shows_the_backends_verdict_and_counts(tab, server, request):
+    for case, base_ref, target_ref in seed_cases(server):
+        expected = _diff(server, base_ref, target_ref)
+        ui = tab.open({"base": base_ref, "target": target_ref})
+        banner = ui.locator(".verdict")
+        assert banner.locator(".verdict-text").inner_text() == expected["verdict"], case
+        title = banner.locator(".verdict-title").inner_text()
+        assert title.startswith("Restorable" if expected["restorable"] else "Not restorable"), case
+        assert ("not resumable" not in title) == expected["resumable"], case
+        for status in STATUSES:
+            count = ui.locator(f".chip[data-status={status}] .chip-count").inner_text()
+            assert int(count) == expected["summary"].get(status, 0), (case, status)
+        assert tab.shown() == (len(expected["entries"]), len(expected["entries"])), case
+        tab.shot(f"case-{case}-{_ids(request)}")
+
+
+def test_mismatched_rows_carry_their_status(tab, server):
+    checked = 0
+    for case, base_ref, target_ref in seed_cases(server):
+        expected = _diff(server, base_ref, target_ref)
+        for status in sorted({e["status"] for e in expected["entries"]} - {"match"}):
+            ui = tab.open({"base": base_ref, "target": target_ref, "status": status})
+            ui.locator("#group-toggle").uncheck()  # flat: the first row is the first such entry
+            first = next(e for e in expected["entries"] if e["status"] == status)
+            row = ui.locator(".vt-row.item").first
+            assert f"row-{status}" in row.get_attribute("class"), (case, status)
+            side = first["base"] or first["target"]
+            assert side["name"] in row.inner_text() or side["key"] in row.inner_text(), (case, status)
+            checked += 1
+    assert checked, "no seed case has a mismatched row"
+
+
+def _case_with_two_statuses(server):
+    for _, base_ref, target_ref in seed_cases(server):
+        expected = _diff(server, base_ref, target_ref)
+        if sum(1 for s in STATUSES if expected["summary"].get(s)) >= 2:
+            return base_ref, target_ref, expected
+    raise AssertionError("no seed case has two statuses")
+
+
+def test_a_status_chip_filters_the_table(tab, server):
+    base_ref, target_ref, expected = _case_with_two_statuses(server)
+    ui = tab.open({"base": base_ref, "target": target_ref})
+    status = next(s for s in STATUSES if expected["summary"].get(s))
+    ui.locator(f".chip[data-status={status}]").click()
+    assert ui.locator(f".chip[data-status={status}]").get_attribute("aria-pressed") == "true"
+    assert tab.shown() == (expected["summary"][status], len(expected["entries"]))
+    classes = ui.locator(".vt-row.item").evaluate_all("rows => rows.filter(r => !r.hidden).map(r => r.className)")
+    assert classes and all(f"row-{status}" in c for c in classes)
+
+
+def test_the_search_filters_the_table(tab, server):
+    base_ref, target_ref, expected = _case_with_two_statuses(server)
+    ui = tab.open({"base": base_ref, "target": target_ref})
+    name = (expected["entries"][0]["base"] or expected["entries"][0]["target"])["name"]
+    needle = name.split("/")[-1]
+    want = sum(1 for e in expected["entries"]
+               if any(needle.lower() in v[f].lower() for v in (e["base"], e["target"]) if v for f in ("name", "key")))
+    ui.locator("input.search").fill(needle)
+    _wait(lambda: tab.shown()[0] == want, f"the search for {needle!r} to show {want} rows", 20)
+    ui.locator("input.search").fill("/^no such variable$/")
+    _wait(lambda: tab.shown()[0] == 0, "a regex search that matches nothing", 20)
+
+
+def test_reloading_the_url_restores_the_selection(tab, server):
+    cases = seed_cases(server)
+    _, base_ref, target_ref = cases[-1]
+    tab.open({"base": base_ref, "target": target_ref, "q": "kernel", "mode": "auto"})
+    tab.page.reload()
+    ui = tab.wait_ready()
+    assert ui.locator("#pick-base").input_value() == base_ref
+    assert ui.locator("#pick-target").input_value() == target_ref
+    assert ui.locator("input.search").input_value() == "kernel"
+
+
+def test_copy_link_reopens_the_comparison(tab, server):
+    _, base_ref, target_ref = seed_cases(server)[0]
+    ui = tab.open({"base": base_ref, "target": target_ref})
+    ui.locator("#pick-mode").select_option("name")
+    tab.wait_ready()
+    ui.locator("button.copy", has_text="Copy link").click()
+    _wait(lambda: ui.locator("button.copy[data-copied=yes]").count() == 1, "the link to be copied", 10)
+    link = tab.page.evaluate("navigator.clipboard.readText()")
+    assert link.startswith(server)
+    tab.page.goto("about:blank")
+    tab.page.goto(link)
+    ui = tab.wait_ready()
+    assert ui.locator("#pick-mode").input_value() == "name"
+    assert ui.locator("#pick-base").input_value() == base_ref
+    assert ui.locator("#pick-target").input_value() == target_ref
+
+
+def test_a_variable_named_like_markup_shows_as_text(tab, server, request):
+    ids = _hostile_ids(server)
+    ui = tab.open({"base": "checkpoint:" + ids["clean.safetensors"], "target": "checkpoint:" + ids["evil.safetensors"],
+                   "status": "unexpected"})
+    assert HOSTILE in ui.locator(".vt-row.item").first.inner_text()
+    ui.locator("#tab-browser").click()
+    ui.locator("button.link", has_text="evil.safetensors").click()
+    ui.locator(".browser-vars .vt-row.item", has_text=HOSTILE).first.wait_for(timeout=30000)
+    assert tab.frame.evaluate("document.querySelectorAll('img').length") == 0
+    time.sleep(0.5)
+    assert tab.dialogs == []
+    tab.shot("hostile-" + _ids(request))
+
+
+def test_the_tab_logs_no_console_errors(tab, server):
+    _, base_ref, target_ref = seed_cases(server)[0]
+    ui = tab.open({"base": base_ref, "target": target_ref})
+    ui.locator("#tab-browser").click()
+    ui.locator("button.link:not([disabled])").first.click()
+    ui.locator(".browser-vars .vt-row").first.wait_for(timeout=30000)
+    ui.locator("#tab-diff").click()
+    assert tab.errors == []
