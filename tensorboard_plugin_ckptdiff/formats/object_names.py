@@ -72,6 +72,8 @@ def decode_graph(raw: bytes) -> records.ObjectGraph:
     end = len(raw)
     pos = 0
     none = ()
+    # Byte i is character i: an ASCII name is a slice of this, with no bytes object between.
+    text = raw.decode("latin-1")
     try:
         while pos < end:
             tag = raw[pos]
@@ -92,23 +94,22 @@ def decode_graph(raw: bytes) -> records.ObjectGraph:
             pos = stop
             # 0x12 n [0x0A a name 0x12 f full_name 0x1A k key], all lengths one byte, then
             # at most has_checkpoint_values (field 5, which no record keeps).
-            if length > 7 and raw[start] == 0x12 and raw[start + 1] < 0x80 and raw[start + 2] == 0x0A and (
-                    raw[start + 1] == length - 2
-                    or raw[start + 1] == length - 6 and raw[stop - 4:stop] in _HAS_VALUES):
-                a = raw[start + 3]
-                f_at = start + 4 + a
-                a_stop = start + 2 + raw[start + 1]
-                if a < 0x80 and f_at + 1 < a_stop and raw[f_at] == 0x12:
-                    f = raw[f_at + 1]
-                    k_at = f_at + 2 + f
-                    if (f < 0x80 and k_at + 1 < a_stop and raw[k_at] == 0x1A
+            if length > 7 and raw[start] == 0x12 and raw[start + 2] == 0x0A:
+                n = raw[start + 1]
+                a_stop = start + 2 + n
+                f_at = start + 4 + raw[start + 3]
+                if (n < 0x80 and (a_stop == stop or a_stop == stop - 4 and raw[a_stop:stop] in _HAS_VALUES)
+                        and raw[start + 3] < 0x80 and f_at + 1 < a_stop and raw[f_at] == 0x12):
+                    k_at = f_at + 2 + raw[f_at + 1]
+                    if (raw[f_at + 1] < 0x80 and k_at + 1 < a_stop and raw[k_at] == 0x1A
                             and raw[k_at + 1] == a_stop - k_at - 2 < 0x80):
-                        full_name = raw[f_at + 2:k_at].decode("utf-8")
+                        name, full_name, key = text[start + 4:f_at], text[f_at + 2:k_at], text[k_at + 2:a_stop]
+                        if not (name.isascii() and full_name.isascii() and key.isascii()):
+                            name, full_name, key = (_text(raw, start + 4, f_at), _text(raw, f_at + 2, k_at),
+                                                    _text(raw, k_at + 2, a_stop))
                         if full_name[-2:] == ":0":
                             full_name = full_name[:-2]
-                        attribute = (raw[start + 4:f_at].decode("utf-8"), raw[k_at + 2:a_stop].decode("utf-8"),
-                                     full_name)
-                        add({"children": none, "attributes": (attribute,), "slot_variables": none})
+                        add({"children": none, "attributes": ((name, key, full_name),), "slot_variables": none})
                         continue
             add(_node(raw, start, stop))
     except UnicodeDecodeError as e:
@@ -156,7 +157,17 @@ def _submessage(raw: bytes, pos: int, end: int):
 def _node(raw: bytes, pos: int, end: int) -> dict:
     """The fields of one ObjectNode, read by the general decoder."""
     children, attributes, slots = [], [], []
+    add_child = children.append
     while pos < end:
+        # A list or dict of layers holds one child per element: read TF's layout of those
+        # (tag, one-byte length, node_id, local_name) inline, the rest field by field.
+        if raw[pos] == 0x0A and pos + 1 < end and raw[pos + 1] < 0x80:
+            stop = pos + 2 + raw[pos + 1]
+            child = _plain_child(raw, pos + 2, stop) if stop <= end else None
+            if child is not None:
+                add_child(child)
+                pos = stop
+                continue
         tag, pos = varint(raw, pos, end)
         if tag & 7 != 2:
             pos = skip_field(raw, pos, end, tag & 7)
@@ -166,11 +177,6 @@ def _node(raw: bytes, pos: int, end: int) -> dict:
         if stop > end:
             raise _corrupt_graph()
         if tag == 0x0A:
-            child = _plain_child(raw, pos, stop)
-            if child is not None:
-                children.append(child)
-                pos = stop
-                continue
             node_id, name = 0, ""
             for ftag, value in _submessage(raw, pos, stop):
                 if ftag == 0x08:
@@ -200,8 +206,7 @@ def _node(raw: bytes, pos: int, end: int) -> dict:
 
 def _plain_child(raw: bytes, pos: int, stop: int):
     """(local_name, node_id) of an ObjectReference written as TF does (node_id in at most
-    three varint bytes, then local_name with a one-byte length), else None. A list or dict
-    of layers holds one per element, so a large model's graph holds as many as variables."""
+    three varint bytes, then local_name with a one-byte length), else None."""
     if stop - pos < 4 or raw[pos] != 0x08:
         return None
     b0 = raw[pos + 1]
@@ -244,7 +249,12 @@ def _model_paths(nodes) -> Dict[int, Path]:
         base = paths[node_id]
         prefix, parent = (base[0] + "/", base[1]) if base else ("", None)
         for local_name, cid in nodes[node_id].children:
-            if cid in paths or _is_optimizer(local_name, nodes[cid]):
+            if cid in paths:
+                continue
+            child = nodes[cid]
+            # _is_optimizer, its cheap tests first: most children are plain variables.
+            if child.slot_variables or child.children and _is_optimizer(local_name, child) \
+                    or "optimizer" in local_name.lower():
                 continue
             paths[cid] = (prefix + local_name, local_name, parent)
             queue.append(cid)
