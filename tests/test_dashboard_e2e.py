@@ -160,14 +160,20 @@ class Tab:
         self.page = self.context.new_page()
         self.errors = []
         self.dialogs = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def _console(self, message):
+        # TensorBoard itself asks for /font-roboto/ without the --path_prefix: its 404, not the tab's.
+        if message.type == "error" and "/font-roboto/" not in message.location.get("url", ""):
+            self.errors.append(f"{message.text} ({message.location.get('url')})")
 
     def open(self, params=None):
         hash_ = "ckptdiff" + "".join(
             f"&{urllib.parse.quote('p.ckptdiff.' + k, safe='')}={urllib.parse.quote(v, safe='')}"
             for k, v in (params or {}).items())
+        self.page.goto("about:blank")  # a new hash alone would not reload the page
         self.page.goto(self.base + "#" + hash_)
         return self.wait_ready()
 

@@ -54,6 +54,7 @@ export function renderBrowser(container, runs, actions) {
 /** Fetch one checkpoint's variables and show them as a layer tree in `container`. */
 export async function showVariables(container, api, checkpoint) {
   container.replaceChildren(loading(`Loading the variables of ${checkpoint.path}…`));
+  container.scrollIntoView({ block: "nearest" });
   let body;
   try {
     body = await api.checkpoint(checkpoint.id);
@@ -92,4 +93,5 @@ export async function showVariables(container, api, checkpoint) {
     h("h4", {}, `${c.path} — ${body.total.toLocaleString()} variables`, c.format ? ` · ${c.format}` : "", c.step != null ? ` · step ${c.step}` : ""),
     table.el);
   table.setRows(flatten(tree, collapsed));
+  container.scrollIntoView({ block: "start" });
 }

@@ -10,13 +10,13 @@ import { renderFixPanel } from "./fix_panel.js";
 
 const COLUMNS = [
   { id: "status", label: "Status", width: "10.5em", sortable: true },
-  { id: "base_name", label: "Base name", width: "minmax(12em, 2fr)", sortable: true },
+  { id: "base_name", label: "Base name", width: "minmax(11em, 1.6fr)", sortable: true },
   { id: "base_shape", label: "Shape", width: "7em", sortable: true },
   { id: "base_dtype", label: "Dtype", width: "5.5em", sortable: true },
-  { id: "target_key", label: "Target key", width: "minmax(12em, 2fr)", sortable: true },
+  { id: "target_key", label: "Target key", width: "minmax(11em, 1.6fr)", sortable: true },
   { id: "target_shape", label: "Shape", width: "7em", sortable: true },
   { id: "target_dtype", label: "Dtype", width: "5.5em", sortable: true },
-  { id: "detail", label: "Detail", width: "minmax(10em, 1.5fr)", sortable: true },
+  { id: "detail", label: "Detail", width: "minmax(12em, 2.4fr)", sortable: true },
 ];
 
 export function statusBadge(status, extra = "") {

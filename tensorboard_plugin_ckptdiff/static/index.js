@@ -230,8 +230,22 @@ export async function render() {
     await loadDiff(true);
   }
 
+  // A link pasted into the same browser tab changes only the hash: the frame is not reloaded.
+  function followHostHash() {
+    const top = topWindow();
+    if (!top || top === window) return;
+    top.addEventListener("hashchange", () => {
+      const params = pluginParams(parseHash(top.location.hash));
+      if (!Object.keys(params).length) return; // TensorBoard rewrote its own part of the hash
+      if (JSON.stringify(params) === JSON.stringify(paramsFromState(state))) return;
+      Object.assign(state, stateFromParams(params));
+      chooseDefaults();
+      refreshChrome();
+      loadDiff(true);
+    });
+  }
+
   if (host) host.listen(DATA_RELOADED, () => void reload());
+  followHostHash();
   await start();
 }
-
-export { paramsFromState };

@@ -5,10 +5,10 @@ import { KINDS, MODES } from "./state.js";
 import { refOf } from "./selection.js";
 
 const MODE_LABEL = {
-  auto: "auto (the target's loader)",
-  object_path: "object path (tf.train.Checkpoint)",
-  name: "name (TF1 Saver, by_name)",
-  keras_order: "Keras order (load_weights)",
+  auto: "auto (target's loader)",
+  object_path: "object path",
+  name: "name",
+  keras_order: "Keras order",
 };
 
 export function baseName(path) {
@@ -56,7 +56,7 @@ export function renderPickers(container, runs, state, onChange) {
   const target = sideSelect("pick-target", runs, { withArchitectures: false }, state.target);
   base.addEventListener("change", () => onChange({ base: base.value }));
   target.addEventListener("change", () => onChange({ target: target.value }));
-  const mode = h("select", { id: "pick-mode", class: "picker" },
+  const mode = h("select", { id: "pick-mode", class: "picker", title: "auto: the rule of the target's real loader; object path: tf.train.Checkpoint; name: TF1 Saver, by_name, safetensors; Keras order: load_weights" },
     MODES.map((m) => h("option", { value: m, selected: m === state.mode }, MODE_LABEL[m])));
   mode.addEventListener("change", () => onChange({ mode: mode.value }));
   const kindBoxes = KINDS.map((k) => {
