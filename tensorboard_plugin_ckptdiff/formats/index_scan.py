@@ -25,7 +25,9 @@ def _corrupt() -> CheckpointError:
 
 class Table(NamedTuple):
     header: Optional[bytes]  # the first entry's value when its key is empty, else None
-    keys: List[bytes]  # every other key, in order
+    # Every other key, in order, as latin-1 text: character i is byte i, so keys are built
+    # from slices of one decoded block, and an ASCII key (nearly all) is already its name.
+    keys: List[str]
     entries: List[Optional[Entry]]  # their entries (None for one that does not decode)
     # The first entry that did not decode, raised by the caller once the table's layout and
     # header are known good: a table that is broken in both ways names its layout first.
@@ -33,7 +35,7 @@ class Table(NamedTuple):
 
 
 def scan(data: bytes) -> Table:
-    keys: List[bytes] = []
+    keys: List[str] = []
     entries: List[Optional[Entry]] = []
     heads: Dict[bytes, tuple] = {}
     errors: List[CheckpointError] = []
@@ -63,7 +65,8 @@ def _header(block: bytes, end: int) -> Tuple[Optional[bytes], int]:
 
 
 def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, heads: dict, errors: list) -> None:
-    key = b""
+    key = ""
+    text = block.decode("latin-1")
     add_key = keys.append
     add_entry = entries.append
     make = tuple.__new__
@@ -82,7 +85,7 @@ def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, hea
         stop = start + value_len
         if shared > len(key) or stop > end:
             raise _corrupt()
-        key = key[:shared] + block[pos:start] if shared else block[pos:start]
+        key = key[:shared] + text[pos:start] if shared else text[pos:start]
         add_key(key)
         pos = stop
         # dtype (0x08), shape (0x12) with one-byte lengths, then the fields below in order.

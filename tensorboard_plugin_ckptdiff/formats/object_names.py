@@ -272,19 +272,23 @@ def object_based(graph: records.ObjectGraph) -> Dict[str, Naming]:
     out: Dict[str, Naming] = {}
     make = tuple.__new__
     get_path = model_paths.get
+    cut = -len(VALUE_SUFFIX)
     for node_id, node in enumerate(nodes):
         for attribute, key, full_name in node.attributes:
-            object_path = key[:-len(VALUE_SUFFIX)] if key.endswith(VALUE_SUFFIX) else key
+            object_path = key[:cut] if key.endswith(VALUE_SUFFIX) else key
             full_name = full_name or None
             path = get_path(node_id)
             if path and attribute == "VARIABLE_VALUE" and node_id not in slots:
                 # A model variable: what _object_naming would say, without its general cases.
-                last = path[1]
-                if last in _METADATA_NAMES or full_name and full_name.rpartition("/")[2] in _METADATA_NAMES:
+                if full_name and "/" in full_name:
+                    scope = full_name.rsplit("/", 2)
+                    own_name, layer = scope[-1], scope[-2]
+                else:
+                    own_name, layer = full_name, path[2]
+                if path[1] in _METADATA_NAMES or own_name in _METADATA_NAMES:
                     out[key] = make(Naming, (path[0], records.METADATA, None, full_name, object_path))
-                    continue
-                layer = full_name.rsplit("/", 2)[-2] if full_name and "/" in full_name else path[2]
-                out[key] = make(Naming, (path[0], records.WEIGHT, layer, full_name, object_path))
+                else:
+                    out[key] = make(Naming, (path[0], records.WEIGHT, layer, full_name, object_path))
                 continue
             out[key] = _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots)
     return out

@@ -113,21 +113,21 @@ def load_index(fs, prefix: str) -> Bundle:
     slices: Dict[str, list] = {}
     needed: Dict[int, int] = {}  # shard -> end of the last byte an entry uses in it
     bad_shard = None  # reported after every key is known good, as a key error comes first
-    for raw_key, entry in zip(table.keys, table.entries):
+    for raw_key, entry in zip(table.keys, table.entries):  # keys as latin-1 text (index_scan)
         shard = entry[2]
         if shard >= num_shards and bad_shard is None:
             bad_shard = shard
         end = entry[3] + entry[4]
         if end > needed.get(shard, -1):
             needed[shard] = end
-        if raw_key[:1] == b"\x00":  # [:1]: a corrupt table may hold an empty key
-            name, extents = slice_keys.decode(raw_key)
+        if raw_key.isascii() and raw_key[:1] != "\x00":  # [:1]: a corrupt table may hold an empty key
+            keys.append(raw_key)
+        elif raw_key[:1] == "\x00":
+            name, extents = slice_keys.decode(raw_key.encode("latin-1"))
             slices.setdefault(name, []).append((extents, entry))
             continue
-        try:
-            keys.append(raw_key.decode("utf-8"))
-        except UnicodeDecodeError:
-            keys.append(_decode_key(raw_key))
+        else:
+            keys.append(_decode_key(raw_key.encode("latin-1")))
         plain.append(entry)
     if bad_shard is not None:
         raise CheckpointError(f"the index file is corrupt: an entry names data shard {bad_shard} of {num_shards}")
