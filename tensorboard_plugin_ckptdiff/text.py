@@ -24,11 +24,24 @@ def _bytes(n) -> str:
 def checkpoint_text(checkpoint: records.Checkpoint) -> str:
     flavor = f" ({checkpoint.flavor})" if checkpoint.flavor else ""
     lines = [f"{checkpoint.path}: {checkpoint.format}{flavor}, {len(checkpoint.variables)} variables"]
-    rows = [(v.name, _shape(v.shape), v.dtype, v.kind, _bytes(v.size_bytes), v.key) for v in checkpoint.variables]
+    # A listing can hold tens of thousands of rows sharing a few shapes and sizes: format
+    # each distinct one once, and each row with one %-format.
+    shapes = {}
+    sizes = {}
+    rows = []
+    for v in checkpoint.variables:
+        shape = shapes.get(v.shape)
+        if shape is None:
+            shape = shapes[v.shape] = _shape(v.shape)
+        size = sizes.get(v.size_bytes)
+        if size is None:
+            size = sizes[v.size_bytes] = _bytes(v.size_bytes)
+        rows.append((v.name, shape, v.dtype, v.kind, size, v.key))
     widths = [max([len(r[i]) for r in rows] + [0]) for i in range(5)]
+    row_format = "  %%-%ds  %%-%ds  %%-%ds  %%-%ds  %%-%ds" % tuple(widths)
     for r in rows:
-        line = "  ".join(c.ljust(w) for c, w in zip(r, widths))
-        lines.append(f"  {line}" + (f"  [{r[5]}]" if r[5] != r[0] else ""))
+        line = row_format % r[:5]
+        lines.append(line if r[5] == r[0] else f"{line}  [{r[5]}]")
     return "\n".join(lines)
 
 
