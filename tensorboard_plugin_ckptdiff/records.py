@@ -280,7 +280,8 @@ def assemble(cls, rows) -> tuple:
     out = []
     add = out.append
     for fields in rows:
-        # Every row comes from the same dict display: its first spelling is checked in full.
+        # Callers spell every row with one dict display, so the first row's keys are checked
+        # in full and the rest by count (a full check of every row adds about a fifth).
         if len(fields) != count or not out and fields.keys() != names:
             raise TypeError(f"{cls.__name__} needs exactly the fields {list(names)}, not {list(fields)}")
         obj = new(cls)

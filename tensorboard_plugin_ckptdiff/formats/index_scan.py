@@ -71,11 +71,12 @@ def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, hea
     add_entry = entries.append
     make = tuple.__new__
     no_slices = ()
+    # A block always ends with its 4-byte restart count after ``end``, so reading up to three
+    # bytes past an entry (or past ``end``) stays inside it; whatever is read there is only
+    # used after checks that it belongs to the entry.
     while pos < end:
-        if pos + 3 <= end and block[pos] | block[pos + 1] | block[pos + 2] < 0x80:
-            shared = block[pos]
-            non_shared = block[pos + 1]
-            value_len = block[pos + 2]
+        shared, non_shared, value_len = block[pos], block[pos + 1], block[pos + 2]
+        if shared | non_shared | value_len < 0x80 and pos + 3 <= end:
             pos += 3
         else:
             shared, pos = varint(block, pos, end)
@@ -89,8 +90,8 @@ def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, hea
         add_key(key)
         pos = stop
         # dtype (0x08), shape (0x12) with one-byte lengths, then the fields below in order.
-        if value_len >= 4 and block[start + 3] < 0x80 and start + 4 + block[start + 3] <= stop:
-            p = start + 4 + block[start + 3]
+        p = start + 4 + block[start + 3]
+        if p <= stop and block[start + 3] < 0x80:
             head = block[start:p]
             known = heads.get(head)
             if known is None:
@@ -104,10 +105,8 @@ def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, hea
                         p += 2
                     else:
                         shard, p = varint(block, p + 1, stop)
-                # Offsets and sizes mostly take two to four varint bytes. A block always
-                # has its 4-byte restart count after the last entry, so reading up to three
-                # bytes past ``stop`` stays inside it; a varint that runs past ``stop``
-                # leaves p beyond it and the general decoder reports the entry.
+                # Offsets and sizes mostly take two to four varint bytes; a varint that runs
+                # past ``stop`` leaves p beyond it and the general decoder reports the entry.
                 if p < stop and block[p] == 0x20:
                     b0 = block[p + 1]
                     if b0 < 0x80:
