@@ -20,6 +20,7 @@ TEST = [
     "tf-keras==2.21.0",
     "safetensors>=0.4,<1",
     "pytest>=8,<10",
+    "pytest-timeout>=2.3,<3",  # a hung reader or server fails its test instead of the whole CI run
     "hypothesis>=6.100,<7",
     "playwright>=1.50,<2",
     "psutil>=5.9,<8",
