@@ -111,7 +111,7 @@ def decode_graph(raw: bytes) -> records.ObjectGraph:
                             full_name = full_name[:-2]
                         add({"children": none, "attributes": ((name, key, full_name),), "slot_variables": none})
                         continue
-            add(_node(raw, start, stop))
+            add(_node(raw, start, stop, text))
     except UnicodeDecodeError as e:
         raise CheckpointError("the object graph holds a name that is not UTF-8: the checkpoint is corrupt") from e
     if not rows:
@@ -154,18 +154,29 @@ def _submessage(raw: bytes, pos: int, end: int):
             pos = skip_field(raw, pos, end, wire)
 
 
-def _node(raw: bytes, pos: int, end: int) -> dict:
-    """The fields of one ObjectNode, read by the general decoder."""
+def _node(raw: bytes, pos: int, end: int, text: str) -> dict:
+    """The fields of one ObjectNode, read by the general decoder (``text``: ``raw`` as latin-1)."""
     children, attributes, slots = [], [], []
     add_child = children.append
     while pos < end:
-        # A list or dict of layers holds one child per element: read TF's layout of those
-        # (tag, one-byte length, node_id, local_name) inline, the rest field by field.
-        if raw[pos] == 0x0A and pos + 1 < end and raw[pos + 1] < 0x80:
+        # A list or dict of layers holds one child per element: TF writes each as 0x0A n,
+        # 0x08 node_id (here at most three bytes), 0x12 m local_name; read those inline.
+        # Reads run at most to pos + 5 (< end) and count only once checked to lie in the child.
+        if raw[pos] == 0x0A and pos + 6 <= end and raw[pos + 2] == 0x08:
             stop = pos + 2 + raw[pos + 1]
-            child = _plain_child(raw, pos + 2, stop) if stop <= end else None
-            if child is not None:
-                add_child(child)
+            b0 = raw[pos + 3]
+            if b0 < 0x80:
+                node_id, at = b0, pos + 4
+            elif raw[pos + 4] < 0x80:
+                node_id, at = b0 & 0x7F | raw[pos + 4] << 7, pos + 5
+            elif raw[pos + 5] < 0x80:
+                node_id, at = b0 & 0x7F | (raw[pos + 4] & 0x7F) << 7 | raw[pos + 5] << 14, pos + 6
+            else:
+                at = end
+            if (raw[pos + 1] < 0x80 and at + 2 <= stop <= end and raw[at] == 0x12
+                    and raw[at + 1] == stop - at - 2):
+                name = text[at + 2:stop]
+                add_child((name if name.isascii() else _text(raw, at + 2, stop), node_id))
                 pos = stop
                 continue
         tag, pos = varint(raw, pos, end)
@@ -202,28 +213,6 @@ def _node(raw: bytes, pos: int, end: int) -> dict:
             slots.append((original, slot_name, slot))
         pos = stop
     return {"children": tuple(children), "attributes": tuple(attributes), "slot_variables": tuple(slots)}
-
-
-def _plain_child(raw: bytes, pos: int, stop: int):
-    """(local_name, node_id) of an ObjectReference written as TF does (node_id in at most
-    three varint bytes, then local_name with a one-byte length), else None."""
-    if stop - pos < 4 or raw[pos] != 0x08:
-        return None
-    b0 = raw[pos + 1]
-    if b0 < 0x80:
-        node_id, at = b0, pos + 2
-    else:
-        b1 = raw[pos + 2]
-        if b1 < 0x80:
-            node_id, at = b0 & 0x7F | b1 << 7, pos + 3
-        else:
-            b2 = raw[pos + 3]
-            if b2 >= 0x80 or stop - pos < 6:
-                return None
-            node_id, at = b0 & 0x7F | (b1 & 0x7F) << 7 | b2 << 14, pos + 4
-    if at + 2 > stop or raw[at] != 0x12 or raw[at + 1] != stop - at - 2 or raw[at + 1] >= 0x80:
-        return None
-    return _text(raw, at + 2, stop), node_id
 
 
 def _is_optimizer(local_name: str, node: records.ObjectNode) -> bool:
