@@ -8,7 +8,7 @@ import gc
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 from tensorboard_plugin_ckptdiff import casting, fix, pairing, records, renamed, verdict
-from tensorboard_plugin_ckptdiff.text_report import shape_text
+from tensorboard_plugin_ckptdiff.text import shape_text
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 MODES = pairing.MODES

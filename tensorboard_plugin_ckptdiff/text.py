@@ -5,10 +5,12 @@ from __future__ import annotations
 from tensorboard_plugin_ckptdiff import records
 
 
-def _shape(shape) -> str:
+def shape_text(shape) -> str:
+    """A shape as Python writes a tuple: ``(64,)``, ``(10, 64)``, ``()``; unknown dims as ``?``."""
     if shape is None:
         return "?"
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+    dims = ["?" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def _bytes(n) -> str:
@@ -32,7 +34,7 @@ def checkpoint_text(checkpoint: records.Checkpoint) -> str:
     for v in checkpoint.variables:
         shape = shapes.get(v.shape)
         if shape is None:
-            shape = shapes[v.shape] = _shape(v.shape)
+            shape = shapes[v.shape] = shape_text(v.shape)
         size = sizes.get(v.size_bytes)
         if size is None:
             size = sizes[v.size_bytes] = _bytes(v.size_bytes)

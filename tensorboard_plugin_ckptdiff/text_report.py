@@ -6,16 +6,10 @@ import re
 from typing import Dict, List, Tuple
 
 from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.text import shape_text
 
 _NUMBER = re.compile(r"\d+")
 
-
-def shape_text(shape) -> str:
-    """A shape as Python writes a tuple: ``(64,)``, ``(10, 64)``, ``()``; unknown dims as ``?``."""
-    if shape is None:
-        return "?"
-    dims = ["?" if d is None else str(d) for d in shape]
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def render(report: records.Report, matches: bool = False) -> str:

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import casting, records
-from tensorboard_plugin_ckptdiff.text_report import shape_text
+from tensorboard_plugin_ckptdiff.text import shape_text
 from tensorboard_plugin_ckptdiff.pairing import KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT
 
 _RESTORED = (records.MATCH, records.DTYPE_MISMATCH)
