@@ -103,10 +103,53 @@ class Window(io.RawIOBase):
         return len(data)
 
 
-def open_file(fileobj, what: str):
+# HDF5 keeps variable-length strings (Keras's layer and weight names) in "global heap
+# collections". HDF5 1.14's parser loops forever on a collection whose free-space object
+# claims size 0, so collections are checked first, as HDF5 walks them, in files up to
+# this size (larger files would have to be read whole for it).
+_HEAP_SCAN_LIMIT = 64 << 20
+_HEAP_SIGNATURE = b"GCOL\x01\x00\x00\x00"
+_HEAP_HEADER = 16  # signature, version, reserved, collection size
+_OBJECT_HEADER = 16  # index, reference count, reserved, object size
+
+
+def _check_heap(heap: bytes, at: int) -> None:
+    end = len(heap)
+    p = _HEAP_HEADER
+    while p < end:
+        if p + _OBJECT_HEADER > end:
+            return  # a tail too short for an object header is free space
+        index = int.from_bytes(heap[p:p + 2], "little")
+        size = int.from_bytes(heap[p + 8:p + 16], "little")
+        need = _OBJECT_HEADER + (size + 7) // 8 * 8 if index else size
+        if need == 0 or p + need > end:
+            raise CheckpointError(
+                f"the HDF5 global heap at byte {at} is corrupt (an object of {size} bytes at offset {p}): "
+                "its names cannot be read")
+        p += need
+
+
+def check_global_heaps(fileobj, size: int) -> None:
+    """Refuse a file whose global heap collections HDF5 could not parse without hanging."""
+    if size > _HEAP_SCAN_LIMIT:
+        return
+    fileobj.seek(0)
+    data = fileobj.read(size)
+    at = data.find(_HEAP_SIGNATURE)
+    while at >= 0:
+        length = int.from_bytes(data[at + 8:at + 16], "little")
+        if length < _HEAP_HEADER or at + length > len(data):
+            raise CheckpointError(f"the HDF5 global heap at byte {at} claims {length} bytes past the end of the file")
+        _check_heap(data[at:at + length], at)
+        at = data.find(_HEAP_SIGNATURE, at + 8)
+    fileobj.seek(0)
+
+
+def open_file(fileobj, what: str, size: int):
     """An h5py.File reading ``fileobj``; CheckpointError when it is not a readable HDF5 file."""
     import h5py
 
+    check_global_heaps(fileobj, size)
     with h5_errors(what):
         return h5py.File(fileobj, "r")
 
@@ -128,7 +171,7 @@ def opened(fs, path: str):
     """(h5py.File, file size) of ``path``, closed on exit; errors name the file's problem."""
     size = file_size(fs, path, "an HDF5 file")
     with fs.open(path) as raw:
-        h5 = open_file(raw, "cannot open the HDF5 file")
+        h5 = open_file(raw, "cannot open the HDF5 file", size)
         try:
             yield h5, size
         finally:

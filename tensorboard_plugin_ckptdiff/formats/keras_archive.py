@@ -158,7 +158,7 @@ def _opened(fs, path: str):
             member = _stored_window(raw, info, size)
         else:
             member = _inflated(zf, info, stack)
-        h5 = h5util.open_file(member, f"cannot open {WEIGHTS} inside the archive")
+        h5 = h5util.open_file(member, f"cannot open {WEIGHTS} inside the archive", info.file_size)
         stack.callback(h5.close)
         yield zf, h5, info.file_size
 

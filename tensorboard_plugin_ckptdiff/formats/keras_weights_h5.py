@@ -119,7 +119,7 @@ def _readable_names(variables: List[records.Variable], configs) -> List[records.
             snake, config = (configs or {}).get(v.layer) or (
                 _COUNTER.sub("", v.layer_path.rsplit("/", 1)[-1]), None)
             names = variable_names(snake, counts[v.layer_path], config)
-            if names:
+            if names and v.index < len(names):  # a damaged file may skip indices
                 v = dataclasses.replace(v, name=f"{v.layer}/{names[v.index]}")
         out.append(v)
     return out
