@@ -305,7 +305,9 @@ def zip_bomb(keras_bytes: bytes, member: str, megabytes: int = 1024) -> bytes:
             if info.filename != member:
                 dst.writestr(info, src.read(info.filename))
                 continue
-            with dst.open(zipfile.ZipInfo(member), "w", force_zip64=True) as f:
+            bomb = zipfile.ZipInfo(member)
+            bomb.compress_type = zipfile.ZIP_DEFLATED  # a bare ZipInfo would store, not deflate
+            with dst.open(bomb, "w", force_zip64=True) as f:
                 chunk = b"\x00" * (1 << 20)
                 for _ in range(megabytes):
                     f.write(chunk)
