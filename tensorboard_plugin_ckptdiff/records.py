@@ -9,8 +9,9 @@ loader looks a variable up by something different (object path, name, Keras laye
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from typing import Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 # Statuses and kinds in the user's words; the same strings appear in the API and the UI.
 MATCH = "match"
@@ -98,11 +99,21 @@ class ObjectNode:
 class ObjectGraph:
     nodes: Tuple[ObjectNode, ...]  # node 0 is the root
 
+    @functools.cached_property
+    def _children_by_name(self) -> Tuple[Dict[str, int], ...]:
+        # A list-like node (a Keras layer list, a Module's list of variables) can have tens of
+        # thousands of children: scanning them per lookup made object-path pairing quadratic.
+        # Built on first use, outside the dataclass fields (equality and hash ignore it).
+        out = []
+        for node in self.nodes:
+            index: Dict[str, int] = {}
+            for local_name, child_id in node.children:
+                index.setdefault(local_name, child_id)  # the first edge of a name, as TF resolves it
+            out.append(index)
+        return tuple(out)
+
     def child(self, node_id: int, name: str) -> Optional[int]:
-        for local_name, child_id in self.nodes[node_id].children:
-            if local_name == name:
-                return child_id
-        return None
+        return self._children_by_name[node_id].get(name)
 
     def walk(self, path: str, start: int = 0) -> Optional[int]:
         """Node reached from ``start`` along a '/'-separated path, or None."""
