@@ -67,7 +67,8 @@ def _zip(raw, archive_size: int) -> zipfile.ZipFile:
     if len(infos) > _MAX_MEMBERS:
         raise CheckpointError(f"the archive lists {len(infos)} members; a .keras archive has a handful")
     for info in infos:
-        if info.header_offset + info.compress_size > archive_size:
+        # A damaged central directory can put a member before the archive's start (negative).
+        if info.header_offset < 0 or info.header_offset + info.compress_size > archive_size:
             raise CheckpointError(
                 f"member {info.filename!r} claims {info.compress_size} bytes at offset {info.header_offset} "
                 f"in a {archive_size}-byte archive: the archive is truncated or corrupt")
