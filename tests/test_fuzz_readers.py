@@ -133,3 +133,15 @@ def test_legacy_h5_inside_a_keras_zip_name_is_not_trusted(seeds, worker):
         for info in src.infolist():
             dst.writestr(info.filename, b"not hdf5" if info.filename.endswith(".h5") else src.read(info.filename))
     assert _read(worker, seed, out.getvalue()).status == "error"
+
+
+def test_keras_central_directory_placing_members_before_the_archive_is_refused(seeds, worker):
+    # Found by benchmarks/fuzz.py: zipfile derives member offsets from the end record's
+    # central-directory offset; a larger one puts every member at a negative offset.
+    seed = _seeds_of(seeds, "keras_zip")[0]
+    data = bytearray(seed.files[seed.target])
+    end = data.rfind(b"PK\x05\x06")
+    (offset,) = struct.unpack_from("<I", data, end + 16)
+    struct.pack_into("<I", data, end + 16, offset + 100_000)
+    assert min(i.header_offset for i in zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()) < 0
+    assert _read(worker, seed, bytes(data)).status == "error"
