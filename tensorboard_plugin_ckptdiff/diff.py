@@ -4,10 +4,9 @@ what would and would not be restored, whether the restore succeeds, and what wou
 from __future__ import annotations
 
 import collections
-import gc
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
-from tensorboard_plugin_ckptdiff import casting, fix, pairing, records, renamed, verdict
+from tensorboard_plugin_ckptdiff import casting, fix, gc_pause, pairing, records, renamed, verdict
 from tensorboard_plugin_ckptdiff.text import shape_text
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
@@ -23,13 +22,8 @@ def compare(base, target, mode: str = "auto", kinds: Union[None, str, Iterable[s
     wanted = _kinds(kinds)
     # Pairing makes hundreds of thousands of small objects and none of them cycles: the
     # cyclic collector would walk every variable of both sides again and again for nothing.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_pause.paused():
         return _compare(base, target, mode, wanted)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _compare(base, target, mode, wanted) -> records.Report:

@@ -18,7 +18,7 @@ from tensorboard.backend import http_util, json_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_ckptdiff import catalog, discovery, drift_routes, errors, metadata, records
+from tensorboard_plugin_ckptdiff import catalog, discovery, drift_routes, errors, gc_pause, metadata, records
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +272,8 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 return hit[2]
         from tensorboard_plugin_ckptdiff import diff
 
-        text = _dumps(diff.compare(base, target, mode=mode, kinds=kinds).to_json())
+        with gc_pause.paused():  # a report's JSON is tens of thousands of small dicts
+            text = _dumps(diff.compare(base, target, mode=mode, kinds=kinds).to_json())
         with self._lock:
             self._reports[key] = (base, target, text)  # holding the sides keeps id() unique
             while len(self._reports) > _REPORTS_KEPT:

@@ -8,13 +8,12 @@ verified. Every claim the index makes is checked against the files before it is 
 
 from __future__ import annotations
 
-import gc
 import re
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import google_crc32c
 
-from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff import gc_pause, records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
 from tensorboard_plugin_ckptdiff.formats import bundle_proto, dtypes, index_scan, index_table, object_names, slice_keys
 
@@ -429,13 +428,8 @@ def step_of(prefix: str) -> Optional[int]:
 def read(fs, path: str) -> records.Checkpoint:
     # Tens of thousands of small tuples and records are made here; the cyclic GC would
     # otherwise rescan every object of the process (TF's many, when loaded) several times.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_pause.paused():
         return _read(fs, path)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _read(fs, path: str) -> records.Checkpoint:
