@@ -11,6 +11,9 @@ const COLUMNS = [
   ["name", "Variable"], ["layer", "Layer"], ["relative", "‖Δ‖/‖base‖"], ["l2", "‖Δ‖"],
   ["max_abs", "max |Δ|"], ["cosine", "cosine"],
 ];
+const TEXT_COLUMNS = ["name", "layer"];
+// a cosine between checkpoints of one run sits just under 1: four digits would show 1.000 for all
+const DIGITS = { cosine: 7 };
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -116,9 +119,9 @@ export function entryTable(entries, onPick) {
   let key = "relative", descending = true;
   const tbody = h("tbody", {});
   const heads = COLUMNS.map(([k, title]) => {
-    const th = h("th", { scope: "col" }, h("button", { type: "button", class: "sort" }, title));
+    const th = h("th", { scope: "col", class: TEXT_COLUMNS.includes(k) ? null : "num" }, h("button", { type: "button", class: "sort" }, title));
     th.firstChild.addEventListener("click", () => {
-      descending = key === k ? !descending : k !== "name" && k !== "layer";
+      descending = key === k ? !descending : !TEXT_COLUMNS.includes(k);
       key = k;
       fill();
     });
@@ -129,8 +132,8 @@ export function entryTable(entries, onPick) {
     const rows = entries.slice().sort((a, b) => compare(a[key], b[key]) * (descending ? -1 : 1));
     tbody.replaceChildren(...rows.map((e) => {
       const tr = h("tr", { tabindex: "0", class: "drift-row" },
-        ...COLUMNS.map(([k]) => h("td", { class: k === "name" || k === "layer" ? "" : "num", title: k === "name" ? e.base_key : null },
-          k === "name" || k === "layer" ? e[k] ?? "" : fmt(e[k]))));
+        ...COLUMNS.map(([k]) => h("td", { class: TEXT_COLUMNS.includes(k) ? "" : "num", title: k === "name" ? e.base_key : null },
+          TEXT_COLUMNS.includes(k) ? e[k] ?? "" : fmt(e[k], DIGITS[k]))));
       const pick = () => {
         for (const other of tbody.children) other.removeAttribute("aria-selected");
         tr.setAttribute("aria-selected", "true");
