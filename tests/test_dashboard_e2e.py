@@ -427,6 +427,22 @@ def test_drift_opens_from_the_pickers(tab, server):
     assert ui.locator("svg.drift-bars g.drift-bar").count() == len(expected["layers"])
 
 
+def _bar_titles(ui):
+    return ui.locator("svg.drift-bars g.drift-bar title").all_text_contents()
+
+
+def test_picking_another_target_in_the_drift_view_redraws_it_for_the_new_pair(tab, server):
+    base_ref, _ = _drift_refs(server)
+    _, other_ref = _drift_refs(server, target="ckpt-2")
+    _drift(server, base_ref, other_ref)  # computed before, so both views draw without waiting
+    fresh = _bar_titles(_open_drift(tab, base_ref, other_ref))
+    ui = _drift_shown(tab, server)[3]
+    shown_before = _bar_titles(ui)
+    assert shown_before != fresh, "the two pairs drift alike: the test could not tell them apart"
+    ui.locator("#pick-target").select_option(other_ref)
+    _wait(lambda: _bar_titles(ui) == fresh, "the drift view to show the newly picked pair")
+
+
 def test_clicking_a_drift_variable_draws_its_histogram(tab, server, request):
     base_ref, target_ref, expected, ui = _drift_shown(tab, server)
     row = ui.locator(".drift-table tbody tr.drift-row").last

@@ -146,7 +146,14 @@ export async function render() {
     state.statuses = [];
     refreshChrome();
     syncUrl();
-    loadDiff(true);
+    compareAgain();
+  }
+
+  // The open view follows the selection: the diff always, the drift view when it is shown
+  // (it would otherwise keep drawing the pair it was opened with).
+  function compareAgain() {
+    if (tab === "drift") renderDrift(panels.drift, api, state.base, state.target);
+    return loadDiff(true);
   }
 
   async function loadDiff(force = false) {
@@ -227,7 +234,7 @@ export async function render() {
     refreshChrome();
     if (selectedSignature() === before) return; // a new checkpoint elsewhere: this diff still holds
     syncUrl();
-    await loadDiff(true);
+    await compareAgain();
   }
 
   // A link pasted into the same browser tab changes only the hash: the frame is not reloaded.
@@ -241,7 +248,7 @@ export async function render() {
       Object.assign(state, stateFromParams(params));
       chooseDefaults();
       refreshChrome();
-      loadDiff(true);
+      compareAgain();
     });
   }
 
