@@ -24,6 +24,7 @@ TEST = [
     "hypothesis>=6.100,<7",
     "playwright>=1.50,<2",
     "psutil>=5.9,<8",
+    "coverage>=7,<8",  # benchmarks/fuzz.py reports the line coverage its inputs reached
     "fsspec>=2024.6",
     "s3fs>=2024.6",
     "moto[server]>=5,<6",
