@@ -4,10 +4,8 @@ Expectations come from the backend's own /diff answers, never from numbers writt
 tab must show what the API says, for every seed case of demo_logs/.
 """
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
+
+from makers import servers
 
 pytestmark = pytest.mark.e2e
 
@@ -45,30 +45,12 @@ def logdir(tmp_path_factory):
     return root
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+_free_port = servers.free_port
+_get = servers.get_json
 
 
 def _wait(predicate, what, seconds=120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"gave up waiting for {what}")
+    servers.wait_until(predicate, what, seconds)
 
 
 @pytest.fixture(scope="module", params=["", "/tb"], ids=["root", "path_prefix"])

@@ -2,7 +2,6 @@
 numpy's on the values TensorFlow (tf.train.load_checkpoint) or h5py load from the same files."""
 
 import json
-import os
 import tempfile
 import zipfile
 

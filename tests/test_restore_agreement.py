@@ -5,7 +5,6 @@ assert_existing_objects_matched, the TF1 Saver) says whether the restore finishe
 variables received saved values; the diff must say the same, per variable.
 """
 
-import os
 
 import pytest
 from makers import restore

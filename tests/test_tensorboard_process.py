@@ -1,17 +1,14 @@
 """End to end: the real `tensorboard` command with this plugin installed, over HTTP."""
 
-import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from makers import logdirs
+from makers import logdirs, servers
 
 pytestmark = pytest.mark.e2e
 API = "data/plugin/ckptdiff/"
@@ -24,30 +21,15 @@ def logdir(tmp_path_factory):
     return {"root": root, "made": made}
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = servers.free_port
 
 
 def _get(base, path):
-    try:
-        with urllib.request.urlopen(base + path, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    return servers.get_json(base + path, timeout=30)
 
 
 def _wait(predicate, what, seconds=90):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"gave up waiting for {what}")
+    servers.wait_until(predicate, what, seconds)
 
 
 @pytest.fixture(scope="module", params=["false", "auto"], ids=["load_fast_false", "load_fast_default"])

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-import zlib
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 # ---------------------------------------------------------------- seeds
