@@ -206,6 +206,12 @@ def compute(report: records.Report, base: Source, target: Source, kinds=(records
             raise
         except CheckpointError as e:
             skipped.append(Skipped(entry.base.name, UNREADABLE, e.message))
+        except OSError as e:
+            # A writer (CheckpointManager's max_to_keep) deleted or replaced the files after
+            # they were listed: the figures so far describe a checkpoint that is gone.
+            raise CheckpointError(
+                f"the checkpoint's files changed while they were read ({e.strerror or e}): "
+                "it was probably deleted or rewritten by its writer; list the runs again") from e
         done += _bytes(entry.base) + _bytes(entry.target)
         if progress is not None:
             progress(done / total)

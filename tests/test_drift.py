@@ -2,6 +2,7 @@
 numpy's on the values TensorFlow (tf.train.load_checkpoint) or h5py load from the same files."""
 
 import json
+import os
 import tempfile
 import zipfile
 
@@ -10,6 +11,7 @@ import pytest
 
 from makers import drift as makers
 from tensorboard_plugin_ckptdiff import cli, storage, value_drift
+from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
 
@@ -292,3 +294,22 @@ def test_cli_unreadable_checkpoint_exits_2_with_one_line(tmp_path, capsys):
     bad.write_bytes(b"not an index")
     assert cli.main(["drift", str(bad), str(bad)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_files_deleted_after_listing_give_a_checkpoint_error_not_an_os_error(keras_made, tmp_path):
+    # CheckpointManager(max_to_keep) deletes old checkpoints while TensorBoard shows them.
+    import glob
+    import shutil
+
+    from tensorboard_plugin_ckptdiff import formats
+
+    base, target = keras_made["tf2"]
+    copy = str(tmp_path / "doomed")
+    for f in glob.glob(target + ".*"):
+        shutil.copy(f, copy + f[len(target):])
+    doomed = value_drift.Source.of(formats.read(copy))
+    doomed.chunks(doomed.checkpoint.variables[-1], 1 << 20)  # opened, as a drift in progress has it
+    for f in glob.glob(copy + ".data-*"):
+        os.remove(f)
+    with pytest.raises(CheckpointError, match="changed while they were read"):
+        value_drift.drift(base, doomed)
