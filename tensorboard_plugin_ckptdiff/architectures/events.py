@@ -8,8 +8,11 @@ Architecture with status ``error``; it never stops the others from being read.
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import json
 import logging
+import threading
 from typing import Callable, Dict, List, Optional
 
 from tensorboard_plugin_ckptdiff import metadata, records
@@ -50,7 +53,7 @@ def read_architectures(data_provider, ctx, experiment_id,
             if plugin == GRAPHS_PLUGIN and tag != RUN_GRAPH_TAG:
                 continue  # run metadata and profiles: no variables there
             fields = {"run": run, "step": int(datum.step), "wall_time": float(datum.wall_time)}
-            architecture = _build_safely(build, blob, tag, fields)
+            architecture = _built(plugin, loader, build, blob, tag, fields)
             if architecture is not None:
                 found.setdefault(run, []).append(architecture)
     return {run: _with_unique_ids(sorted(archs, key=_age)) for run, archs in sorted(found.items())}
@@ -109,6 +112,30 @@ def _blobs(data_provider, ctx, experiment_id, plugin):
                 except Exception as e:
                     blob = e  # reported on this architecture, below
                 yield run, tag, datum, blob
+
+
+# The plugin asks again every reload interval, from a request: rebuilding a Keras config
+# imports and builds a model (about a second), so an unchanged summary is built once.
+_BUILT: "collections.OrderedDict[tuple, Optional[records.Architecture]]" = collections.OrderedDict()
+_BUILT_KEPT = 512
+_BUILT_LOCK = threading.Lock()
+
+
+def _built(plugin, loader, build, blob, tag, fields) -> Optional[records.Architecture]:
+    if isinstance(blob, Exception):
+        return _build_safely(build, blob, tag, fields)
+    key = (plugin, loader if plugin == KERAS_PLUGIN else None, tag, hashlib.blake2b(blob).digest(),
+           tuple(sorted(fields.items())))
+    with _BUILT_LOCK:
+        if key in _BUILT:
+            _BUILT.move_to_end(key)
+            return _BUILT[key]
+    architecture = _build_safely(build, blob, tag, fields)
+    with _BUILT_LOCK:
+        _BUILT[key] = architecture
+        while len(_BUILT) > _BUILT_KEPT:
+            _BUILT.popitem(last=False)
+    return architecture
 
 
 def _build_safely(build, blob, tag, fields) -> Optional[records.Architecture]:
