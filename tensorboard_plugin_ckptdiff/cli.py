@@ -49,18 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_diff(sub):
-    try:
-        from tensorboard_plugin_ckptdiff import cli_diff
-    except ImportError:
-        return
+    from tensorboard_plugin_ckptdiff import cli_diff
+
     cli_diff.register(sub)
 
 
 def _register_drift(sub):
-    try:
-        from tensorboard_plugin_ckptdiff import cli_drift
-    except ImportError:
-        return
+    from tensorboard_plugin_ckptdiff import cli_drift
+
     cli_drift.register(sub)
 
 

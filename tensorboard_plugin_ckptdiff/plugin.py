@@ -33,10 +33,6 @@ _CARRIED = "carried:"  # id prefix of an architecture a checkpoint carries (.ker
 _REPORTS_KEPT = 16
 
 
-class Unavailable(Exception):
-    """A route this build cannot answer yet (501)."""
-
-
 def _status_and_code(e: Exception) -> Tuple[int, str]:
     # Most specific first: IncompleteCheckpoint is a CheckpointError.
     table = (
@@ -48,7 +44,6 @@ def _status_and_code(e: Exception) -> Tuple[int, str]:
         (tb_errors.NotFoundError, 404, "not_found"),
         (tb_errors.PermissionDeniedError, 403, "permission_denied"),
         (tb_errors.UnauthenticatedError, 401, "unauthenticated"),
-        (Unavailable, 501, "not_implemented"),
     )
     for cls, status, code in table:
         if isinstance(e, cls):
@@ -342,12 +337,9 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             cached = self._architectures.get(experiment)
         if cached is not None and now - cached[0] < max(self._reload_interval, 1.0):
             return cached[1]
-        try:
-            from tensorboard_plugin_ckptdiff.architectures import events
-        except ImportError:  # the architectures module has not landed in this build
-            result = {}
-        else:
-            result = events.read_architectures(self._data_provider, ctx, experiment) if self._data_provider else {}
+        from tensorboard_plugin_ckptdiff.architectures import events
+
+        result = events.read_architectures(self._data_provider, ctx, experiment) if self._data_provider else {}
         with self._lock:
             if cached is not None and cached[1] == result:
                 result = cached[1]  # unchanged: keep the object, so /runs stays cached
