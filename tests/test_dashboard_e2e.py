@@ -68,12 +68,7 @@ def server(request, logdir):
         _wait(lambda: _hostile_ids(base), "the logdir to be listed")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        servers.stop(process)
 
 
 def _runs(base):

@@ -39,19 +39,14 @@ def server(request, logdir):
                "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"]
     if request.param != "auto":
         command += ["--load_fast", request.param]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/"
     try:
         _wait(lambda: _get(base, "data/plugins_listing")[1].get("ckptdiff", {}).get("enabled"),
               "the ckptdiff tab to be enabled")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        servers.stop(process)
 
 
 def _checkpoint_ids(base):

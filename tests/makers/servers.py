@@ -2,6 +2,7 @@
 
 import json
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -34,3 +35,13 @@ def wait_until(predicate, what: str, seconds: float = 120):
             pass
         time.sleep(0.5)
     raise AssertionError(f"gave up waiting for {what}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server, and kill it if it does not exit within 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
