@@ -283,30 +283,45 @@ def walk(h5) -> Iterator[Found]:
     """
     import h5py
 
+    # Iterative, with plain ints remembered: a recursive closure is a reference cycle that
+    # keeps h5py objects alive until the cyclic GC frees them at some later allocation --
+    # possibly on fsspec's IO thread, where an HDF5 callback into a remote file deadlocks.
     seen = set()
-    count = [0]
+    count = 0
 
-    def visit(group, prefix, depth):
+    def entered(group, depth):
+        """The group's member names in natural order, or None when it was walked already."""
         if depth > _MAX_DEPTH:
-            raise CheckpointError(f"the HDF5 tree nests deeper than {_MAX_DEPTH} levels at {prefix!r}")
-        if group.id in seen:
-            return
-        seen.add(group.id)
-        for name in sorted(group.keys(), key=natural_key):
-            count[0] += 1
-            if count[0] > _MAX_OBJECTS:
-                raise CheckpointError(f"the HDF5 file holds more than {_MAX_OBJECTS} objects")
-            link = group.get(name, getlink=True)
-            if not isinstance(link, h5py.HardLink):
-                continue
-            obj = group.get(name)
-            path = f"{prefix}/{name}" if prefix else name
-            if isinstance(obj, h5py.Group):
-                yield from visit(obj, path, depth + 1)
-            elif isinstance(obj, h5py.Dataset):
-                yield Found(path, obj)
+            raise CheckpointError(f"the HDF5 tree nests deeper than {_MAX_DEPTH} levels at {group.name!r}")
+        address = h5py.h5o.get_info(group.id).addr
+        if address in seen:
+            return None
+        seen.add(address)
+        return iter(sorted(group.keys(), key=natural_key))
 
-    yield from visit(h5, "", 0)
+    # A stack of (group, its path, depth, its remaining member names): depth first, each
+    # subgroup walked where it stands among its siblings.
+    stack = [(h5, "", 0, entered(h5, 0))]
+    while stack:
+        group, prefix, depth, names = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+            continue
+        count += 1
+        if count > _MAX_OBJECTS:
+            raise CheckpointError(f"the HDF5 file holds more than {_MAX_OBJECTS} objects")
+        link = group.get(name, getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            continue
+        obj = group.get(name)
+        path = f"{prefix}/{name}" if prefix else name
+        if isinstance(obj, h5py.Group):
+            members = entered(obj, depth + 1)
+            if members is not None:
+                stack.append((obj, path, depth + 1, members))
+        elif isinstance(obj, h5py.Dataset):
+            yield Found(path, obj)
 
 
 def dataset_at(h5, key: str):
