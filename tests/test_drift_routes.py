@@ -15,7 +15,7 @@ from makers import logdirs
 from test_drift import tf_values
 from tensorboard_plugin_ckptdiff import value_drift
 
-API = "/data/plugin/ckptdiff/"
+API = logdirs.PLUGIN_ROUTES
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +37,7 @@ def client(logdir):
     return Client(logdirs.tensorboard_app("--logdir", logdir["root"]))
 
 
-def get(client, route, **args):
-    response = client.get(API + route, query_string=args)
-    return response.status_code, json.loads(response.get_data())
+get = logdirs.get_route
 
 
 def ref(logdir, path):

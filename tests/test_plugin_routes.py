@@ -11,7 +11,7 @@ from werkzeug.test import Client
 from makers import logdirs
 from tensorboard_plugin_ckptdiff import plugin
 
-API = "/data/plugin/ckptdiff/"
+API = logdirs.PLUGIN_ROUTES
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +27,7 @@ def client(logdir):
     return Client(logdirs.tensorboard_app("--logdir", logdir["root"]))
 
 
-def get(client, route, **args):
-    response = client.get(API + route, query_string=args)
-    return response.status_code, json.loads(response.get_data())
+get = logdirs.get_route
 
 
 def runs_by_name(client):

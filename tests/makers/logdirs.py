@@ -123,3 +123,14 @@ def tensorboard_app(*argv: str):
     ingester = data_ingester.LocalDataIngester(tb.flags)
     ingester.start()
     return application.TensorBoardWSGIApp(tb.flags, plugins, ingester.data_provider)
+
+
+PLUGIN_ROUTES = "/data/plugin/ckptdiff/"
+
+
+def get_route(client, route: str, **args):
+    """(status, decoded JSON) of one plugin route through a werkzeug test client."""
+    import json
+
+    response = client.get(PLUGIN_ROUTES + route, query_string=args)
+    return response.status_code, json.loads(response.get_data())
