@@ -10,10 +10,12 @@ dataset values; values are read only after their claimed size is checked against
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import math
 import re
+import threading
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
@@ -145,17 +147,18 @@ def check_global_heaps(fileobj, size: int) -> None:
     fileobj.seek(0)
 
 
-def open_file(fileobj, what: str, size: int):
+def open_file(fileobj, what: str, size: int, heaps_checked: bool = False):
     """An h5py.File reading ``fileobj``; CheckpointError when it is not a readable HDF5 file."""
     import h5py
 
-    check_global_heaps(fileobj, size)
+    if not heaps_checked:
+        check_global_heaps(fileobj, size)
     with h5_errors(what):
         return h5py.File(fileobj, "r")
 
 
-def file_size(fs, path: str, what: str) -> int:
-    """The size of a non-empty regular file, else a CheckpointError saying it is not ``what``."""
+def _file_stat(fs, path: str, what: str):
+    """The Stat of a non-empty regular file, else a CheckpointError saying it is not ``what``."""
     st = fs.stat(path)
     if st is None:
         raise CheckpointError(f"no such file {path!r}")
@@ -163,17 +166,39 @@ def file_size(fs, path: str, what: str) -> int:
         raise CheckpointError(f"{path!r} is a directory, not {what}")
     if st.size == 0:
         raise CheckpointError(f"the file is empty (0 bytes), not {what}")
-    return st.size
+    return st
+
+
+def file_size(fs, path: str, what: str) -> int:
+    """The size of a non-empty regular file, else a CheckpointError saying it is not ``what``."""
+    return _file_stat(fs, path, what).size
+
+
+# One metadata read opens an h5 file up to three times (two readers sniff its tree, one
+# reads it), and the heap check reads the whole file each time: remember the files whose
+# heaps passed, by (path, size, mtime), so each version of a file is scanned once.
+_HEAPS_PASSED: "collections.OrderedDict[tuple, None]" = collections.OrderedDict()
+_HEAPS_PASSED_KEPT = 1024
+_HEAPS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
 def opened(fs, path: str):
     """(h5py.File, file size) of ``path``, closed on exit; errors name the file's problem."""
-    size = file_size(fs, path, "an HDF5 file")
+    st = _file_stat(fs, path, "an HDF5 file")
+    # Object stores without modification times cannot tell versions apart: always scan.
+    version = (path, st.size, st.mtime) if st.mtime else None
+    with _HEAPS_LOCK:
+        checked = version in _HEAPS_PASSED
     with fs.open(path) as raw:
-        h5 = open_file(raw, "cannot open the HDF5 file", size)
+        h5 = open_file(raw, "cannot open the HDF5 file", st.size, heaps_checked=checked)
+        if version is not None and not checked:
+            with _HEAPS_LOCK:
+                _HEAPS_PASSED[version] = None
+                while len(_HEAPS_PASSED) > _HEAPS_PASSED_KEPT:
+                    _HEAPS_PASSED.popitem(last=False)
         try:
-            yield h5, size
+            yield h5, st.size
         finally:
             with contextlib.suppress(Exception):
                 h5.close()
