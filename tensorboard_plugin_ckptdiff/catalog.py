@@ -70,7 +70,8 @@ class Catalog:
 
     def refresh(self) -> None:
         """One full pass: walk, sniff what changed, publish."""
-        state_entries = _state_entries()
+        from tensorboard_plugin_ckptdiff.formats import state_file
+
         found: List[discovery.Found] = []
         runs = set()
         readable = True
@@ -79,7 +80,7 @@ class Catalog:
             if fs.stat(root.path) is None:
                 readable = False
                 continue
-            scan = discovery.scan(fs, root, state_entries)
+            scan = discovery.scan(fs, root, state_file.entries)
             runs.update(scan.runs)
             found.extend(scan.found)
         sniff_cache = {}
@@ -187,22 +188,10 @@ class Catalog:
         if sniffed is not None and sniffed.status != records.OK:
             # The magic bytes already say it cannot be read: do not hand it to a parser.
             return discovery.listing_record(found, sniffed)
-        try:
-            return _read_or_error(formats, found, self._fs_of(found), fields)
-        except ImportError as e:  # a reader module not installed: an unsupported format
-            return dataclasses.replace(discovery.listing_record(found, discovery.Sniffed()),
-                                       status=records.ERROR, error=f"no reader for {found.format} is available ({e})")
+        return _read_or_error(formats, found, self._fs_of(found), fields)
 
 
 def _read_or_error(formats, found, fs, fields) -> records.Checkpoint:
     checkpoint = formats.read_or_error(found.path, fs, **fields)
     # Readers name the file they opened; the API names it relative to the logdir.
     return dataclasses.replace(checkpoint, path=found.rel, format=checkpoint.format or found.format)
-
-
-def _state_entries():
-    try:
-        from tensorboard_plugin_ckptdiff.formats import state_file
-    except ImportError:
-        return None
-    return state_file.entries
