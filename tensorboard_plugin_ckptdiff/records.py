@@ -280,23 +280,34 @@ class Report:
 
 
 def assemble(cls, rows) -> tuple:
-    """Instances of the frozen dataclass ``cls``, one per dict in ``rows`` naming every field.
+    """Instances of the frozen dataclass ``cls``, one per dict in ``rows``.
 
     The generated __init__ costs one object.__setattr__ per field; readers make tens of
     thousands of records per checkpoint, so they hand over finished field dicts instead.
-    The instances are ordinary records (equality, hash, repr, replace, frozen)."""
-    names = cls.__dataclass_fields__.keys()
-    count = len(names)
+    A row names every field, except that it may leave out fields whose value is their
+    default: the class attribute of that name answers for them, as it does for every
+    attribute read (equality, hash, repr, replace, pickling), and a dict of ten keys or
+    fewer takes half the memory of one of twelve. The instances are ordinary records."""
+    fields = cls.__dataclass_fields__
+    required = {name for name, f in fields.items()
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
     new, put = object.__new__, object.__setattr__
     out = []
     add = out.append
-    for fields in rows:
+    count = None
+    for row in rows:
         # Callers spell every row with one dict display, so the first row's keys are checked
         # in full and the rest by count (a full check of every row adds about a fifth).
-        if len(fields) != count or not out and fields.keys() != names:
-            raise TypeError(f"{cls.__name__} needs exactly the fields {list(names)}, not {list(fields)}")
+        if count is None:
+            names = row.keys()
+            if not required <= names <= fields.keys():
+                raise TypeError(f"{cls.__name__} needs the fields {sorted(required)} and no others "
+                                f"than {list(fields)}, not {list(names)}")
+            count = len(row)
+        elif len(row) != count:
+            raise TypeError(f"{cls.__name__}: every row must name the same fields as the first")
         obj = new(cls)
-        put(obj, "__dict__", fields)
+        put(obj, "__dict__", row)
         add(obj)
     return tuple(out)
 

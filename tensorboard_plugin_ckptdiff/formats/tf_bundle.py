@@ -9,6 +9,7 @@ verified. Every claim the index makes is checked against the files before it is 
 from __future__ import annotations
 
 import re
+from operator import add, itemgetter
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import google_crc32c
@@ -107,18 +108,36 @@ def load_index(fs, prefix: str) -> Bundle:
     if table.error is not None:
         raise table.error
     num_shards = header.num_shards
+    all_entries = table.entries
+    shards = list(map(itemgetter(2), all_entries))
+    ends = list(map(add, map(itemgetter(3), all_entries), map(itemgetter(4), all_entries)))
+    keys, plain, slices = _plain_and_sliced(table.keys, all_entries)
+    # A bad shard is reported after every key is known good, as a key error comes first.
+    for shard in shards:
+        if shard >= num_shards:
+            raise CheckpointError(f"the index file is corrupt: an entry names data shard {shard} of {num_shards}")
+    needed: Dict[int, int] = {}  # shard -> end of the last byte an entry uses in it
+    if shards and min(shards) == max(shards):
+        needed[shards[0]] = max(ends)
+    else:
+        for shard, end in zip(shards, ends):
+            if end > needed.get(shard, -1):
+                needed[shard] = end
+    entries = dict(zip(keys, plain))
+    shard_sizes = _stat_shards(fs, prefix, num_shards, needed)
+    return Bundle(header, keys, entries, slices, shard_sizes, len(data), mtime)
+
+
+def _plain_and_sliced(raw_keys: List[str], entries: list):
+    """The table's keys (latin-1 text, see index_scan) as names with their entries, and the
+    slices of sliced variables (keys that start with a NUL byte) grouped by full name."""
+    joined = "\n".join(raw_keys)
+    if joined.isascii() and "\x00" not in joined:  # nearly every index: keys are their names
+        return list(raw_keys), list(entries), {}
     keys: List[str] = []
     plain = []
     slices: Dict[str, list] = {}
-    needed: Dict[int, int] = {}  # shard -> end of the last byte an entry uses in it
-    bad_shard = None  # reported after every key is known good, as a key error comes first
-    for raw_key, entry in zip(table.keys, table.entries):  # keys as latin-1 text (index_scan)
-        shard = entry[2]
-        if shard >= num_shards and bad_shard is None:
-            bad_shard = shard
-        end = entry[3] + entry[4]
-        if end > needed.get(shard, -1):
-            needed[shard] = end
+    for raw_key, entry in zip(raw_keys, entries):
         if raw_key.isascii() and raw_key[:1] != "\x00":  # [:1]: a corrupt table may hold an empty key
             keys.append(raw_key)
         elif raw_key[:1] == "\x00":
@@ -128,11 +147,7 @@ def load_index(fs, prefix: str) -> Bundle:
         else:
             keys.append(_decode_key(raw_key.encode("latin-1")))
         plain.append(entry)
-    if bad_shard is not None:
-        raise CheckpointError(f"the index file is corrupt: an entry names data shard {bad_shard} of {num_shards}")
-    entries = dict(zip(keys, plain))
-    shard_sizes = _stat_shards(fs, prefix, num_shards, needed)
-    return Bundle(header, keys, entries, slices, shard_sizes, len(data), mtime)
+    return keys, plain, slices
 
 
 def _stat_shards(fs, prefix, num_shards, needed: Dict[int, int]) -> Dict[int, int]:
@@ -379,11 +394,10 @@ def object_graph(fs, prefix: str, bundle: Bundle) -> Optional[records.ObjectGrap
 def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]]) -> Tuple[records.Variable, ...]:
     rows = []
     add = rows.append
-    entries = bundle.entries
     kinds: Dict[int, tuple] = {}  # dtype enum -> (name, bytes per element or None)
     counts: Dict[tuple, int] = {}  # shape -> element count, -1 when a dimension is unknown
-    for key in bundle.keys:
-        entry = entries[key]
+    get_naming = namings.get if namings is not None else None
+    for key, entry in zip(bundle.keys, map(bundle.entries.__getitem__, bundle.keys)):
         dtype, shape, _, _, size, _, parts = entry
         kind = kinds.get(dtype)
         if kind is None:
@@ -397,17 +411,17 @@ def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]])
                 count = counts[shape] = _element_count(shape)
             if count >= 0 and count * kind[1] != size:
                 _check_size(key, entry)
-        if namings is None:
+        if get_naming is None:
             naming = object_names.name_based(key)
             object_path = None
         else:
-            naming = namings.get(key)
+            naming = get_naming(key)
             if naming is None:  # object-based key the graph does not mention
                 naming = object_names.name_based(key)._replace(full_name=None)
             object_path = naming[4]
+        # layer_path, index and layer_index (Keras slots) stay at their default, None.
         add({"key": key, "name": naming[0], "shape": shape, "dtype": kind[0], "size_bytes": size,
-             "kind": naming[1], "layer": naming[2], "full_name": naming[3], "object_path": object_path,
-             "layer_path": None, "index": None, "layer_index": None})
+             "kind": naming[1], "layer": naming[2], "full_name": naming[3], "object_path": object_path})
     return records.assemble(records.Variable, rows)
 
 
