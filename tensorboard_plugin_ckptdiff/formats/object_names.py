@@ -9,6 +9,7 @@ that avoids optimizer objects, and class what only an optimizer reaches as optim
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import Dict, NamedTuple, Optional
 
 from tensorboard_plugin_ckptdiff import records
@@ -57,6 +58,13 @@ def name_based(key: str) -> Naming:
     return Naming(key, kind, owner[-1] if owner else None, key, key)
 
 
+# Below this many bytes the vectorized decoder's fixed cost (a few dozen numpy calls, about
+# 0.1 ms) is more than the whole graph takes to read node by node.
+_FAST_MIN = 8192
+_VALUE = "VARIABLE_VALUE"
+_VALUE_BYTES = tuple(_VALUE.encode())
+
+
 def decode_graph(raw: bytes) -> records.ObjectGraph:
     """A serialized TrackableObjectGraph as records, every node and edge kept.
 
@@ -64,9 +72,26 @@ def decode_graph(raw: bytes) -> records.ObjectGraph:
     slot_variables 3; ObjectReference: node_id 1, local_name 2; SerializedTensor: name 1,
     full_name 2, checkpoint_key 3; SlotVariableReference: original_variable_node_id 1,
     slot_name 2, slot_variable_node_id 3): a graph has a node per variable, and reading
-    them through message objects costs more than the rest of the index together. Most nodes
-    are a variable's: one attribute whose three strings TF writes in field order with
-    one-byte lengths; those are read inline, any other node by the general ``_node``."""
+    them through message objects costs more than the rest of the index together.
+
+    Most nodes are either a variable's (one attribute whose three strings TF writes in
+    field order with one-byte lengths) or a list of children written as TF writes them;
+    a large graph has both layouts checked and read for all nodes at once with numpy, and
+    anything else read by the general ``_node``. Should anything look wrong, the graph is
+    read again node by node so that the error raised is the one for the first bad byte."""
+    nodes = None
+    if len(raw) >= _FAST_MIN:
+        try:
+            nodes = _decode_fast(raw)
+        except (CheckpointError, IndexError):  # IndexError: a length that runs off the end
+            nodes = None
+    if nodes is None:
+        nodes = _decode_in_order(raw)
+    return records.ObjectGraph(nodes=nodes)
+
+
+def _decode_in_order(raw: bytes) -> tuple:
+    """The nodes, read one after another; raises for the first thing wrong."""
     rows = []
     add = rows.append
     end = len(raw)
@@ -122,7 +147,146 @@ def decode_graph(raw: bytes) -> records.ObjectGraph:
         for _, child in node.children:
             if child >= count:
                 raise CheckpointError(f"the object graph names node {child} of {count}: the checkpoint is corrupt")
-    return records.ObjectGraph(nodes=nodes)
+    return nodes
+
+
+def _decode_fast(raw: bytes) -> Optional[tuple]:
+    """The nodes, or None when the graph holds anything the in-order decoder must judge."""
+    import numpy as np
+
+    end = len(raw)
+    tags = []  # where each node's tag is; its bytes start after a one-byte length, mostly
+    add_tag = tags.append
+    long_starts = {}
+    pos = 0
+    while pos < end:
+        if raw[pos] != 0x0A:
+            return None
+        add_tag(pos)
+        length = raw[pos + 1]
+        if length < 0x80:
+            pos += 2 + length
+        else:
+            length, long_starts[len(tags) - 1] = varint(raw, pos + 1, end)
+            pos = long_starts[len(tags) - 1] + length
+    count = len(tags)
+    if pos != end or not count:
+        return None
+    buf = np.frombuffer(raw, np.uint8)
+    last = end - 1
+
+    def byte(index):  # clipped: rows whose layout is wrong may point anywhere, and are dropped
+        return buf[np.minimum(index, last)].astype(np.intp)
+
+    stop = np.array(tags[1:] + [end], np.intp)
+    start = np.array(tags, np.intp) + 2
+    for i, at in long_starts.items():
+        start[i] = at
+    starts, stops = start.tolist(), stop.tolist()
+    text = raw.decode("latin-1")
+
+    # A variable's node: the same tests as _decode_in_order makes inline, for every node.
+    n, r3 = byte(start + 1), byte(start + 3)
+    a_stop, f_at = start + 2 + n, start + 4 + r3
+    rf = byte(f_at + 1)
+    k_at = f_at + 2 + rf
+    key_length = a_stop - k_at - 2
+    has_values = ((a_stop == stop - 4) & (byte(a_stop) == 0x2A) & (byte(a_stop + 1) == 2)
+                  & (byte(a_stop + 2) == 8) & (byte(a_stop + 3) < 2))
+    var = ((stop - start > 7) & (byte(start) == 0x12) & (byte(start + 2) == 0x0A) & (n < 0x80)
+           & ((a_stop == stop) | has_values) & (r3 < 0x80) & (f_at + 1 < a_stop) & (byte(f_at) == 0x12)
+           & (rf < 0x80) & (k_at + 1 < a_stop) & (byte(k_at) == 0x1A) & (byte(k_at + 1) == key_length)
+           & (key_length < 0x80))
+
+    # Any other node: children (0x0A) and has_checkpoint_values (0x2A) only, else _node.
+    child_at = []
+    add_child = child_at.append
+    spans, general = [], []
+    for i in np.flatnonzero(~var).tolist():
+        pos, node_stop = starts[i], stops[i]
+        first = len(child_at)
+        while pos < node_stop:
+            tag = raw[pos]
+            if tag == 0x0A:
+                while pos < node_stop and raw[pos] == 0x0A:  # a list's elements, back to back
+                    add_child(pos)
+                    pos += 2 + raw[pos + 1]
+            elif tag == 0x2A and raw[pos + 1] < 0x80:
+                pos += 2 + raw[pos + 1]
+            else:
+                break
+        if pos == node_stop:
+            spans.append((i, first, len(child_at)))
+        else:
+            del child_at[first:]
+            general.append(i)
+
+    children_of = [()] * count
+    if child_at:
+        # The child layout _node reads inline: 0x0A n, 0x08 node_id (at most three bytes),
+        # 0x12 m local_name, all lengths one byte.
+        at = np.array(child_at, np.intp)
+        c_stop = at + 2 + byte(at + 1)
+        b0, b1, b2 = byte(at + 3), byte(at + 4), byte(at + 5)
+        one, two = b0 < 0x80, b1 < 0x80
+        three = ~one & ~two & (b2 < 0x80)
+        two &= ~one
+        ids = np.where(one, b0, np.where(two, b0 & 0x7F | b1 << 7, b0 & 0x7F | (b1 & 0x7F) << 7 | b2 << 14))
+        name_at = at + 4 + ~one + three
+        ok = ((byte(at + 1) < 0x80) & (byte(at + 2) == 0x08) & (one | two | three) & (name_at + 2 <= c_stop)
+              & (byte(name_at) == 0x12) & (byte(name_at + 1) == c_stop - name_at - 2) & (ids < count))
+        names = [text[a:b] for a, b in zip((name_at + 2).tolist(), c_stop.tolist())]
+        if not "".join(names).isascii():  # a name that is not ASCII is left to _node, which checks its UTF-8
+            ok &= np.fromiter(map(str.isascii, names), bool, len(names))
+        bad = np.concatenate(([0], np.cumsum(~ok))).tolist()
+        pairs = list(zip(names, ids.tolist()))
+        for i, lo, hi in spans:
+            if bad[hi] != bad[lo]:
+                general.append(i)
+            elif hi != lo:
+                children_of[i] = tuple(pairs[lo:hi])
+
+    attributes_of = [()] * count
+    index = np.flatnonzero(var)
+    if len(index):
+        start, f_at, k_at, a_stop = start[index], f_at[index], k_at[index], a_stop[index]
+        # Nearly every attribute is a VARIABLE_VALUE: one string for all of them, not a copy each.
+        value = np.flatnonzero(f_at - start == 4 + len(_VALUE))
+        value = value[(byte((start[value] + 4)[:, None] + np.arange(len(_VALUE))) == _VALUE_BYTES).all(1)]
+        named = np.ones(len(index), bool)
+        named[value] = False
+        named = np.flatnonzero(named)
+        # full_name without its ":0", as strip_output would leave it
+        full_stop = k_at - 2 * ((k_at - f_at >= 4) & (byte(k_at - 2) == 0x3A) & (byte(k_at - 1) == 0x30))
+        names = [_VALUE] * len(index)
+        for i, a, b in zip(named.tolist(), (start[named] + 4).tolist(), f_at[named].tolist()):
+            names[i] = text[a:b]
+        full_names = [text[a:b] for a, b in zip((f_at + 2).tolist(), full_stop.tolist())]
+        keys = [text[a:b] for a, b in zip((k_at + 2).tolist(), a_stop.tolist())]
+        ascii = "".join(names).isascii() and "".join(full_names).isascii() and "".join(keys).isascii()
+        rows = index.tolist()
+        for _ in map(attributes_of.__setitem__, rows, zip(zip(names, keys, full_names))):
+            pass
+        if not ascii:
+            for i, name, full_name, key in zip(rows, names, full_names, keys):
+                if not (name.isascii() and full_name.isascii() and key.isascii()):
+                    attributes_of[i] = ()
+                    general.append(i)
+
+    slots_of = [()] * count
+    for i in general:
+        fields = _node(raw, starts[i], stops[i], text)
+        if any(child >= count for _, child in fields["children"]):
+            return None
+        children_of[i], attributes_of[i], slots_of[i] = (
+            fields["children"], fields["attributes"], fields["slot_variables"])
+    # records.assemble, its checks done once for all nodes (every dict is spelled here).
+    nodes = list(map(object.__new__, repeat(records.ObjectNode, count)))
+    for _ in map(object.__setattr__, nodes, repeat("__dict__"),
+                 [{"children": c, "attributes": a, "slot_variables": s}
+                  for c, a, s in zip(children_of, attributes_of, slots_of)]):
+        pass
+    return tuple(nodes)
 
 
 def _corrupt_graph() -> CheckpointError:
@@ -246,7 +410,8 @@ def _model_paths(nodes) -> Dict[int, Path]:
                     or "optimizer" in local_name.lower():
                 continue
             paths[cid] = (prefix + local_name, local_name, parent)
-            queue.append(cid)
+            if child.children:  # a leaf would only cost its prefix: most nodes are variables
+                queue.append(cid)
     return paths
 
 
@@ -263,11 +428,15 @@ def object_based(graph: records.ObjectGraph) -> Dict[str, Naming]:
     get_path = model_paths.get
     cut = -len(VALUE_SUFFIX)
     for node_id, node in enumerate(nodes):
-        for attribute, key, full_name in node.attributes:
+        attributes = node.attributes
+        if not attributes:
+            continue
+        path = get_path(node_id)
+        model_variable = path and node_id not in slots
+        for attribute, key, full_name in attributes:
             object_path = key[:cut] if key.endswith(VALUE_SUFFIX) else key
             full_name = full_name or None
-            path = get_path(node_id)
-            if path and attribute == "VARIABLE_VALUE" and node_id not in slots:
+            if model_variable and attribute == "VARIABLE_VALUE":
                 # A model variable: what _object_naming would say, without its general cases.
                 if full_name and "/" in full_name:
                     scope = full_name.rsplit("/", 2)
