@@ -1,29 +1,30 @@
-"""Keys and BundleEntryProtos of a bundle's .index, decoded a block at a time with numpy.
+"""Keys and BundleEntryProtos of a bundle's .index, a block at a time.
 
-An index holds one entry per variable, and decoding them one by one in Python costs several
-times TensorFlow's whole C++ reader. A block's restart array gives where every 16th entry
-starts, so the entries are found by stepping all those runs at once; the fields of every
-entry whose value has the layout TensorFlow writes (dtype and shape first, then shard,
-offset, size and crc in that order) are then read with array gathers. Anything else (other
-layouts, long varints, a corrupt block) goes through the general decoders, one entry at a
-time, so every input decodes, or fails, exactly as they would decode it.
+An index holds one entry per variable. ``index_blocks`` decodes a whole block with numpy
+array gathers, several times faster than Python's entry loop; but importing numpy costs a
+fresh process about 80 ms, more than the vectorized decode saves below some megabytes of
+index. So it is used where numpy is loaded anyway (TensorBoard, the Python API beside
+TensorFlow or Keras) or the index is large enough to pay for the import, and otherwise
+(``ckptdiff ls`` of an ordinary checkpoint) ``_scan_block`` reads each block in one Python
+loop; it also judges every block the vectorized path finds irregular. Both paths decode, or
+fail on, every input alike (tests/test_decoder_paths.py compares them).
 """
 
 from __future__ import annotations
 
-from itertools import repeat
+import struct
+import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
-
-import numpy as np
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import index_table
 from tensorboard_plugin_ckptdiff.formats.bundle_proto import Entry, parse_entry, shape_of, varint
 
-# TF starts a new restart run every 16 entries; a block with longer runs (another writer, or
-# a corrupt restart array) is decoded entry by entry rather than stepped this many times.
-_MAX_RUN = 64
-_VARINT_BYTES = 9  # 63 bits: more than any offset or size; a longer varint is decoded alone
+_U32 = struct.Struct("<I").unpack_from
+
+# From this size an index pays for importing numpy in a process that has not (about 12 ms
+# saved per megabyte, 80 ms to import).
+VECTORIZE_FROM_BYTES = 8 << 20
 
 
 def _corrupt() -> CheckpointError:
@@ -41,7 +42,15 @@ class Table(NamedTuple):
     error: Optional[CheckpointError]
 
 
-def scan(data: bytes) -> Table:
+def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
+    """The table in ``data``; ``vectorized`` forces the decoder (None: the faster one here)."""
+    if vectorized is None:
+        vectorized = "numpy" in sys.modules or len(data) >= VECTORIZE_FROM_BYTES
+    decode_all = None
+    if vectorized:
+        from tensorboard_plugin_ckptdiff.formats import index_blocks
+
+        decode_all = index_blocks.decode
     keys: List[str] = []
     entries: List[Optional[Entry]] = []
     heads: Dict[bytes, tuple] = {}
@@ -54,11 +63,8 @@ def scan(data: bytes) -> Table:
         if first and end:
             first = False
             header, pos = _header(block, end)
-        layout = _layout(block, pos, end)
-        if layout is None:
-            _decode_each(block, pos, keys, entries, errors)
-        else:
-            _decode_all(block, layout, keys, entries, heads, errors)
+        if decode_all is None or not decode_all(block, pos, end, keys, entries, heads, errors):
+            _scan_block(block, pos, end, keys, entries, heads, errors)
     return Table(header, keys, entries, errors[0] if errors else None)
 
 
@@ -83,163 +89,100 @@ def _entry(raw: bytes, errors: list) -> Optional[Entry]:
         return None
 
 
-def _decode_each(block: bytes, pos: int, keys: list, entries: list, errors: list) -> None:
-    """The general path: the table's own entry loop, then the general entry decoder."""
-    pairs: List[Tuple[bytes, bytes]] = []
-    index_table.block_entries(block, pairs)
-    for key, value in pairs[1:] if pos else pairs:  # pos > 0: the header was the first pair
-        keys.append(key.decode("latin-1"))
-        entries.append(_entry(value, errors))
-
-
-class _Layout(NamedTuple):
-    shared: np.ndarray  # per entry: key bytes shared with the previous key
-    key_start: np.ndarray  # where its own key bytes start in the block
-    value_start: np.ndarray  # where its value starts (= where its key bytes stop)
-    value_stop: np.ndarray
-
-
-class _Bytes:
-    """A block as a uint8 array, read at arrays of positions. Reads past the block's last
-    byte return that byte: the callers use what a read finds only where their checks place
-    it inside the entry it belongs to."""
-
-    def __init__(self, block: bytes):
-        self.array = np.frombuffer(block, np.uint8)
-        self.last = len(block) - 1
-
-    def __call__(self, pos: np.ndarray) -> np.ndarray:
-        return self.array[np.minimum(pos, self.last)].astype(np.int64)
-
-    def varints(self, pos: np.ndarray, wanted: np.ndarray):
-        """The varint at each ``pos`` (where ``wanted``): values, where each ends, and
-        whether each ended within ``_VARINT_BYTES`` bytes."""
-        byte = self(pos)
-        value = byte & 0x7F
-        end = pos + 1
-        pending = wanted & (byte >= 0x80)
-        for shift in range(7, 7 * _VARINT_BYTES, 7):
-            if not pending.any():
-                break
-            byte = self(end)
-            value |= np.where(pending, (byte & 0x7F) << shift, 0)
-            end = end + pending
-            pending &= byte >= 0x80
-        return value, end, ~pending
-
-
-def _layout(block: bytes, pos: int, end: int) -> Optional[_Layout]:
-    """Where each entry of [pos, end) lies, or None when the block is not laid out as a
-    table's block must be (then the general path decodes it, and reports what is wrong)."""
-    if pos >= end:
-        return _Layout(*(np.empty(0, np.int64) for _ in range(4)))
-    at = _Bytes(block)
-    restarts = np.frombuffer(block, "<u4", (len(block) - 4 - end) // 4, end).astype(np.int64)
-    later = restarts[restarts > pos]
-    starts = np.concatenate(([pos], later))
-    bounds = np.concatenate((later, [end]))
-    if (starts >= bounds).any():
-        return None  # restart offsets out of order: not a table TF wrote
-    # Step every run at once; each must end exactly where the next run starts. The entries
-    # then tile [pos, end) and, being found by the same arithmetic, are the ones the entry
-    # loop would find from pos.
-    steps = []
-    for _ in range(_MAX_RUN):
-        live = starts < bounds
-        if not live.any():
-            break
-        steps.append(np.where(live, starts, -1))
-        shared, key_start, value_start, value_stop = _entry_at(at, starts, live)
-        if (key_start[live] > end).any():
-            return None
-        starts = np.where(live, value_stop, starts)
-    if (starts != bounds).any():
-        return None
-    starts = np.stack(steps, axis=1).ravel()
-    starts = starts[starts >= 0]
-    layout = _Layout(*_entry_at(at, starts, np.ones(len(starts), bool)))
-    key_len = layout.shared + (layout.value_start - layout.key_start)
-    if layout.shared[0] or (layout.shared[1:] > key_len[:-1]).any():
-        return None  # a key sharing more than the previous key has: the general path says so
-    return layout
-
-
-def _entry_at(at: _Bytes, pos: np.ndarray, live: np.ndarray):
-    """(shared, key_start, value_start, value_stop) of the entries at ``pos``; value_stop
-    lies past the block where a length is not a varint of at most ``_VARINT_BYTES``."""
-    shared, p, ok = at.varints(pos, live)
-    non_shared, p, ok2 = at.varints(p, live)
-    value_len, key_start, ok3 = at.varints(p, live)
-    value_start = key_start + non_shared
-    value_stop = np.where(ok & ok2 & ok3, value_start + value_len, at.last + 2)
-    return shared, key_start, value_start, value_stop
-
-
-def _decode_all(block: bytes, layout: _Layout, keys: list, entries: list, heads: dict, errors: list) -> None:
-    text = block.decode("latin-1")
+def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, heads: dict, errors: list) -> None:
+    """Python's path: keys and entries read straight from the block in one loop, in the
+    layout TensorFlow writes (one-byte entry lengths; dtype and shape first, each distinct
+    pair decoded once; then shard, offset, size, crc in that order); anything else goes to
+    the general entry decoder, and a block that is not laid out as a table's raises."""
     key = ""
-    add = keys.append
-    for shared, start, stop in zip(layout.shared.tolist(), layout.key_start.tolist(), layout.value_start.tolist()):
-        key = key[:shared] + text[start:stop] if shared else text[start:stop]
-        add(key)
-    entries.extend(_values(block, layout.value_start, layout.value_stop, heads, errors))
-
-
-def _values(block: bytes, start: np.ndarray, stop: np.ndarray, heads: dict, errors: list) -> List[Optional[Entry]]:
-    """The BundleEntryProto of each [start, stop) of ``block``."""
-    if not len(start):
-        return []
-    at = _Bytes(block)
-    # dtype (0x08, one byte) and shape (0x12, one-byte length), as TF writes every entry.
-    fast = (stop - start >= 4) & (at(start) == 0x08) & (at(start + 1) < 0x80) & (at(start + 2) == 0x12) \
-        & (at(start + 3) < 0x80)
-    p = start + 4 + at(start + 3)
-    fast &= p <= stop
-    known = _heads(block, start.tolist(), np.where(fast, p, start).tolist(), heads)
-    fast &= np.fromiter(map(bool, known), bool, len(known))
-    shard, p, fast = _field(at, p, stop, fast, 0x18)
-    offset, p, fast = _field(at, p, stop, fast, 0x20)
-    size, p, fast = _field(at, p, stop, fast, 0x28)
-    has_crc = (p + 5 == stop) & (at(p) == 0x35)
-    crc = at(p + 1) | at(p + 2) << 8 | at(p + 3) << 16 | at(p + 4) << 24
-    fast &= has_crc | (p == stop)
-    crcs = np.where(has_crc, crc, -1).tolist()
-    rows = zip([k[0] if k else 0 for k in known], [k[1] if k else None for k in known], shard.tolist(),
-               offset.tolist(), size.tolist(), [None if c < 0 else c for c in crcs], repeat(()))
-    out: List[Optional[Entry]] = list(map(tuple.__new__, repeat(Entry), rows))
-    for i in np.flatnonzero(~fast).tolist():
-        out[i] = _entry(block[start[i]:stop[i]], errors)
-    return out
-
-
-def _heads(block: bytes, starts: list, stops: list, cache: dict) -> list:
-    """(dtype, shape) of each entry's leading bytes [start, stop), () where they are not
-    exactly those two fields. Entries of one dtype and shape share their leading bytes."""
-    out = []
-    add = out.append
-    get = cache.get
-    for start, stop in zip(starts, stops):
-        raw = block[start:stop]
-        known = get(raw)
-        if known is None:
-            known = cache[raw] = _head(raw)
-        add(known)
-    return out
+    text = block.decode("latin-1")
+    add_key = keys.append
+    add_entry = entries.append
+    make = tuple.__new__
+    no_slices = ()
+    # A block always ends with its 4-byte restart count after ``end``, so reading up to three
+    # bytes past an entry (or past ``end``) stays inside it; whatever is read there is only
+    # used after checks that it belongs to the entry.
+    while pos < end:
+        shared, non_shared, value_len = block[pos], block[pos + 1], block[pos + 2]
+        if shared | non_shared | value_len < 0x80 and pos + 3 <= end:
+            pos += 3
+        else:
+            shared, pos = varint(block, pos, end)
+            non_shared, pos = varint(block, pos, end)
+            value_len, pos = varint(block, pos, end)
+        start = pos + non_shared
+        stop = start + value_len
+        if shared > len(key) or stop > end:
+            raise _corrupt()
+        key = key[:shared] + text[pos:start] if shared else text[pos:start]
+        add_key(key)
+        pos = stop
+        # dtype (0x08), shape (0x12) with one-byte lengths, then the fields below in order.
+        p = start + 4 + block[start + 3]
+        if p <= stop and block[start + 3] < 0x80:
+            head = block[start:p]
+            known = heads.get(head)
+            if known is None:
+                known = heads[head] = _head(head)
+            if known:
+                shard = offset = size = 0
+                crc = None
+                try:
+                    if p < stop and block[p] == 0x18:
+                        shard = block[p + 1]
+                        if shard < 0x80:
+                            p += 2
+                        else:
+                            shard, p = varint(block, p + 1, stop)
+                    # Offsets and sizes mostly take two to four varint bytes; a varint that runs
+                    # past ``stop`` leaves p beyond it and the general decoder reports the entry.
+                    if p < stop and block[p] == 0x20:
+                        b0 = block[p + 1]
+                        if b0 < 0x80:
+                            offset = b0
+                            p += 2
+                        else:
+                            b1 = block[p + 2]
+                            if b1 < 0x80:
+                                offset = b0 & 0x7F | b1 << 7
+                                p += 3
+                            else:
+                                b2 = block[p + 3]
+                                if b2 < 0x80:
+                                    offset = b0 & 0x7F | (b1 & 0x7F) << 7 | b2 << 14
+                                    p += 4
+                                else:
+                                    offset, p = varint(block, p + 1, stop)
+                    if p < stop and block[p] == 0x28:
+                        b0 = block[p + 1]
+                        if b0 < 0x80:
+                            size = b0
+                            p += 2
+                        else:
+                            b1 = block[p + 2]
+                            if b1 < 0x80:
+                                size = b0 & 0x7F | b1 << 7
+                                p += 3
+                            else:
+                                size, p = varint(block, p + 1, stop)
+                    if p + 5 == stop and block[p] == 0x35:
+                        crc = _U32(block, p + 1)[0]
+                        p = stop
+                except CheckpointError:  # a varint runs past the entry: the general decoder says so
+                    p = -1
+                if p == stop:
+                    add_entry(make(Entry, (known[0], known[1], shard, offset, size, crc, no_slices)))
+                    continue
+        add_entry(_entry(block[start:stop], errors))
 
 
 def _head(raw: bytes):
+    """(dtype, shape) of an entry's leading dtype and shape fields, or () when the bytes are
+    not exactly those two fields (the general decoder then reads the entry)."""
     if len(raw) < 4 or raw[0] != 0x08 or raw[1] >= 0x80 or raw[2] != 0x12 or raw[3] >= 0x80 or len(raw) != 4 + raw[3]:
         return ()
     try:
         return raw[1], shape_of(raw, 4, len(raw))
     except CheckpointError:
         return ()  # the general decoder reports it, in its turn
-
-
-def _field(at: _Bytes, p: np.ndarray, stop: np.ndarray, fast: np.ndarray, tag: int):
-    """An optional varint field ``tag`` at ``p`` (0 where absent, as protobuf reads it): its
-    values, the position after it, and ``fast`` cleared where it does not fit the entry."""
-    present = fast & (p < stop) & (at(p) == tag)
-    value, end, complete = at.varints(p + 1, present)
-    fast = fast & complete & (~present | (end <= stop))
-    return np.where(present, value, 0), np.where(present, end, p), fast

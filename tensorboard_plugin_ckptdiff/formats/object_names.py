@@ -9,6 +9,7 @@ that avoids optimizer objects, and class what only an optimizer reaches as optim
 from __future__ import annotations
 
 import re
+import sys
 from itertools import repeat
 from typing import Dict, NamedTuple, Optional
 
@@ -61,11 +62,14 @@ def name_based(key: str) -> Naming:
 # Below this many bytes the vectorized decoder's fixed cost (a few dozen numpy calls, about
 # 0.1 ms) is more than the whole graph takes to read node by node.
 _FAST_MIN = 8192
+# It saves about 6 ms per megabyte of graph; a process that has not imported numpy yet (the
+# ckptdiff command) would pay about 80 ms to, so there it is used only from this size on.
+_NUMPY_PAYS_FROM = 16 << 20
 _VALUE = "VARIABLE_VALUE"
 _VALUE_BYTES = tuple(_VALUE.encode())
 
 
-def decode_graph(raw: bytes) -> records.ObjectGraph:
+def decode_graph(raw: bytes, vectorized: Optional[bool] = None) -> records.ObjectGraph:
     """A serialized TrackableObjectGraph as records, every node and edge kept.
 
     Hand-decoded (TrackableObjectGraph: nodes 1; TrackableObject: children 1, attributes 2,
@@ -76,11 +80,15 @@ def decode_graph(raw: bytes) -> records.ObjectGraph:
 
     Most nodes are either a variable's (one attribute whose three strings TF writes in
     field order with one-byte lengths) or a list of children written as TF writes them;
-    a large graph has both layouts checked and read for all nodes at once with numpy, and
+    a large graph (where numpy is loaded, or pays for its import) has both layouts checked
+    and read for all nodes at once with numpy, and
     anything else read by the general ``_node``. Should anything look wrong, the graph is
-    read again node by node so that the error raised is the one for the first bad byte."""
+    read again node by node so that the error raised is the one for the first bad byte.
+    ``vectorized`` forces the choice (None: the faster one here)."""
+    if vectorized is None:
+        vectorized = len(raw) >= _FAST_MIN and ("numpy" in sys.modules or len(raw) >= _NUMPY_PAYS_FROM)
     nodes = None
-    if len(raw) >= _FAST_MIN:
+    if vectorized:
         try:
             nodes = _decode_fast(raw)
         except (CheckpointError, IndexError):  # IndexError: a length that runs off the end
