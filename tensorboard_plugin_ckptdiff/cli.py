@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument, NotFound
 
 EXIT_OK, EXIT_NOT_RESTORABLE, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a command stopped by SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +69,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`ckptdiff ls X | head`): stop quietly, as a shell's ls does,
+        # and let nothing more reach the closed pipe when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (CheckpointError, InvalidArgument, NotFound, OSError) as e:
         print(f"ckptdiff: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

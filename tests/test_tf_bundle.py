@@ -293,6 +293,18 @@ def test_cli_ls_on_a_corrupt_index_exits_2_with_one_line(tf1_ckpt, tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1 and "index" in done.stderr
 
 
+def test_cli_ls_into_a_pipe_closed_early_stops_quietly(tmp_path):
+    """`ckptdiff ls X | head -1`: no message about the closed pipe, the first line intact."""
+    prefix = bundles.many_variables_checkpoint(str(tmp_path), 2000)  # ~200 KB: more than a pipe holds
+    ls = subprocess.Popen([sys.executable, "-m", "tensorboard_plugin_ckptdiff", "ls", prefix],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = ls.stdout.readline()
+    ls.stdout.close()
+    stderr = ls.stderr.read()
+    assert ls.wait(timeout=120) == 141, stderr
+    assert first.startswith(prefix.encode()) and stderr == b"", stderr
+
+
 def test_cli_ls_imports_neither_tensorflow_nor_tensorboard(keras_ckpt):
     code = ("import sys; from tensorboard_plugin_ckptdiff import cli; rc = cli.main(['ls', sys.argv[1]]); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tensorboard', 'keras')]; "
