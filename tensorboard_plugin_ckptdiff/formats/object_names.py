@@ -81,9 +81,9 @@ def decode_graph(raw: bytes, vectorized: Optional[bool] = None) -> records.Objec
     Most nodes are either a variable's (one attribute whose three strings TF writes in
     field order with one-byte lengths) or a list of children written as TF writes them;
     a large graph (where numpy is loaded, or pays for its import) has both layouts checked
-    and read for all nodes at once with numpy, and
-    anything else read by the general ``_node``. Should anything look wrong, the graph is
-    read again node by node so that the error raised is the one for the first bad byte.
+    and read for all nodes at once with numpy, and anything else read by the general
+    ``_node``. Should anything look wrong, the graph is read again node by node so that the
+    error raised is the one for the first bad byte.
     ``vectorized`` forces the choice (None: the faster one here)."""
     if vectorized is None:
         vectorized = len(raw) >= _FAST_MIN and ("numpy" in sys.modules or len(raw) >= _NUMPY_PAYS_FROM)
