@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 
 from makers import servers
+from makers.keras_files import safetensors_file
 
 pytestmark = pytest.mark.e2e
 
@@ -460,3 +461,158 @@ def test_drift_shows_the_result_after_the_202_progress_answers(tab, server):
     expected = _drift(server, base_ref, target_ref)
     assert ui.locator(".drift-table tbody tr.drift-row").count() == len(expected["entries"])
     assert ui.locator("svg.drift-bars g.drift-bar").count() == len(expected["layers"])
+
+
+# ---------------------------------------------------------------- dark mode, keyboard, reload
+
+THEME_MENU = "button[aria-label='Menu for changing light or dark theme']"
+
+
+def _theme(tab):
+    """(the class of the tab's <html>, its body's computed background colour)."""
+    return tab.frame.evaluate(
+        "[document.documentElement.className, getComputedStyle(document.body).backgroundColor]")
+
+
+def _pick_theme(tab, title):
+    # TensorBoard's own header menu, as a user switches it
+    tab.page.locator(THEME_MENU).click()
+    tab.page.locator(f"button[title='{title}']").click()
+
+
+def test_the_tab_follows_tensorboards_dark_mode(tab, server):
+    _, base_ref, target_ref = seed_cases(server)[0]
+    tab.open({"base": base_ref, "target": target_ref})
+    classes, light = _theme(tab)
+    assert "dark" not in classes.split()
+    _pick_theme(tab, "Force dark TensorBoard theme.")
+    assert "dark-mode" in tab.page.evaluate("document.body.className").split()
+    # the observer runs after the host's class change, so wait for it rather than read at once
+    _wait(lambda: "dark" in _theme(tab)[0].split(), "the tab's <html> to turn dark", 10)
+    assert _theme(tab)[1] != light, "the class changed but the background did not"
+    _pick_theme(tab, "Force light TensorBoard theme.")
+    _wait(lambda: "dark" not in _theme(tab)[0].split(), "the tab's <html> to turn light again", 10)
+    assert _theme(tab)[1] == light
+
+
+def _focused(tab):
+    """The tab's focused element as {id, role, selected}."""
+    return tab.frame.evaluate("""() => {
+        const e = document.activeElement;
+        return {id: e.id, role: e.getAttribute('role'), selected: e.getAttribute('aria-selected')};
+    }""")
+
+
+def _press_tab_until(tab, wanted, what, presses=80):
+    """Press Tab (keyboard only) until the focused element satisfies ``wanted``."""
+    for _ in range(presses):
+        tab.page.keyboard.press("Tab")
+        if wanted(_focused(tab)):
+            return
+    raise AssertionError(f"Tab never reached {what}")
+
+
+def _enter_the_tab(tab):
+    # a click on the heading, which takes no focus itself, puts the keyboard inside the frame
+    tab.ui.locator("h2").click()
+
+
+def _shown_panel(tab):
+    return tab.frame.evaluate("[...document.querySelectorAll('[role=tabpanel]')].filter(p => !p.hidden).map(p => p.id)")
+
+
+def test_arrow_keys_switch_the_views(tab, server):
+    base_ref, target_ref = _drift_refs(server)  # two checkpoints: all three views are offered
+    tab.open({"base": base_ref, "target": target_ref})
+    _enter_the_tab(tab)
+    _press_tab_until(tab, lambda f: f["role"] == "tab", "the view tabs")
+    assert _focused(tab)["id"] == "tab-diff" and _focused(tab)["selected"] == "true"
+    for key, view in (("ArrowRight", "drift"), ("ArrowRight", "browser"), ("ArrowRight", "diff"),
+                      ("ArrowLeft", "browser")):
+        tab.page.keyboard.press(key)
+        focused = _focused(tab)
+        assert (focused["id"], focused["selected"]) == (f"tab-{view}", "true"), key
+        assert _shown_panel(tab) == [f"panel-{view}"], key
+
+
+def _grid(tab):
+    """The diff grid's state: rows, the focused row's index and class, and whether it is in view."""
+    return tab.frame.evaluate("""() => {
+        const grid = document.querySelector('#panel-diff .vt-viewport');
+        const row = document.getElementById(grid.getAttribute('aria-activedescendant'));
+        const g = grid.getBoundingClientRect(), r = row ? row.getBoundingClientRect() : null;
+        return {rows: Number(grid.getAttribute('aria-rowcount')), scrolled: grid.scrollTop,
+                index: row ? Number(row.getAttribute('aria-rowindex')) : null,
+                cls: row ? row.className : null, expanded: row ? row.getAttribute('aria-expanded') : null,
+                inView: !!r && r.top >= g.top - 1 && r.bottom <= g.bottom + 1};
+    }""")
+
+
+def _largest_seed_case(server):
+    """The seed case with the most entries: the one whose rows overflow the grid."""
+    return max(seed_cases(server), key=lambda c: len(_diff(server, c[1], c[2])["entries"]))
+
+
+def test_the_keyboard_reaches_and_walks_the_rows(tab, server):
+    _, base_ref, target_ref = _largest_seed_case(server)
+    # a short window makes the grid (62vh) shorter than the seed case's rows: End must scroll
+    tab.page.set_viewport_size({"width": 1400, "height": 400})
+    tab.open({"base": base_ref, "target": target_ref})
+    _enter_the_tab(tab)
+    _press_tab_until(tab, lambda f: f["role"] == "treegrid", "the diff's rows")
+    start = _grid(tab)
+    assert start["index"] == 1 and "focused" in start["cls"].split() and start["inView"]
+    tab.page.keyboard.press("ArrowDown")
+    assert _grid(tab)["index"] == 2
+    tab.page.keyboard.press("End")
+    end = _grid(tab)
+    assert end["index"] == end["rows"] and "focused" in end["cls"].split() and end["inView"]
+    assert end["scrolled"] > 0, "the seed case's rows fit the grid: End could not be told from staying put"
+    tab.page.keyboard.press("PageUp")
+    assert 1 < _grid(tab)["index"] < end["rows"] and _grid(tab)["inView"]
+    tab.page.keyboard.press("Home")
+    home = _grid(tab)
+    assert home["index"] == 1 and home["inView"] and home["scrolled"] == 0
+    assert "group" in home["cls"].split(), "the grouped table does not start with a layer"
+    tab.page.keyboard.press("Enter")  # closes the layer the focus is on
+    closed = _grid(tab)
+    assert closed["expanded"] == "false" and closed["rows"] < end["rows"]
+    tab.page.keyboard.press("ArrowRight")  # and opens it again
+    opened = _grid(tab)
+    assert opened["expanded"] == "true" and opened["rows"] == end["rows"]
+
+
+def _stop_tensorboards_own_reloading(tab):
+    # TensorBoard also reloads by itself every 30 s; with that off, only the button can have
+    # refreshed the tab
+    tab.page.locator("settings-button button").click()
+    tab.page.locator(".reload-toggle input[type=checkbox]").uncheck()
+    tab.page.keyboard.press("Escape")
+    tab.page.locator("settings-dialog-component").wait_for(state="detached")
+
+
+def _checkpoint_ref(server, run):
+    found = [c for r in _runs(server) if r["run"] == run for c in r["checkpoints"] if c["status"] == "ok"]
+    return "checkpoint:" + found[0]["id"] if found else None
+
+
+def test_tensorboards_reload_button_lists_a_new_checkpoint(tab, server, logdir, request):
+    run = "added_after_load_" + _ids(request)  # one per server: both read the same logdir
+    _, base_ref, target_ref = seed_cases(server)[0]
+    ui = tab.open({"base": base_ref, "target": target_ref})
+    _stop_tensorboards_own_reloading(tab)
+    tab.frame.evaluate("window.loadedOnce = true")  # gone if the frame were loaded again
+    try:
+        safetensors_file(os.path.join(logdir, run))
+        # the server rescans the logdir every --reload_interval: wait for it, not for the tab
+        _wait(lambda: _checkpoint_ref(server, run), "the server to list the new checkpoint", 60)
+        ref = _checkpoint_ref(server, run)
+        option = f"optgroup[label='{run}'] option[value='{ref}']"
+        assert ui.locator(f"#pick-target {option}").count() == 0, "listed before any reload"
+        tab.page.locator("button.reload-button").click()
+        ui.locator(f"#pick-target {option}").wait_for(state="attached", timeout=20000)
+        assert ui.locator(f"#pick-base {option}").count() == 1
+        assert tab.frame.evaluate("window.loadedOnce") is True
+        assert ui.locator("#pick-target").input_value() == target_ref  # the open comparison stays
+    finally:
+        shutil.rmtree(os.path.join(logdir, run), ignore_errors=True)
