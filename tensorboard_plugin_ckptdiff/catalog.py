@@ -31,6 +31,9 @@ class Listing:
     by_id: Dict[str, discovery.Found] = dataclasses.field(default_factory=dict)
     sniffed: Dict[str, discovery.Sniffed] = dataclasses.field(default_factory=dict)
     readable: bool = True
+    # False until the first pass over the logdir has finished: a large or remote logdir takes
+    # a while, and an empty listing must not read as "no checkpoints here".
+    complete: bool = False
 
 
 class Catalog:
@@ -95,10 +98,11 @@ class Catalog:
         by_id = {}
         for f in found:
             by_id.setdefault(f.id, f)  # two logdir_spec roots may collide: the first wins
-        listing = Listing(tuple(sorted(runs)), tuple(by_id.values()), by_id, sniffed, readable)
+        listing = Listing(tuple(sorted(runs)), tuple(by_id.values()), by_id, sniffed, readable, complete=True)
         with self._lock:
             changed = listing.runs != self._listing.runs or listing.found != self._listing.found or \
-                listing.sniffed != self._listing.sniffed or listing.readable != self._listing.readable
+                listing.sniffed != self._listing.sniffed or listing.readable != self._listing.readable or \
+                not self._listing.complete
             self._listing = listing
             self._sniff_cache = sniff_cache
             live = set(sniff_cache)

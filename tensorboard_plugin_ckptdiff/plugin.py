@@ -237,6 +237,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         names = sorted(set(listing.runs) | set(by_run))
         body = {
             "logdir_readable": listing.readable,
+            "scanning": not listing.complete,  # the first pass is still under way: ask again
             "runs": [{
                 "run": run,
                 "checkpoints": [c.to_json() for c in discovery.oldest_first(checkpoints.get(run, ()))],

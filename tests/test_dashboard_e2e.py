@@ -148,12 +148,16 @@ class Tab:
             self.errors.append(f"{message.text} ({message.location.get('url')})")
 
     def open(self, params=None):
+        self.open_link(params)
+        return self.wait_ready()
+
+    def open_link(self, params=None):
+        """Load TensorBoard at a link to the tab (with ``params``), without waiting for it."""
         hash_ = "ckptdiff" + "".join(
             f"&{urllib.parse.quote('p.ckptdiff.' + k, safe='')}={urllib.parse.quote(v, safe='')}"
             for k, v in (params or {}).items())
         self.page.goto("about:blank")  # a new hash alone would not reload the page
         self.page.goto(self.base + "#" + hash_)
-        return self.wait_ready()
 
     def wait_ready(self):
         self.ui.locator("body[data-diff-ready=yes]").wait_for(timeout=90000)
@@ -616,3 +620,56 @@ def test_tensorboards_reload_button_lists_a_new_checkpoint(tab, server, logdir, 
         assert ui.locator("#pick-target").input_value() == target_ref  # the open comparison stays
     finally:
         shutil.rmtree(os.path.join(logdir, run), ignore_errors=True)
+
+
+# ---------------------------------------------------------------- a logdir that takes a while
+
+# `tensorboard` with the plugin's first walk of the logdir held back, as on a large or remote
+# logdir: the real walk runs, SECONDS later; the first /runs waits 1 s for it, not 10.
+_SLOW_FIRST_SCAN = """
+import sys, time
+from tensorboard_plugin_ckptdiff import catalog, discovery
+walk, delayed = discovery.scan, [float(sys.argv.pop(1))]
+def slow_walk(*args, **kwargs):
+    if delayed:
+        time.sleep(delayed.pop())
+    return walk(*args, **kwargs)
+discovery.scan = slow_walk
+catalog.FIRST_SCAN_WAIT_SECONDS = 1.0
+from tensorboard.main import run_main
+sys.argv[0] = "tensorboard"
+run_main()
+"""
+
+
+def test_the_tab_says_it_is_still_looking_and_fills_in_when_the_scan_ends(browser, logdir):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_FIRST_SCAN, "8", "--logdir", logdir, "--host", "127.0.0.1",
+         "--port", str(port), "--reload_interval", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/"
+    tab = Tab(browser, base)
+    try:
+        _wait(lambda: _get(base + "data/plugins_listing")[0] == 200, "tensorboard to answer")
+        # A shared link to a pair, opened before the server has listed anything (ids are the
+        # checkpoints' paths, stable across restarts: checked below once they are listed).
+        pair = {"base": "checkpoint:hostile_names/clean.safetensors",
+                "target": "checkpoint:hostile_names/evil.safetensors"}
+        tab.open_link(pair)
+        note = tab.ui.locator("#scanning")
+        note.wait_for(timeout=60000)
+        assert _get(base + "data/plugin/ckptdiff/runs")[1]["scanning"] is True
+        assert "Looking for checkpoints" in tab.ui.locator("#panel-diff").inner_text()
+        # No reload from anyone (TensorBoard's own is off): the tab asks again by itself.
+        tab.wait_ready()
+        assert note.count() == 0
+        assert _hostile_ids(base) == {"clean.safetensors": "hostile_names/clean.safetensors",
+                                      "evil.safetensors": "hostile_names/evil.safetensors"}
+        assert tab.ui.locator("#pick-base").input_value() == pair["base"]  # the linked pair survived
+        assert tab.ui.locator("#pick-target").input_value() == pair["target"]
+        assert tab.ui.locator(".vt-row").count() > 0
+        assert not tab.errors, tab.errors
+    finally:
+        tab.close()
+        servers.stop(process)

@@ -4,6 +4,8 @@ real TensorFlow/Keras: every route, every error body, --path_prefix and /experim
 import gzip
 import json
 import os
+import threading
+import time
 
 import pytest
 from werkzeug.test import Client
@@ -119,6 +121,34 @@ def test_bundle_without_its_data_shard_is_incomplete(client, logdir):
 
 def test_file_named_like_hdf5_but_not_one_is_listed_with_status_error(client, logdir):
     assert ids(client)[logdir["broken"]["not_hdf5"]]["status"] == "error"
+
+
+def test_runs_says_scanning_until_the_first_pass_over_the_logdir_is_done(tmp_path, monkeypatch):
+    """A large or remote logdir takes a while to walk: meanwhile /runs answers at once with
+    ``scanning`` true (not an empty list that reads as "no checkpoints"), then the listing."""
+    from makers import keras_files
+    from tensorboard_plugin_ckptdiff import catalog, discovery
+
+    keras_files.safetensors_file(str(tmp_path / "run"))
+    gate = threading.Event()
+    walk = discovery.scan
+
+    def slow_walk(*args, **kwargs):  # the real walk, held back until the test lets it go
+        gate.wait(120)
+        return walk(*args, **kwargs)
+
+    monkeypatch.setattr(discovery, "scan", slow_walk)
+    monkeypatch.setattr(catalog, "FIRST_SCAN_WAIT_SECONDS", 0.1)
+    client = Client(logdirs.tensorboard_app("--logdir", str(tmp_path)))
+    status, body = get(client, "runs")
+    assert status == 200 and body["scanning"] is True and body["runs"] == []
+    gate.set()
+    deadline = time.monotonic() + 120
+    while body["scanning"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        body = get(client, "runs")[1]
+    assert body["scanning"] is False
+    assert [c["path"] for run in body["runs"] for c in run["checkpoints"]] == ["run/model.safetensors"]
 
 
 def test_runs_is_gzipped_when_the_client_accepts_it(client):

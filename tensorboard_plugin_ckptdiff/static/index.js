@@ -11,6 +11,9 @@ import { renderDiff } from "./diff_view.js";
 import { renderBrowser, showVariables } from "./browser.js";
 import { renderDrift } from "./drift_view.js";
 
+// While the server's first pass over the logdir is under way, ask for /runs this often.
+const RESCAN_MS = 2000;
+
 const mark = (name) => (typeof performance !== "undefined" && performance.mark ? performance.mark(name) : null);
 
 function topWindow() {
@@ -36,6 +39,8 @@ export async function render() {
   let tab = "diff";
   let diffRequest = null;
   let diffKey = null;
+  let scanning = false; // the server has not finished its first pass over the logdir
+  let rescan = null;
 
   const pickers = h("div", { class: "pickers" });
   const linkButton = copyButton(() => link(), "Copy link");
@@ -111,11 +116,19 @@ export async function render() {
     const changed = text !== runsText;
     runs = body.runs;
     runsText = text;
-    notice.replaceChildren(body.logdir_readable === false ? errorBox("the logdir cannot be read; check --logdir and its permissions", "Logdir") : "");
+    scanning = body.scanning === true;
+    notice.replaceChildren(body.logdir_readable === false
+      ? errorBox("the logdir cannot be read; check --logdir and its permissions", "Logdir")
+      : scanning
+        ? h("p", { class: "note", role: "status", id: "scanning" }, "Still looking for checkpoints in the logdir (a large or remote one takes a while); the lists fill in by themselves.")
+        : "");
+    // Ask again soon rather than wait for TensorBoard's reload, which may be minutes or off.
+    if (scanning && !rescan) rescan = setTimeout(() => { rescan = null; void reload(); }, RESCAN_MS);
     return changed;
   }
 
   function chooseDefaults() {
+    if (scanning) return; // a linked checkpoint may not be listed yet: keep what the link asked for
     const ok = (ref) => {
       const found = findRef(runs, ref);
       return found && found.record.status === "ok";
@@ -158,6 +171,10 @@ export async function render() {
 
   async function loadDiff(force = false) {
     const panel = panels.diff;
+    if (scanning && !(findRef(runs, state.base) && findRef(runs, state.target))) {
+      panel.replaceChildren(loading("Looking for checkpoints in the logdir…"));
+      return;
+    }
     if (!state.base || !state.target) {
       panel.replaceChildren(h("p", { class: "note" }, runs && runs.length
         ? "Choose a base (a model or a checkpoint) and a target checkpoint above."
@@ -222,6 +239,7 @@ export async function render() {
 
   async function reload() {
     const before = selectedSignature();
+    const wasScanning = scanning;
     let changed;
     try {
       changed = await loadRuns();
@@ -229,10 +247,11 @@ export async function render() {
       notice.replaceChildren(errorBox(e.message, "Cannot refresh"));
       return;
     }
-    if (!changed) return; // nothing new on disk: keep the table, its scroll and its focus
+    const scanEnded = wasScanning && !scanning; // the diff panel still says "looking"
+    if (!changed && !scanEnded) return; // nothing new on disk: keep the table, its scroll and its focus
     chooseDefaults();
     refreshChrome();
-    if (selectedSignature() === before) return; // a new checkpoint elsewhere: this diff still holds
+    if (selectedSignature() === before && !scanEnded) return; // a new checkpoint elsewhere: this diff still holds
     syncUrl();
     await compareAgain();
   }
