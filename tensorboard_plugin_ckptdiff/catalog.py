@@ -31,6 +31,7 @@ class Listing:
     by_id: Dict[str, discovery.Found] = dataclasses.field(default_factory=dict)
     sniffed: Dict[str, discovery.Sniffed] = dataclasses.field(default_factory=dict)
     readable: bool = True
+    unreadable_dirs: Tuple[Tuple[str, str], ...] = ()  # (name, why) of directories not listed
     # False until the first pass over the logdir has finished: a large or remote logdir takes
     # a while, and an empty listing must not read as "no checkpoints here".
     complete: bool = False
@@ -78,6 +79,7 @@ class Catalog:
         found: List[discovery.Found] = []
         runs = set()
         readable = True
+        unreadable_dirs: List[Tuple[str, str]] = []
         for root in self._roots:
             fs = self._fs[root.path]
             if fs.stat(root.path) is None:
@@ -86,6 +88,8 @@ class Catalog:
             scan = discovery.scan(fs, root, state_file.entries)
             runs.update(scan.runs)
             found.extend(scan.found)
+            readable = readable and scan.root_readable
+            unreadable_dirs.extend(scan.unreadable_dirs)
         sniff_cache = {}
         sniffed = {}
         for f in found:
@@ -98,11 +102,12 @@ class Catalog:
         by_id = {}
         for f in found:
             by_id.setdefault(f.id, f)  # two logdir_spec roots may collide: the first wins
-        listing = Listing(tuple(sorted(runs)), tuple(by_id.values()), by_id, sniffed, readable, complete=True)
+        listing = Listing(tuple(sorted(runs)), tuple(by_id.values()), by_id, sniffed, readable,
+                          tuple(sorted(unreadable_dirs)), complete=True)
         with self._lock:
             changed = listing.runs != self._listing.runs or listing.found != self._listing.found or \
                 listing.sniffed != self._listing.sniffed or listing.readable != self._listing.readable or \
-                not self._listing.complete
+                listing.unreadable_dirs != self._listing.unreadable_dirs or not self._listing.complete
             self._listing = listing
             self._sniff_cache = sniff_cache
             live = set(sniff_cache)

@@ -77,6 +77,10 @@ class Found:
 class Scan:
     runs: Tuple[str, ...]  # TensorBoard runs and checkpoint-only directories
     found: Tuple[Found, ...]
+    # (name like a run's, why) of each directory the walk could not list: whatever it holds
+    # is missing from the listing, so the user is told rather than left to guess.
+    unreadable_dirs: Tuple[Tuple[str, str], ...] = ()
+    root_readable: bool = True  # False: the root itself could not be listed
 
 
 def roots(logdir: str, logdir_spec: str = "") -> List[Root]:
@@ -136,6 +140,7 @@ class _Dir:
         self.rel = rel
         self.files: Dict[str, storage.Stat] = {}
         self.subdirs: List[Tuple[str, str]] = []  # (name, path to walk)
+        self.error: Optional[str] = None  # why it could not be listed (no server path in it)
 
 
 def walk(fs, root: str, max_dirs: int = 100_000) -> Iterable[_Dir]:
@@ -154,7 +159,9 @@ def walk(fs, root: str, max_dirs: int = 100_000) -> Iterable[_Dir]:
         d = _Dir(path, rel)
         try:
             entries = list(fs.scandir(path))
-        except (OSError, ValueError):
+        except (OSError, ValueError) as e:
+            d.error = (e.strerror if isinstance(e, OSError) else None) or type(e).__name__
+            yield d
             continue
         for name, is_dir, is_link, st in entries:
             child = fs.join(path, name)
@@ -199,7 +206,9 @@ def scan(fs, root: Root, state_entries=None) -> Scan:
             home = _parent(d.rel) if item[2] == records.SAVED_MODEL and d.rel else d.rel
             found.append(_found(root, rel, root.name(_nearest_run(home, run_rels)), *item[1:]))
     runs = {root.name(r) for r in run_rels} | {f.run for f in found}
-    return Scan(tuple(sorted(runs)), tuple(found))
+    unreadable = tuple((root.name(d.rel), d.error) for d in dirs if d.error and d.rel)
+    root_readable = not any(d.error and not d.rel for d in dirs)
+    return Scan(tuple(sorted(runs)), tuple(found), unreadable, root_readable)
 
 
 def _within_any(rel: str, dirs, strict: bool) -> bool:

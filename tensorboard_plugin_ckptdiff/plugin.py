@@ -238,6 +238,8 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         body = {
             "logdir_readable": listing.readable,
             "scanning": not listing.complete,  # the first pass is still under way: ask again
+            # directories the walk could not open: their checkpoints are missing from the list
+            "unreadable_dirs": [{"path": path, "error": why} for path, why in listing.unreadable_dirs],
             "runs": [{
                 "run": run,
                 "checkpoints": [c.to_json() for c in discovery.oldest_first(checkpoints.get(run, ()))],

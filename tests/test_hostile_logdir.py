@@ -173,11 +173,36 @@ def unreadable(source):
     shutil.rmtree(base)
 
 
-def test_unprivileged_listing_marks_unreadable_files_and_skips_closed_directories(unreadable):
+def test_unprivileged_listing_marks_unreadable_files_and_names_closed_directories(unreadable):
     code, body = unreadable["runs"]
     assert code == 200
-    listed = {c["id"]: c["status"] for r in json.loads(body)["runs"] for c in r["checkpoints"]}
+    body = json.loads(body)
+    listed = {c["id"]: c["status"] for r in body["runs"] for c in r["checkpoints"]}
     assert listed == {"readable/ckpt-1": "ok", "no_index/ckpt-1": "error", "no_data/ckpt-1": "ok"}
+    # closed/inner/ckpt-1 cannot be listed: the directory that hides it is named, by its
+    # logdir-relative path and the system's reason, never by a server path
+    assert body["unreadable_dirs"] == [{"path": "closed", "error": "Permission denied"}]
+    assert body["logdir_readable"] is True
+
+
+def test_unprivileged_listing_of_a_logdir_it_cannot_open_says_the_logdir_is_unreadable(source):
+    base = tempfile.mkdtemp(prefix="ckptdiff-unreadable-")
+    logdir = os.path.join(base, "logdir")
+    try:
+        os.makedirs(os.path.join(logdir, "run"))
+        logdirs.copy_bundle(source["prefix"], os.path.join(logdir, "run", "ckpt-1"))
+        for directory, _, names in os.walk(base):
+            os.chmod(directory, 0o755)
+            for name in names:
+                os.chmod(os.path.join(directory, name), 0o644)
+        os.chmod(logdir, 0o311)  # it exists and can be entered, but not listed
+        ((code, body),) = robustness.get_as_nobody(logdir, [API + "runs"])
+    finally:
+        os.chmod(logdir, 0o755)
+        shutil.rmtree(base)
+    assert code == 200
+    body = json.loads(body)
+    assert (body["logdir_readable"], body["runs"], body["unreadable_dirs"]) == (False, [], [])
 
 
 def test_unprivileged_reads_answer_422_not_500_for_unreadable_files(unreadable, source):

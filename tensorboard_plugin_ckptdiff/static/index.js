@@ -10,6 +10,7 @@ import { renderPickers } from "./pickers.js";
 import { renderDiff } from "./diff_view.js";
 import { renderBrowser, showVariables } from "./browser.js";
 import { renderDrift } from "./drift_view.js";
+import { logdirNotes } from "./logdir_notes.js";
 
 // While the server's first pass over the logdir is under way, ask for /runs this often.
 const RESCAN_MS = 2000;
@@ -117,11 +118,9 @@ export async function render() {
     runs = body.runs;
     runsText = text;
     scanning = body.scanning === true;
-    notice.replaceChildren(body.logdir_readable === false
-      ? errorBox("the logdir cannot be read; check --logdir and its permissions", "Logdir")
-      : scanning
-        ? h("p", { class: "note", role: "status", id: "scanning" }, "Still looking for checkpoints in the logdir (a large or remote one takes a while); the lists fill in by themselves.")
-        : "");
+    notice.replaceChildren(...logdirNotes(body).map((note) => note.kind === "error"
+      ? errorBox(note.text, note.title)
+      : h("p", { class: note.kind === "warning" ? "note warning" : "note", role: "status", id: note.id }, note.text)));
     // Ask again soon rather than wait for TensorBoard's reload, which may be minutes or off.
     if (scanning && !rescan) rescan = setTimeout(() => { rescan = null; void reload(); }, RESCAN_MS);
     return changed;
