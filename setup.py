@@ -41,6 +41,6 @@ setuptools.setup(
     extras_require={"test": TEST, "remote": ["fsspec>=2024.6", "s3fs>=2024.6"]},
     entry_points={
         "tensorboard_plugins": ["ckptdiff = tensorboard_plugin_ckptdiff.plugin:CheckpointDiffPlugin"],
-        "console_scripts": ["ckptdiff = tensorboard_plugin_ckptdiff.cli:main"],
+        "console_scripts": ["ckptdiff = tensorboard_plugin_ckptdiff.cli:run"],
     },
 )

@@ -7,6 +7,7 @@ unreadable/incomplete checkpoint, with a one-line message on stderr and no trace
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -63,6 +64,16 @@ def _register_drift(sub):
 
 
 _EXTRA_COMMANDS = (_register_diff, _register_drift)
+
+
+def run() -> None:
+    """The ``ckptdiff`` command (console script and ``python -m``): main(), then exit."""
+    code = main()
+    # On the way out Python collects garbage across every object still tracked, tens of
+    # thousands after a listing: ~20 ms of a ~270 ms command, for memory the OS takes back
+    # anyway. Frozen objects are skipped; atexit handlers and stream flushes still run.
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv=None) -> int:

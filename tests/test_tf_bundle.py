@@ -293,6 +293,14 @@ def test_cli_ls_on_a_corrupt_index_exits_2_with_one_line(tf1_ckpt, tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1 and "index" in done.stderr
 
 
+def test_the_installed_ckptdiff_command_lists_a_checkpoint(tf1_ckpt):
+    command = os.path.join(os.path.dirname(sys.executable), "ckptdiff")  # setup.py's console script
+    done = subprocess.run([command, "ls", tf1_ckpt], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith(f"{tf1_ckpt}: tf_bundle (name_based)")
+    assert subprocess.run([command, "ls", tf1_ckpt + ".missing"], capture_output=True, timeout=120).returncode == 2
+
+
 def test_cli_ls_into_a_pipe_closed_early_stops_quietly(tmp_path):
     """`ckptdiff ls X | head -1`: no message about the closed pipe, the first line intact."""
     prefix = bundles.many_variables_checkpoint(str(tmp_path), 2000)  # ~200 KB: more than a pipe holds
