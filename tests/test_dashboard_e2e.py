@@ -625,16 +625,18 @@ def test_tensorboards_reload_button_lists_a_new_checkpoint(tab, server, logdir, 
 # ---------------------------------------------------------------- a logdir that takes a while
 
 # `tensorboard` with the plugin's first walk of the logdir held back, as on a large or remote
-# logdir: the real walk runs, SECONDS later; the first /runs waits 1 s for it, not 10.
-_SLOW_FIRST_SCAN = """
-import sys, time
+# logdir, until the test creates the file named first on the command line; then the real
+# walk runs. The first /runs waits 1 s for it, not 10.
+_HELD_FIRST_SCAN = """
+import os, sys, time
 from tensorboard_plugin_ckptdiff import catalog, discovery
-walk, delayed = discovery.scan, [float(sys.argv.pop(1))]
-def slow_walk(*args, **kwargs):
-    if delayed:
-        time.sleep(delayed.pop())
+walk, release = discovery.scan, sys.argv.pop(1)
+def held_walk(*args, **kwargs):
+    deadline = time.monotonic() + 300
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.05)
     return walk(*args, **kwargs)
-discovery.scan = slow_walk
+discovery.scan = held_walk
 catalog.FIRST_SCAN_WAIT_SECONDS = 1.0
 from tensorboard.main import run_main
 sys.argv[0] = "tensorboard"
@@ -642,10 +644,11 @@ run_main()
 """
 
 
-def test_the_tab_says_it_is_still_looking_and_fills_in_when_the_scan_ends(browser, logdir):
+def test_the_tab_says_it_is_still_looking_and_fills_in_when_the_scan_ends(browser, logdir, tmp_path):
     port = _free_port()
+    release = tmp_path / "release-the-walk"
     process = subprocess.Popen(
-        [sys.executable, "-c", _SLOW_FIRST_SCAN, "8", "--logdir", logdir, "--host", "127.0.0.1",
+        [sys.executable, "-c", _HELD_FIRST_SCAN, str(release), "--logdir", logdir, "--host", "127.0.0.1",
          "--port", str(port), "--reload_interval", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/"
@@ -661,6 +664,7 @@ def test_the_tab_says_it_is_still_looking_and_fills_in_when_the_scan_ends(browse
         note.wait_for(timeout=60000)
         assert _get(base + "data/plugin/ckptdiff/runs")[1]["scanning"] is True
         assert "Looking for checkpoints" in tab.ui.locator("#panel-diff").inner_text()
+        release.touch()
         # No reload from anyone (TensorBoard's own is off): the tab asks again by itself.
         tab.wait_ready()
         assert note.count() == 0
