@@ -14,7 +14,7 @@ import sys
 import google_crc32c
 import pytest
 
-from makers import bundles
+from makers import bundles, robustness
 from tensorboard_plugin_ckptdiff import storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import index_scan, index_table, object_names, tf_bundle
@@ -126,18 +126,12 @@ def test_varint_running_past_its_entry_is_an_entry_error_on_both_paths(indexes):
     key = pairs[1][0]
     # dtype float, shape [3], shard 0, offset 0, then a size whose varint never ends.
     broken = bytes.fromhex("0801" "120412020803" "1800" "2000" "28ffff")
-    table = _write([pairs[0], (key, broken)] + pairs[2:])
+    table = robustness.write_table([pairs[0], (key, broken)] + pairs[2:])
     header, keys, entries, error = _assert_agree(table, "long size varint")
     assert entries[0] is None and error is not None and "varint" in error
 
 
-def _write(pairs):
-    from makers import robustness
-
-    return robustness.write_table(pairs)
-
-
-def test_a_fresh_cli_process_reads_without_importing_numpy(indexes, tmp_path):
+def test_a_fresh_cli_process_reads_without_importing_numpy(tmp_path):
     """The reason for the Python path: ``ckptdiff ls`` of an ordinary checkpoint does not
     pay for importing numpy (about 80 ms), and lists what the numpy path lists."""
     prefix = bundles.many_variables_checkpoint(str(tmp_path), 200)
