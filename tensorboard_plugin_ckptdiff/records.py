@@ -289,8 +289,9 @@ def assemble(cls, rows) -> tuple:
     attribute read (equality, hash, repr, replace, pickling), and a dict of ten keys or
     fewer takes half the memory of one of twelve. The instances are ordinary records."""
     fields = cls.__dataclass_fields__
-    required = {name for name, f in fields.items()
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    # Only a plain default leaves a class attribute behind; a default_factory field has none,
+    # so a row must name it like a field without a default.
+    required = {name for name, f in fields.items() if f.default is dataclasses.MISSING}
     new, put = object.__new__, object.__setattr__
     out = []
     add = out.append

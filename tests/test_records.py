@@ -47,3 +47,17 @@ def test_a_row_may_not_name_a_field_the_record_lacks():
 def test_every_row_names_as_many_fields_as_the_first():
     with pytest.raises(TypeError, match="same fields"):
         records.assemble(records.Variable, [dict(_ROW), dict(_ROW, index=1)])
+
+
+def test_a_field_with_a_default_factory_must_be_named():
+    """Only a plain default leaves a class attribute to answer for an omitted field."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Tagged:
+        key: str
+        tags: tuple = dataclasses.field(default_factory=tuple)
+
+    with pytest.raises(TypeError, match="tags"):
+        records.assemble(Tagged, [{"key": "a"}])
+    (made,) = records.assemble(Tagged, [{"key": "a", "tags": ()}])
+    assert made == Tagged("a")
