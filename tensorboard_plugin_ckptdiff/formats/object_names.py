@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-from itertools import repeat
 from typing import Dict, NamedTuple, Optional
 
 from tensorboard_plugin_ckptdiff import records
@@ -288,13 +287,8 @@ def _decode_fast(raw: bytes) -> Optional[tuple]:
             return None
         children_of[i], attributes_of[i], slots_of[i] = (
             fields["children"], fields["attributes"], fields["slot_variables"])
-    # records.assemble, its checks done once for all nodes (every dict is spelled here).
-    nodes = list(map(object.__new__, repeat(records.ObjectNode, count)))
-    for _ in map(object.__setattr__, nodes, repeat("__dict__"),
-                 [{"children": c, "attributes": a, "slot_variables": s}
-                  for c, a, s in zip(children_of, attributes_of, slots_of)]):
-        pass
-    return tuple(nodes)
+    return records.assemble(records.ObjectNode, [{"children": c, "attributes": a, "slot_variables": s}
+                                                 for c, a, s in zip(children_of, attributes_of, slots_of)])
 
 
 def _corrupt_graph() -> CheckpointError:
