@@ -223,8 +223,11 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 
     def runs_impl(self, ctx, experiment) -> str:
         """The /runs body, serialized once per change of the logdir or of the event data."""
-        listing = self._catalog.listing()
+        # The version first: a rescan landing between the two reads then leaves a newer body
+        # under an older version (recomputed next time), never an older body under the newer
+        # version, which would be served until the logdir changes again.
         version = self._catalog.version
+        listing = self._catalog.listing()
         event_architectures = self._event_architectures(ctx, experiment)
         with self._lock:
             cached = self._runs_json.get(experiment)

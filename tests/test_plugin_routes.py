@@ -151,6 +151,32 @@ def test_runs_says_scanning_until_the_first_pass_over_the_logdir_is_done(tmp_pat
     assert [c["path"] for run in body["runs"] for c in run["checkpoints"]] == ["run/model.safetensors"]
 
 
+def test_runs_is_not_left_stale_by_a_rescan_landing_mid_request(tmp_path, monkeypatch):
+    """A rescan that publishes between the moment /runs takes the listing and the moment it
+    keys its cached answer must not leave the older answer cached as the newer one."""
+    from makers import keras_files
+    from tensorboard_plugin_ckptdiff import catalog
+
+    keras_files.safetensors_file(str(tmp_path / "run"), "a.safetensors")
+    client = Client(logdirs.tensorboard_app("--logdir", str(tmp_path)))
+    listed = lambda: sorted(c["path"] for run in get(client, "runs")[1]["runs"] for c in run["checkpoints"])  # noqa: E731
+    assert listed() == ["run/a.safetensors"]
+    keras_files.safetensors_file(str(tmp_path / "run"), "b.safetensors")
+    real_listing = catalog.Catalog.listing
+    pending = [True]
+
+    def listing_then_rescan(self):  # the background rescan, landing right after the read
+        out = real_listing(self)
+        if pending:
+            pending.clear()
+            self.refresh()
+        return out
+
+    monkeypatch.setattr(catalog.Catalog, "listing", listing_then_rescan)
+    listed()  # this answer may be the older listing: it was taken before the rescan
+    assert listed() == ["run/a.safetensors", "run/b.safetensors"]
+
+
 def test_runs_is_gzipped_when_the_client_accepts_it(client):
     response = client.get(API + "runs", headers={"Accept-Encoding": "gzip"})
     assert response.headers["Content-Encoding"] == "gzip"
