@@ -75,10 +75,36 @@ def test_graph_def_folds_partitions_and_their_slots_into_the_saved_names_and_sha
     assert all(shapes[name] == saved for name, saved in _saved(tf1_model.prefix).items())
 
 
-def test_graph_def_keeps_local_variables_the_meta_graph_leaves_out(tf1_model):
-    from_graph = {v.name for v in meta_graph.from_graph_def(tf1_model.graph_def).variables}
-    from_meta = {v.name for v in meta_graph.from_meta_graph_file(None, tf1_model.meta_path).variables}
-    assert tf1_model.local_names and from_graph - from_meta == tf1_model.local_names
+def test_graph_def_lists_what_its_saver_saves_and_not_the_local_metric_variables(tf1_model):
+    architecture = meta_graph.from_graph_def(tf1_model.graph_def)
+    assert {v.name: (v.shape, v.dtype) for v in architecture.variables} == _saved(tf1_model.prefix)
+    assert tf1_model.local_names and not tf1_model.local_names & {v.name for v in architecture.variables}
+
+
+def test_graph_def_and_meta_graph_give_the_same_variables(tf1_model):
+    from_graph = meta_graph.from_graph_def(tf1_model.graph_def).variables
+    from_meta = meta_graph.from_meta_graph_file(None, tf1_model.meta_path).variables
+    assert {(v.name, v.shape, v.dtype, v.kind) for v in from_graph} == {
+        (v.name, v.shape, v.dtype, v.kind) for v in from_meta}
+
+
+def test_a_saver_over_some_variables_expects_only_those(tmp_path):
+    with tf.Graph().as_default() as graph:
+        kept = tf.compat.v1.get_variable("kept", [2, 3])
+        tf.compat.v1.get_variable("other", [4])
+        tf.compat.v1.train.Saver([kept], name="partial")
+    (variable,) = meta_graph.from_graph_def(graph.as_graph_def()).variables
+    assert (variable.name, variable.shape) == ("kept", (2, 3))
+
+
+def test_without_a_saver_metric_variables_are_left_out_by_their_names():
+    with tf.Graph().as_default() as graph:
+        weight = tf.compat.v1.get_variable("w", [3])
+        tf.compat.v1.metrics.mean(weight)
+        tf.compat.v1.metrics.accuracy(tf.constant([1]), tf.constant([1]))
+        local = {v.op.name for v in tf.compat.v1.local_variables()}
+    names = {v.name for v in meta_graph.from_graph_def(graph.as_graph_def()).variables}
+    assert local and names == {"w"}
 
 
 def test_optimizer_state_is_kind_optimizer_and_the_step_is_metadata(tf1_model):

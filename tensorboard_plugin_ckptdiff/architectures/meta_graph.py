@@ -1,10 +1,14 @@
 """TF1 architectures from a GraphDef or a MetaGraphDef (a run graph, a ``.meta`` file), without TF.
 
-A GraphDef shows each variable op with its dtype and shape; a partitioned variable appears
-as ``x/part_0..k`` (and its slots as ``x/part_0/Adam``) while a Saver stores ``x`` and
-``x/Adam``, so parts are folded. A MetaGraphDef also carries the variable collections (global
-variables only: local and metric variables are never saved) and each part's save-slice info
-(the full name and full shape), which is preferred when present.
+What a Saver restores is what its ops name: a graph with a Saver holds ``save/SaveV2`` (and
+``save/RestoreV2``) whose constant ``tensor_names`` and ``shape_and_slices`` list every saved
+variable under its checkpoint name with its full shape, and the op's ``dtypes`` their types.
+That list is the architecture wherever it exists: it leaves out local and metric variables
+(``mean_1/total``), names a partitioned variable once, and is exactly what ``Saver.restore``
+looks up. Without a Saver in the graph, a MetaGraphDef's variable collections (global, less
+local and metric ones) come next, each part's save-slice info giving the full name and shape.
+A bare GraphDef without a Saver shows only variable ops: parts ``x/part_k`` are folded into
+``x``, and local variables are recognised by the names tf.compat.v1.metrics gives them.
 """
 
 from __future__ import annotations
@@ -23,17 +27,32 @@ FRAMEWORK = "tf1_graph"
 _PART = re.compile(r"^(.*)/part_(\d+)(/.*)?$")
 # Collections whose variables a Saver does not save by default.
 _UNSAVED = ("local_variables", "metric_variables")
+# What tf.compat.v1.metrics names its local variables: <metric>[_N]/<accumulator>.
+_LOCAL = re.compile(
+    r"(^|/)(mean|accuracy|auc|precision|recall|mean_absolute_error|mean_squared_error|"
+    r"root_mean_squared_error|mean_iou|mean_per_class_accuracy|mean_relative_error|mean_cosine_distance|"
+    r"percentage_below|true_positives|false_positives|true_negatives|false_negatives|"
+    r"precision_at_thresholds|recall_at_thresholds|sensitivity_at_specificity|specificity_at_sensitivity)"
+    r"(_\d+)?/(total|count|total_confusion_matrix|true_positives|false_positives|true_negatives|"
+    r"false_negatives|accumulator)(_\d+)?$")
 _MAX_META_BYTES = 2 << 30  # protobuf refuses messages over 2 GiB anyway
 
 
 def from_graph_def(graph_def, **fields) -> records.Architecture:
-    """The variables of a GraphDef (proto or bytes), partitions folded into one variable."""
+    """The variables a Saver of this GraphDef (proto or bytes) would restore."""
     graph_def = _parse(graph_pb2.GraphDef, graph_def, "GraphDef")
+    saved = saver_variables(graph_def)
+    if saved:
+        return _architecture("graph", saved, fields)
     nodes = _variable_nodes(graph_def)
     groups: Dict[str, List[Tuple[int, records.Shape]]] = {}
     dtypes: Dict[str, str] = {}
     for name, (dtype, shape) in nodes.items():
         full, part = _fold(name)
+        if _LOCAL.search(full):
+            # Last resort, without a Saver or collections to ask: tf.compat.v1.metrics keeps its
+            # totals and counts in local variables, which no Saver saves by default.
+            continue
         groups.setdefault(full, []).append((part, shape))
         dtypes.setdefault(full, dtype)
     saved_shapes = _saver_full_shapes(graph_def)
@@ -46,6 +65,10 @@ def from_graph_def(graph_def, **fields) -> records.Architecture:
 def from_meta_graph(meta_graph, **fields) -> records.Architecture:
     """The variables a Saver of this MetaGraphDef (proto or bytes) would save."""
     meta = _parse(meta_graph_pb2.MetaGraphDef, meta_graph, "MetaGraphDef")
+    scope = meta.saver_def.save_tensor_name.split("/", 1)[0] if "/" in meta.saver_def.save_tensor_name else None
+    saved = saver_variables(meta.graph_def, scope)
+    if saved:
+        return _architecture("meta_graph", saved, fields)
     defs = _variable_defs(meta, "variables")
     if not defs:
         # No collections (a graph exported by hand): the graph's variable ops are all we have.
@@ -149,6 +172,64 @@ def _saver_full_shapes(graph_def) -> Dict[str, records.Shape]:
             if dims and all(d.isdigit() for d in dims):
                 out[name.decode("utf-8", "replace")] = tuple(int(d) for d in dims)
     return out
+
+
+def saver_variables(graph_def, scope: Optional[str] = None) -> Tuple[records.Variable, ...]:
+    """The variables a Saver in the graph saves and restores, from its SaveV2 ops' constants.
+
+    ``scope``: the Saver's name scope (a MetaGraphDef's saver_def says which); otherwise the
+    default Saver's ``save``, else the one that saves the most. A sharded Saver has one
+    SaveV2 per device in its scope: their lists are joined."""
+    by_name = {n.name: n for n in graph_def.node}
+    savers: Dict[str, list] = {}
+    for node in graph_def.node:
+        if node.op == "SaveV2" and len(node.input) >= 3:
+            savers.setdefault(node.name.split("/", 1)[0], []).append(node)
+    if not savers:
+        return ()
+    if scope not in savers:
+        scope = "save" if "save" in savers else max(savers, key=lambda k: sum(len(n.input) for n in savers[k]))
+    variables_ops = _variable_nodes(graph_def)
+    out: Dict[str, records.Variable] = {}
+    for node in savers[scope]:
+        names, specs = (by_name.get(i.split(":", 1)[0]) for i in node.input[1:3])
+        if names is None or specs is None or names.op != "Const" or specs.op != "Const":
+            continue
+        names, specs = names.attr["value"].tensor.string_val, specs.attr["value"].tensor.string_val
+        dtypes = list(node.attr["dtypes"].list.type)
+        inputs = list(node.input[3:])
+        for i, raw in enumerate(names):
+            name = raw.decode("utf-8", "replace")
+            if name in out:
+                continue  # a partitioned variable: one entry per slice, one variable
+            spec = specs[i].decode("utf-8", "replace").split(" ") if i < len(specs) else [""]
+            dims = spec[:-1]
+            if dims and all(d.isdigit() for d in dims):
+                shape = tuple(int(d) for d in dims)  # the full shape of a sliced variable
+            else:
+                shape = _saved_shape(by_name, variables_ops, name, inputs[i] if i < len(inputs) else None)
+            dtype = _dtype(dtypes[i]) if i < len(dtypes) else variables_ops.get(name, ("unknown", None))[0]
+            out[name] = _variable(name, dtype, shape)
+    # The Saver lists names sorted; the graph's own order (the model's) reads better.
+    position: Dict[str, int] = {}
+    for index, op_name in enumerate(variables_ops):
+        position.setdefault(_fold(op_name)[0], index)
+    return tuple(sorted(out.values(), key=lambda v: position.get(v.name, len(position))))
+
+
+def _saved_shape(by_name, variable_ops, name: str, tensor: Optional[str]) -> records.Shape:
+    """The shape of what a Saver saves under ``name``: its variable op's, found by name or by
+    following the saved tensor back through reads and identities."""
+    if name in variable_ops:
+        return variable_ops[name][1]
+    node = by_name.get(tensor.split(":", 1)[0].lstrip("^")) if tensor else None
+    for _ in range(8):
+        if node is None:
+            return None
+        if node.op in VARIABLE_OPS:
+            return variable_ops.get(node.name, (None, None))[1]
+        node = by_name.get(node.input[0].split(":", 1)[0].lstrip("^")) if node.input else None
+    return None
 
 
 def _dtype(enum: int) -> str:
