@@ -158,17 +158,26 @@ def test_object_graph_keeps_every_node_and_edge(request, case):
             (s.original_variable_node_id, s.slot_name, s.slot_variable_node_id) for s in theirs.slot_variables)
 
 
-def test_keras_kernels_stored_under_the_optimizer_are_named_by_the_model_path(keras_ckpt):
+def test_keras_kernels_stored_under_the_optimizer_are_named_as_the_model_names_them(keras_ckpt):
     prefix, model, _ = keras_ckpt
     checkpoint = formats.read(prefix)
     by_full_name = {v.full_name: v for v in checkpoint.variables}
     for weight in model.weights:
         variable = by_full_name[weight.path]
         assert variable.key.startswith("optimizer/_trainable_variables/")
-        assert variable.name.startswith("model/")
-        node = checkpoint.object_graph.walk(variable.name)
+        assert variable.name == weight.path  # what model.weights shows, not an object path
+        node = checkpoint.object_graph.walk(variable.object_path)  # the key's own path stays
         assert checkpoint.object_graph.value_key(node) == variable.key
         assert variable.kind == records.WEIGHT
+
+
+def test_keras_optimizer_slots_are_named_as_the_optimizer_names_them(keras_ckpt):
+    prefix, _, optimizer = keras_ckpt
+    checkpoint = formats.read(prefix)
+    names = {v.name for v in checkpoint.variables if v.kind == records.OPTIMIZER}
+    slots = {v.path for v in optimizer.variables if "momentum" in v.path or "velocity" in v.path}
+    assert slots and slots <= names  # adam/sequential_hidden_kernel_momentum, not optimizer/_variables/2
+    assert not any(n.startswith("optimizer/_variables/") for n in names)
 
 
 def test_keras_weights_carry_their_layer_name(keras_ckpt):

@@ -2,8 +2,12 @@
 
 Object-based keys are built from a node's shortest path, which for Keras 3 with
 ``tf.train.Checkpoint(model=, optimizer=)`` runs through ``optimizer/_trainable_variables/N``;
-the model's own path exists only in the graph. We name each variable by its shortest path
-that avoids optimizer objects, and class what only an optimizer reaches as optimizer state.
+the model's own path exists only in the graph. A variable is named as the model names it:
+the graph's ``full_name`` (Keras's ``variable.path``: ``sequential/dense/kernel``, and for an
+optimizer's slots ``adam/sequential_dense_kernel_momentum``) when it is a path that no other
+variable shares; otherwise its shortest path that avoids optimizer objects (a slot: its
+variable's name and the slot's). What only an optimizer reaches is optimizer state. The
+object path stays the key and the pairing identity: names are for people.
 """
 
 from __future__ import annotations
@@ -451,7 +455,20 @@ def object_based(graph: records.ObjectGraph) -> Dict[str, Naming]:
                     out[key] = make(Naming, (path[0], records.WEIGHT, layer, full_name, object_path))
                 continue
             out[key] = _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots)
-    return out
+    return _readable(out)
+
+
+def _readable(namings: Dict[str, Naming]) -> Dict[str, Naming]:
+    """Each variable named by its full_name where that is a path shared by no other."""
+    seen: Dict[str, int] = {}
+    for n in namings.values():
+        if n.full_name and "/" in n.full_name:
+            seen[n.full_name] = seen.get(n.full_name, 0) + 1
+    make = tuple.__new__
+    for key, n in namings.items():
+        if seen.get(n.full_name) == 1 and n.name != n.full_name:
+            namings[key] = make(Naming, (n.full_name, n.kind, n.layer, n.full_name, n.object_path))
+    return namings
 
 
 def _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots) -> Naming:
