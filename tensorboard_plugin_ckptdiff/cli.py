@@ -40,7 +40,10 @@ def _ls(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tensorboard_plugin_ckptdiff import __version__
+
     parser = _Parser(prog="ckptdiff", description="Why a checkpoint will not restore into a model.")
+    parser.add_argument("--version", action="version", version=f"ckptdiff {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     ls = sub.add_parser("ls", help="list the variables of one checkpoint")
     ls.add_argument("path", help="checkpoint prefix, file, directory with a 'checkpoint' state file, or SavedModel dir")

@@ -19,7 +19,8 @@ def register(subparsers) -> None:
         diff.add_argument(side, help=(
             f"{what}: a checkpoint path (prefix, file, directory, URL with ://), a .keras archive, "
             "or module:function returning a Keras model or tf.Module"))
-    diff.add_argument("--mode", default="auto", choices=("auto", "name", "object_path", "keras_order"),
+    diff.add_argument("--mode", default="auto",
+                      choices=("auto", "name", "object_path", "keras_order", "transformers", "structure"),
                       help="how to pair variables (default: the real loader's rule for TARGET's format)")
     diff.add_argument("--kinds", default=None,
                       help="comma-separated kinds to show: weight, optimizer, metadata (default: all)")

@@ -4,9 +4,10 @@ what would and would not be restored, whether the restore succeeds, and what wou
 from __future__ import annotations
 
 import collections
+import dataclasses
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
-from tensorboard_plugin_ckptdiff import casting, fix, gc_pause, pairing, records, renamed, verdict
+from tensorboard_plugin_ckptdiff import casting, fix, gc_pause, pairing, records, renamed, restored, verdict
 from tensorboard_plugin_ckptdiff.text import shape_text
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
@@ -29,12 +30,13 @@ def compare(base, target, mode: str = "auto", kinds: Union[None, str, Iterable[s
 def _compare(base, target, mode, wanted) -> records.Report:
     paired = pairing.pair(base, target, mode)
     renames: List[renamed.Rename] = []
-    if paired.mode in (pairing.NAME, pairing.OBJECT_PATH) and paired.missing and paired.unexpected:
+    if paired.mode in (pairing.NAME, pairing.OBJECT_PATH, pairing.TRANSFORMERS) and paired.missing and paired.unexpected:
         renames = renamed.find(paired.missing, paired.unexpected, paired.base_paths, paired.target_paths,
                                ordered=_keeps_order(base) and _keeps_order(target))
     entries = _entries(paired, renames)
     judged = verdict.judge(paired.loader, entries)
-    remedy = fix.suggest(paired, entries, renames, _path(target), judged.restorable)
+    _mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))
+    remedy = fix.suggest(paired, entries, renames, fix.location(target), judged)
     shown = tuple(entries) if wanted is None else tuple(e for e in entries if e.kind in wanted)
     counts = collections.Counter(e.status for e in shown)
     return records.Report(
@@ -42,6 +44,16 @@ def _compare(base, target, mode, wanted) -> records.Report:
         resumable=judged.resumable, verdict=judged.verdict,
         summary={status: counts.get(status, 0) for status in records.STATUSES},
         entries=shown, fix=remedy)
+
+
+def restored_keys(base, target, mode: str = "auto") -> Tuple[str, ...]:
+    """Keys of the base variables the loader of ``mode`` leaves holding saved values (no fix,
+    no rename search: what a snippet's promise is computed with)."""
+    paired = pairing.pair(base, target, mode)
+    entries = _entries(paired, ())
+    judged = verdict.judge(paired.loader, entries)
+    flags = restored.flags(paired.loader, entries, judged.failed)
+    return tuple(e.base.key for e, flag in zip(entries, flags) if flag)
 
 
 def _kinds(kinds) -> Optional[Tuple[str, ...]]:
@@ -61,14 +73,19 @@ def _keeps_order(side) -> bool:
     return isinstance(side, records.Architecture) or side.format in _ORDERED_FORMATS
 
 
-def _path(side) -> str:
-    return side.path if isinstance(side, records.Checkpoint) else "PATH"
+def _mark_restored(entries: List[records.Entry], flags: Sequence[bool]) -> None:
+    # The entries were made a moment ago in _entries and nobody holds them yet: set the flag
+    # in place rather than copy every frozen record once more (a diff can have 100k rows).
+    for e, flag in zip(entries, flags):
+        if flag:
+            object.__setattr__(e, "restored", True)
 
 
 def _entries(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List[records.Entry]:
     by_base = {id(r.base): r for r in renames}
     renamed_targets = {id(r.target) for r in renames}
     keras3 = paired.loader == pairing.KERAS3
+    reshaping = paired.mode == pairing.TRANSFORMERS
     partner = {id(b): t for b, t in paired.pairs}
     missing_detail = "not in the checkpoint: it would keep its initial value"
     out = []
@@ -81,7 +98,10 @@ def _entries(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List
             if b.shape == t.shape and b.dtype == t.dtype and not keras3:
                 append(entry(records.MATCH, b, t))
             else:
-                append(_pair_entry(b, t, keras3))
+                e = _pair_entry(b, t, keras3)
+                if reshaping and e.status == records.SHAPE_MISMATCH and restored.reshapes(b.shape, t.shape):
+                    e = _reshaped(e)
+                append(e)
             continue
         r = by_base.get(id(b))
         if r is not None:
@@ -107,6 +127,11 @@ def _pair_entry(b: records.Variable, t: records.Variable, keras3: bool) -> recor
     if keras3 and b.layer and t.layer and b.layer != t.layer and b.kind == records.WEIGHT:
         return records.Entry(records.MATCH, b, t, detail=verdict.renamed_layer_detail(b, t))
     return records.Entry(records.MATCH, b, t)
+
+
+def _reshaped(entry: records.Entry) -> records.Entry:
+    """transformers reshapes a value whose element count fits: say so on the row."""
+    return dataclasses.replace(entry, detail=entry.detail + "; same number of values, and from_pretrained reshapes it")
 
 
 def _same_shape(a, b) -> bool:

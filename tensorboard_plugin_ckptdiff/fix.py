@@ -1,12 +1,20 @@
-"""What would make the restore succeed: the assignment map and code for the target's loader."""
+"""What would make the restore succeed: the assignment map and code for the target's loader.
+
+Every snippet is code that runs against the real loader (the tests run each kind) and says
+which base variables it leaves holding saved values (``Snippet.restores``). A snippet is
+offered only where it changes the outcome: a loader that fails, or variables only code can
+bring in (renamed, re-typed); an all-match diff, or one whose only gap is weights the file
+does not hold, offers none. Paths are where the file is (absolute, or a URL).
+"""
 
 from __future__ import annotations
 
 import collections
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.pairing import KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT, Pairing
+from tensorboard_plugin_ckptdiff import casting, records
+from tensorboard_plugin_ckptdiff.pairing import (
+    KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, Pairing)
 from tensorboard_plugin_ckptdiff.renamed import Rename
 
 _MAX_LISTED = 200  # beyond this, a snippet would be a wall of names: it says how to build the map
@@ -23,25 +31,36 @@ def assignment_map(renames: Sequence[Rename]) -> Tuple[Tuple[str, str], ...]:
     return tuple(out.items())
 
 
+def location(side) -> str:
+    """The path a pasted snippet opens: the file itself, wherever the snippet runs."""
+    if isinstance(side, records.Checkpoint):
+        return side.location or side.path
+    return "PATH"
+
+
 def suggest(pairing: Pairing, entries: Sequence[records.Entry], renames: Sequence[Rename],
-            path: str, restorable: bool) -> records.Fix:
+            path: str, judged) -> records.Fix:
     mapping = assignment_map(renames)
     snippets: List[records.Snippet] = []
-    if pairing.loader == TF1_SAVER:
-        if not restorable or mapping:
+    loader, failed = pairing.loader, judged.failed
+    if loader == TF1_SAVER:
+        if not judged.restorable or mapping:
             snippet = _init_from_checkpoint(pairing, entries, mapping, path)
             if snippet is not None:
                 snippets.append(snippet)
-    elif pairing.loader == TF2_CHECKPOINT:
-        snippets += _tf2(entries, path, restorable)
-    elif pairing.loader == KERAS3:
-        snippets += _keras3(entries, path, restorable)
-    elif pairing.loader == KERAS_LEGACY and not restorable:
-        snippets.append(records.Snippet(
-            "Load what fits, by layer name (tf-keras)",
-            f"model.load_weights({path!r}, by_name=True, skip_mismatch=True)\n"
-            "# layers whose name or shapes differ keep their initial values"))
-    return records.Fix(mapping, tuple(snippets))
+    elif loader == TF2_CHECKPOINT:
+        snippets += _tf2(entries, path, failed)
+    elif loader == KERAS3:
+        snippets += _keras3(pairing, entries, path, failed)
+    elif loader == KERAS_LEGACY and failed:
+        snippets += _legacy_by_name(pairing, path)
+    elif loader in (TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS) and failed:
+        snippets.append(_from_pretrained(loader, entries, path))
+    return records.Fix(mapping, tuple(s for s in snippets if s.restores))
+
+
+def _in_order(entries, keys) -> Tuple[str, ...]:
+    return tuple(e.base.key for e in entries if e.base is not None and e.base.key in keys)
 
 
 def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.Snippet]:
@@ -69,51 +88,133 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.S
     else:
         lines.append(f"assignment_map = ...  # {len(full)} entries: report.fix.assignment_map plus the matches")
     lines.append(f"tf.compat.v1.train.init_from_checkpoint({path!r}, assignment_map)")
-    return records.Snippet("Restore by name with an assignment map (init_from_checkpoint)", "\n".join(lines))
+    restores = {e.base.key for e in entries if e.status == records.MATCH and e.base is not None}
+    restores |= {e.base.key for e in entries if e.status == records.RENAMED}
+    return records.Snippet("Restore by name with an assignment map (init_from_checkpoint)", "\n".join(lines),
+                           restores=_in_order(entries, restores))
 
 
-def _tf2(entries, path, restorable) -> List[records.Snippet]:
-    manual = [e for e in entries if e.base is not None and e.target is not None
-              and e.status in (records.RENAMED, records.DTYPE_MISMATCH)]
+def _tf2(entries, path, failed) -> List[records.Snippet]:
+    """By hand: RestoreV2 neither renames nor casts, and a failed restore stops part-way."""
+    renamed = any(e.status == records.RENAMED for e in entries)
+    if not failed and not renamed:
+        return []  # what is missing is not in the file; what is extra is ignored: no code helps
+    by_hand = [e for e in entries if e.base is not None and e.target is not None and (
+        e.status in (records.MATCH, records.RENAMED)
+        or e.status == records.DTYPE_MISMATCH and e.cast != casting.INCOMPATIBLE)]
+    if not by_hand:
+        return []
+    lines = ["import tensorflow as tf", "", f"reader = tf.train.load_checkpoint({path!r})"]
+    if len(by_hand) <= _MAX_LISTED:
+        lines.append("saved_as = {  # the model's variable -> its key in the checkpoint")
+        lines += [f"    {e.base.key!r}: {e.target.key!r}," for e in by_hand]
+        lines.append("}")
+    else:  # a wall of names helps nobody: let the diff say it
+        lines[1:1] = ["import tensorboard_plugin_ckptdiff as ckptdiff", ""]
+        lines += [f"report = ckptdiff.compare(model, {path!r})",
+                  "saved_as = {e.base.key: e.target.key for e in report.entries",
+                  "            if e.status in ('match', 'renamed') or e.status == 'dtype_mismatch'"
+                  " and e.cast != 'incompatible'}"]
+    lines += ["for v in model.variables:",
+              "    key = saved_as.get(getattr(v, 'path', v.name.split(':')[0]))",
+              "    if key is not None:",
+              "        v.assign(tf.cast(reader.get_tensor(key), v.dtype))"]
+    what = " and ".join(w for w, present in (
+        ("casting", any(e.status == records.DTYPE_MISMATCH for e in by_hand)),
+        ("renamed variables", renamed)) if present) or "what fits"
+    return [records.Snippet(f"Load {what} by hand (tf.train.Checkpoint neither renames nor casts)",
+                            "\n".join(lines), restores=tuple(e.base.key for e in by_hand))]
+
+
+def _keras3(pairing, entries, path, failed) -> List[records.Snippet]:
+    from tensorboard_plugin_ckptdiff import restored
+
     out = []
-    if any(e.status == records.UNEXPECTED for e in entries) or not restorable:
-        out.append(records.Snippet(
-            "Restore what matches, ignoring values the model does not have",
-            "import tensorflow as tf\n\n"
-            f"status = tf.train.Checkpoint(model=model).restore({path!r})\n"
-            "status.expect_partial()  # unexpected checkpoint values are not an error"))
-    if manual and len(manual) <= _MAX_LISTED:
-        pairs = "\n".join(f"    {e.base.key!r}: {e.target.key!r}," for e in manual)
-        out.append(records.Snippet(
-            "Load renamed and re-typed variables by hand (the checkpoint loader neither renames nor casts)",
-            "import tensorflow as tf\n\n"
-            f"reader = tf.train.load_checkpoint({path!r})\n"
-            "saved_as = {\n" + pairs + "\n}\n"
-            "for v in model.variables:\n"
-            "    key = saved_as.get(getattr(v, 'path', v.name.split(':')[0]))\n"
-            "    if key is not None:\n"
-            "        v.assign(tf.cast(reader.get_tensor(key), v.dtype))"))
-    return out
-
-
-def _keras3(entries, path, restorable) -> List[records.Snippet]:
-    out = []
-    renames = _slot_renames(entries)
-    if renames:
-        steps = "\n".join(f"editor.rename_object({old!r}, {new.rsplit('/', 1)[-1]!r})" for old, new in renames)
-        edited = path[: -len(".weights.h5")] + ".edited.weights.h5" if path.endswith(".weights.h5") else "edited.weights.h5"
+    moves = _slot_renames(entries)
+    promised = _after_moves(pairing, moves) if moves else ()
+    # Offered only when the moves bring in more than the file gives as it is.
+    if set(promised) > {e.base.key for e in entries if e.restored}:
+        steps = "\n".join(f"editor.rename_object({old!r}, {new.rsplit('/', 1)[-1]!r})" for old, new in moves)
+        edited = _edited_path(path)
         out.append(records.Snippet(
             "Move layers to the slots this model reads them from (KerasFileEditor)",
             "import keras\n\n"
             f"editor = keras.saving.KerasFileEditor({path!r})\n"
             f"{steps}\n"
             f"editor.save({edited!r})\n"
-            f"model.load_weights({edited!r}, skip_mismatch=True)"))
-    if not restorable:
+            f"model.load_weights({edited!r}, skip_mismatch=True)",
+            restores=promised))
+    if failed:
+        keys = {e.base.key for e, flag in zip(entries, restored.flags(KERAS3, entries, True)) if flag}
         out.append(records.Snippet(
             "Load what fits, leaving mismatched layers at their initial values",
-            f"model.load_weights({path!r}, skip_mismatch=True)"))
+            f"model.load_weights({path!r}, skip_mismatch=True)", restores=_in_order(entries, keys)))
     return out
+
+
+def _edited_path(path: str) -> str:
+    for suffix in (".weights.h5", ".keras"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)] + ".edited.weights.h5"
+    return path + ".edited.weights.h5"
+
+
+def _after_moves(pairing, moves) -> Tuple[str, ...]:
+    """What load_weights(skip_mismatch=True) restores once the file's layers are moved."""
+    import dataclasses
+
+    from tensorboard_plugin_ckptdiff import diff
+
+    moved = dict(moves)
+
+    def move(v):
+        if v.layer_path in moved:
+            return dataclasses.replace(v, layer_path=moved[v.layer_path])
+        return v
+
+    base = records.Architecture(id="base", source="live_model", variables=pairing.base_variables)
+    target = records.Checkpoint(id="edited", path="edited", format=records.KERAS_WEIGHTS_H5,
+                                variables=tuple(move(v) for v in pairing.target_variables))
+    return diff.restored_keys(base, target, mode="keras_order")
+
+
+def _legacy_by_name(pairing, path) -> List[records.Snippet]:
+    """tf-keras ``load_weights(by_name=True, skip_mismatch=True)``: layers matched by name; a
+    layer whose weight count differs is skipped whole, a weight whose shape differs alone."""
+    held: Dict[str, List[records.Variable]] = collections.defaultdict(list)
+    for t in pairing.target_variables:
+        if t.kind == records.WEIGHT and t.layer_path is not None and t.index is not None:
+            held[t.layer_path].append(t)
+    wanted: Dict[str, List[records.Variable]] = collections.defaultdict(list)
+    for b in pairing.base_variables:
+        if b.kind == records.WEIGHT and b.layer is not None and b.index is not None:
+            wanted[b.layer].append(b)
+    keys = []
+    for layer, expected in wanted.items():
+        saved = sorted(held.get(layer, ()), key=lambda v: v.index)
+        expected = sorted(expected, key=lambda v: v.index)
+        if not saved or len(saved) != len(expected):
+            continue
+        keys += [b.key for b, t in zip(expected, saved) if b.shape == t.shape]
+    if not keys:
+        return []
+    return [records.Snippet(
+        "Load what fits, by layer name (tf-keras)",
+        f"model.load_weights({path!r}, by_name=True, skip_mismatch=True)\n"
+        f"# restores {len(keys)} of {sum(len(v) for v in wanted.values())} weights; layers whose name, "
+        "weight count or shapes differ keep their initial values",
+        restores=tuple(b.key for b in pairing.base_variables if b.key in set(keys)))]
+
+
+def _from_pretrained(loader, entries, path) -> records.Snippet:
+    from tensorboard_plugin_ckptdiff import restored
+
+    keys = {e.base.key for e in entries if restored.can_restore(loader, e)}
+    return records.Snippet(
+        "Load with from_pretrained, leaving the weights whose shape differs newly initialized",
+        "# `model` is the model you are restoring into (a TFPreTrainedModel): the same class and config\n"
+        f"model = type(model).from_pretrained({path!r}, config=model.config, ignore_mismatched_sizes=True)",
+        restores=_in_order(entries, keys))
 
 
 def _slot_renames(entries) -> List[Tuple[str, str]]:

@@ -1,4 +1,9 @@
-"""How each loader pairs a model's variables with a checkpoint's: the four diff modes."""
+"""How each loader pairs a model's variables with a checkpoint's: the diff modes.
+
+``name``, ``object_path`` and ``keras_order`` are the rules of TF's and Keras's loaders;
+``transformers`` is ``TFPreTrainedModel.from_pretrained`` (from_pretrained.py); ``structure``
+pairs two files of one Keras model written in different formats by layer order and variable
+order (structure.py), where no loader reads one into the other."""
 
 from __future__ import annotations
 
@@ -13,13 +18,18 @@ AUTO = "auto"
 NAME = "name"
 OBJECT_PATH = "object_path"
 KERAS_ORDER = "keras_order"
-MODES = (AUTO, NAME, OBJECT_PATH, KERAS_ORDER)
+TRANSFORMERS = "transformers"
+STRUCTURE = "structure"
+MODES = (AUTO, NAME, OBJECT_PATH, KERAS_ORDER, TRANSFORMERS, STRUCTURE)
 
 # The loader behind a mode: keras_order is two loaders with different rules.
 TF2_CHECKPOINT = "tf2_checkpoint"
 TF1_SAVER = "tf1_saver"
 KERAS3 = "keras3"
 KERAS_LEGACY = "keras_legacy"
+TRANSFORMERS_H5 = "transformers_h5"  # from_pretrained on tf_model.h5: load_tf_weights_from_h5
+TRANSFORMERS_SAFETENSORS = "transformers_safetensors"  # load_tf_weights_from_safetensors
+STRUCTURE_ONLY = "structure"  # no loader: two files of one model compared layer by layer
 
 # Structure, not a variable: never restored into anything.
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -71,20 +81,31 @@ def resolve(base, target, mode: str) -> Tuple[str, str]:
         raise InvalidArgument(f"mode is one of {', '.join(MODES)}; got {mode!r}")
     fmt = _format(target) or _format(base)
     if mode == AUTO:
-        mode = _auto(fmt, target)
+        mode = _auto(fmt, target, base)
     if mode == NAME:
         return mode, TF1_SAVER
     if mode == OBJECT_PATH:
         return mode, TF2_CHECKPOINT
+    if mode == TRANSFORMERS:
+        safetensors = fmt is not None and fmt[0] == records.SAFETENSORS
+        return mode, TRANSFORMERS_SAFETENSORS if safetensors else TRANSFORMERS_H5
+    if mode == STRUCTURE:
+        return mode, STRUCTURE_ONLY
     legacy = fmt is not None and fmt[0] == records.KERAS_LEGACY_H5
     if fmt is None and isinstance(base, records.Architecture) and base.framework == "tf_keras":
         legacy = True
     return mode, KERAS_LEGACY if legacy else KERAS3
 
 
-def _auto(fmt, target) -> str:
+def _auto(fmt, target, base=None) -> str:
     if fmt is None:  # two architectures: the only identity both surely have is the name
         return NAME
+    from tensorboard_plugin_ckptdiff import from_pretrained, structure
+
+    if from_pretrained.applies(base, target):
+        return TRANSFORMERS
+    if structure.applies(base, target):
+        return STRUCTURE
     name, flavor = fmt
     if name in (records.KERAS_WEIGHTS_H5, records.KERAS_ARCHIVE, records.KERAS_LEGACY_H5):
         return KERAS_ORDER
@@ -105,6 +126,16 @@ def pair(base, target, mode: str = AUTO) -> Pairing:
     if mode == KERAS_ORDER:
         slot = _legacy_slot if loader == KERAS_LEGACY else _keras3_slot
         return _by_identity(mode, loader, base_vars, target_vars, slot, slot)
+    if mode == TRANSFORMERS:
+        from tensorboard_plugin_ckptdiff import from_pretrained
+
+        base_id, target_id = from_pretrained.identities(base, target, loader)
+        return _by_identity(mode, loader, base_vars, target_vars, base_id, target_id)
+    if mode == STRUCTURE:
+        from tensorboard_plugin_ckptdiff import structure
+
+        base_id, target_id = structure.identities(base, target)
+        return _by_identity(mode, loader, base_vars, target_vars, base_id, target_id)
     return _by_object_path(base, target, base_vars, target_vars)
 
 

@@ -28,7 +28,7 @@ _JSON = "application/json"
 _CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
                   ".html": "text/html", ".json": _JSON, ".svg": "image/svg+xml", ".map": _JSON,
                   ".png": "image/png", ".woff2": "font/woff2"}
-_MODES = ("auto", "name", "object_path", "keras_order")
+_MODES = ("auto", "name", "object_path", "keras_order", "transformers", "structure")
 _CARRIED = "carried:"  # id prefix of an architecture a checkpoint carries (.keras, .meta, SavedModel)
 _REPORTS_KEPT = 16
 

@@ -151,6 +151,12 @@ class Checkpoint:
     # Some checkpoints carry the model that wrote them (.keras config, .meta graph,
     # SavedModel object graph); readers that can, put it here.
     architecture: Optional["Architecture"] = None
+    # The library whose loader reads this file when it is not the format's own: "transformers"
+    # for a tf_model.h5 / TF safetensors written by save_pretrained (from_pretrained loads it).
+    writer: Optional[str] = None
+    # Where the file is, for code a person pastes (fix snippets): absolute for local files, the
+    # URL for remote ones. ``path`` stays what the API names (relative to the logdir, or as given).
+    location: Optional[str] = None
 
     def to_json(self) -> dict:
         return {
@@ -164,6 +170,7 @@ class Checkpoint:
             "size_bytes": self.size_bytes,
             "status": self.status,
             "error": self.error,
+            "writer": self.writer,
         }
 
 
@@ -179,7 +186,8 @@ class Architecture:
     status: str = OK
     error: Optional[str] = None
     variables: Tuple[Variable, ...] = ()
-    # Which family of model this is: "keras3", "tf_keras", "tf_module", "tf1_graph".
+    # Which family of model this is: "keras3", "tf_keras", "tf_module", "tf1_graph", or
+    # "transformers" (a TFPreTrainedModel: tf-keras underneath, loaded by from_pretrained).
     framework: Optional[str] = None
 
     def to_json(self) -> dict:
@@ -204,6 +212,10 @@ class Entry:
     cast: Optional[str] = None  # dtype_mismatch only: safe | lossy | incompatible
     confidence: Optional[float] = None  # renamed only
     detail: str = ""
+    # Whether the base variable holds the saved value after the effective loader runs: a
+    # ``match`` can still be left alone (Keras loads a layer's variables in order and stops at
+    # the first that fails; a loader that stops part-way restores nothing after that point).
+    restored: bool = False
 
     @property
     def kind(self) -> str:
@@ -218,6 +230,7 @@ class Entry:
             "cast": self.cast,
             "confidence": self.confidence,
             "detail": self.detail,
+            "restored": self.restored,
         }
 
 
@@ -226,9 +239,15 @@ class Snippet:
     title: str
     code: str
     language: str = "python"
+    # Keys of the base variables this code leaves holding saved values (what it promises;
+    # the tests run the code and check exactly this set). None: not a restore.
+    restores: Optional[Tuple[str, ...]] = None
 
     def to_json(self) -> dict:
-        return {"title": self.title, "language": self.language, "code": self.code}
+        out = {"title": self.title, "language": self.language, "code": self.code}
+        if self.restores is not None:
+            out["restores"] = len(self.restores)
+        return out
 
 
 @dataclasses.dataclass(frozen=True)

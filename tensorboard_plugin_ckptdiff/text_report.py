@@ -15,9 +15,10 @@ _NUMBER = re.compile(r"\d+")
 def render(report: records.Report, matches: bool = False) -> str:
     """The report for a terminal; ``matches`` also lists the rows that match."""
     lines = [f"{_side(report.base)}  <-  {_side(report.target)}   (paired by {report.mode})", ""]
-    counts = ", ".join(f"{n} {status}" for status, n in report.summary.items() if n)
-    lines.append(counts or "no variables")
-    rows = [_row(e) for e in report.entries if matches or e.status != records.MATCH]
+    lines.append(counts_line(report.entries))
+    # A match the loader will still leave alone (its layer failed, the load stopped) is listed:
+    # it is exactly the row a person would otherwise trust.
+    rows = [_row(e) for e in report.entries if matches or e.status != records.MATCH or not e.restored]
     if rows:
         lines.append("")
         lines += _table(_fold(rows))
@@ -30,6 +31,27 @@ def render(report: records.Report, matches: bool = False) -> str:
     for snippet in report.fix.snippets:
         lines += ["", f"# {snippet.title}", snippet.code]
     return "\n".join(lines)
+
+
+_KIND_WORDS = ((records.WEIGHT, "weights"), (records.OPTIMIZER, "optimizer"), (records.METADATA, "counters"))
+
+
+def counts_line(entries) -> str:
+    """Counts per status, kind by kind, in the verdict's own units ("weights: 4 match")."""
+    parts = []
+    for kind, word in _KIND_WORDS:
+        found = [e for e in entries if e.kind == kind]
+        if not found:
+            continue
+        counts = {}
+        for e in found:
+            counts[e.status] = counts.get(e.status, 0) + 1
+        text = ", ".join(f"{counts[s]} {s}" for s in records.STATUSES if s in counts)
+        left = sum(1 for e in found if e.status == records.MATCH and not e.restored and e.base is not None)
+        if left:
+            text += f" ({left} of the matches not restored)"
+        parts.append(f"{word}: {text}")
+    return "; ".join(parts) or "no variables"
 
 
 def _side(side) -> str:
@@ -48,6 +70,11 @@ def _row(e: records.Entry) -> Tuple[str, str, str, str]:
     expects = f"{shape_text(b.shape)} {b.dtype}" if b else ""
     holds = f"{shape_text(t.shape)} {t.dtype}" if t else ""
     status = e.status + (f" ({e.cast})" if e.cast else "") + (f" ({e.confidence:.2f})" if e.confidence else "")
+    if e.base is not None and e.target is not None and e.status != records.RENAMED:
+        if e.status == records.MATCH and not e.restored:
+            status = "match, not restored"
+        elif e.status != records.MATCH and e.restored:
+            status += ", restored"
     return status, name, expects, holds
 
 

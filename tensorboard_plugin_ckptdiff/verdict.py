@@ -7,15 +7,19 @@ import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import casting, records
+from tensorboard_plugin_ckptdiff.restored import TRANSFORMERS, can_restore
 from tensorboard_plugin_ckptdiff.text import shape_text
-from tensorboard_plugin_ckptdiff.pairing import KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT
+from tensorboard_plugin_ckptdiff.pairing import (
+    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
-_RESTORED = (records.MATCH, records.DTYPE_MISMATCH)
-_LOADER_NAMES = {
+LOADER_NAMES = {
     TF2_CHECKPOINT: "tf.train.Checkpoint",
     TF1_SAVER: "the TF1 Saver",
     KERAS3: "Keras load_weights",
     KERAS_LEGACY: "Keras load_weights (legacy h5, by order)",
+    TRANSFORMERS_H5: "transformers' from_pretrained (tf_model.h5)",
+    TRANSFORMERS_SAFETENSORS: "transformers' from_pretrained (safetensors)",
+    STRUCTURE_ONLY: "pairing by the model's structure",
 }
 
 
@@ -24,6 +28,7 @@ class Judgement:
     restorable: bool
     resumable: bool
     verdict: str
+    failed: bool = False  # the loader itself raises (not merely leaves weights unrestored)
 
 
 def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
@@ -34,7 +39,9 @@ def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
     state_problem = _state_problem(loader, entries) if restorable else None
     resumable = restorable and state_problem is None
     if failure is not None:
-        return Judgement(False, False, f"Not restorable: {failure}")
+        if loader == STRUCTURE_ONLY:
+            return Judgement(False, False, f"Different models: {failure}", failed=True)
+        return Judgement(False, False, f"Not restorable: {failure}", failed=True)
     if unrestored:
         return Judgement(False, False, "Not restorable: " + _unrestored_sentence(loader, unrestored))
     weights = sum(1 for e in entries if e.base is not None and e.base.kind == records.WEIGHT)
@@ -48,11 +55,7 @@ def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
 
 
 def _restored(loader: str, e: records.Entry) -> bool:
-    if e.status == records.MATCH:
-        return True
-    if e.status == records.DTYPE_MISMATCH:
-        return loader in (KERAS3, KERAS_LEGACY) and e.cast != casting.INCOMPATIBLE
-    return False
+    return can_restore(loader, e)
 
 
 # --- the first thing that stops the loader -------------------------------------------------------
@@ -62,7 +65,7 @@ def _first_failure(loader: str, entries) -> Optional[str]:
     """The first thing that stops the loader, in the order the loader meets it."""
     slots = None
     if loader == KERAS_LEGACY:
-        found = _legacy_layer_count(entries)
+        found = legacy_count_problem(entries)
         if found:
             return found
         slots = _Slots(entries, lambda v: v.layer_index, weights_only=True)
@@ -76,7 +79,10 @@ def _first_failure(loader: str, entries) -> Optional[str]:
             found = slots.count_problem(b, state=False)
             if found:
                 return found
-        if e.status == records.SHAPE_MISMATCH:
+        if e.status == records.SHAPE_MISMATCH and not _restored(loader, e):
+            if loader in TRANSFORMERS:
+                return (f"{b.name} expects {shape_text(b.shape)} but the checkpoint holds {shape_text(t.shape)}, "
+                        "and from_pretrained raises unless ignore_mismatched_sizes=True.")
             return f"{_where(b)} expects {_leaf(b)} {shape_text(b.shape)} but the checkpoint holds {shape_text(t.shape)}."
         if e.status == records.DTYPE_MISMATCH and not _restored(loader, e):
             why = "and RestoreV2 does not cast" if e.cast != casting.INCOMPATIBLE else "and the two cannot be cast"
@@ -98,7 +104,12 @@ def _unrestored_sentence(loader: str, unrestored: List[records.Entry]) -> str:
     more = f" and {len(unrestored) - 1} more weights" if len(unrestored) > 1 else ""
     if first.status == records.RENAMED:
         return (f"{first.base.name}{more} would keep their initial values: the checkpoint holds it as "
-                f"{first.target.name} (renamed), and {_LOADER_NAMES[loader]} looks variables up by path.")
+                f"{first.target.name} (renamed), and {LOADER_NAMES[loader]} looks variables up by path.")
+    if loader == STRUCTURE_ONLY:
+        return f"{first.base.name}{more} have no counterpart in the other file."
+    if loader in TRANSFORMERS:
+        return (f"{first.base.name}{more} would keep their initial values: the checkpoint has no value for them "
+                "(from_pretrained only warns that they are newly initialized).")
     return f"{first.base.name}{more} would keep their initial values: the checkpoint has no value for them."
 
 
@@ -136,7 +147,7 @@ class _Slots:
         return f"{what} expects {count} variable{'s' if count != 1 else ''} but the checkpoint holds {held} {where}."
 
 
-def _legacy_layer_count(entries) -> Optional[str]:
+def legacy_count_problem(entries) -> Optional[str]:
     base = {e.base.layer_index for e in entries if e.base is not None and e.base.kind == records.WEIGHT}
     target = {e.target.layer_index for e in entries if e.target is not None and e.status != records.RENAMED
               and e.target.kind == records.WEIGHT}

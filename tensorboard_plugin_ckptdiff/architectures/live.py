@@ -16,6 +16,7 @@ from tensorboard_plugin_ckptdiff.architectures import size_of
 KERAS3 = "keras3"
 TF_KERAS = "tf_keras"
 TF_MODULE = "tf_module"
+TRANSFORMERS = "transformers"  # a TFPreTrainedModel: tf-keras underneath, loaded by from_pretrained
 
 _COUNTERS = {"iteration", "iterations", "global_step", "save_counter", "step"}
 
@@ -27,6 +28,8 @@ def from_model(model, id: str = "live", run: Optional[str] = None) -> records.Ar
         variables = _keras3_variables(model)
     elif framework == TF_KERAS:
         variables = _tf_keras_variables(model)
+    elif framework == TRANSFORMERS:
+        variables = _transformers_variables(model)
     else:
         variables = _module_variables(model)
     return records.Architecture(
@@ -36,6 +39,10 @@ def from_model(model, id: str = "live", run: Optional[str] = None) -> records.Ar
 def framework_of(model) -> str:
     # By the packages the class comes from, so a tf.Module never imports Keras.
     roots = {cls.__module__.split(".", 1)[0] for cls in type(model).__mro__}
+    from tensorboard_plugin_ckptdiff import from_pretrained
+
+    if "transformers" in roots and from_pretrained.is_transformers_model(model):
+        return TRANSFORMERS
     if "tf_keras" in roots:
         return TF_KERAS
     if "keras" in roots:
@@ -291,6 +298,18 @@ def _tf_keras_variables(model) -> List[records.Variable]:
         kind = records.METADATA if name.rsplit("/", 1)[-1] in _COUNTERS else records.OPTIMIZER
         out.append(_variable(var, name, name, kind, paths, full_name=name))
     return out
+
+
+def _transformers_variables(model) -> List[records.Variable]:
+    """tf-keras variables, read as transformers names them (the model's own name dropped:
+    ``bert/encoder/layer_._0/...``, as in its tf_model.h5 and safetensors); ``full_name`` keeps
+    the TF name from_pretrained strips itself."""
+    import dataclasses
+
+    from tensorboard_plugin_ckptdiff import from_pretrained
+
+    return [dataclasses.replace(v, name=from_pretrained.display_name(v.full_name)) if v.kind == records.WEIGHT else v
+            for v in _tf_keras_variables(model)]
 
 
 # --- tf.Module -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from typing import Optional
 
 from tensorboard_plugin_ckptdiff import records, storage
@@ -117,7 +118,12 @@ def read(path: str, fs=None) -> records.Checkpoint:
         raise CheckpointError(f"the file claims structures too large to read ({type(e).__name__})", canonical) from e
     except Exception as e:  # a reader bug must not take the caller down: say what broke
         raise CheckpointError(f"unreadable: {type(e).__name__}: {e}", canonical) from e
-    return checkpoint
+    return dataclasses.replace(checkpoint, location=_location(canonical))
+
+
+def _location(path: str) -> str:
+    """Where the file is for code pasted anywhere: absolute for a local path, a URL as it is."""
+    return path if "://" in path else os.path.abspath(path)
 
 
 def read_or_error(path: str, fs=None, **fields) -> records.Checkpoint:

@@ -10,10 +10,11 @@ loader pairs by the order of weighted layers, then by weight order (or by layer 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Iterator, List
 
-from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff import from_pretrained, records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import h5util
 
@@ -112,7 +113,15 @@ def variables_of(h5) -> List[records.Variable]:
 def read(fs, path: str) -> records.Checkpoint:
     with h5util.opened(fs, path) as (h5, size):
         variables = variables_of(h5)
-    return records.Checkpoint(id=path, path=path, format=FORMAT, size_bytes=size, variables=tuple(variables))
+    writer = None
+    if from_pretrained.written_by_transformers_h5(variables):
+        # save_pretrained's tf_model.h5: from_pretrained reads it by name, model name dropped;
+        # people read it the same way (bert/encoder/...), as in the TF safetensors it also writes.
+        writer = from_pretrained.WRITER
+        variables = [dataclasses.replace(v, name=from_pretrained.display_name(v.full_name or v.name))
+                     for v in variables]
+    return records.Checkpoint(id=path, path=path, format=FORMAT, size_bytes=size, variables=tuple(variables),
+                              writer=writer)
 
 
 def read_tensor(fs, path: str, key: str):

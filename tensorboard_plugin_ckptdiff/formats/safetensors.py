@@ -48,6 +48,7 @@ class Header(NamedTuple):
     tensors: List[Tensor]  # in the header's own order
     by_name: Dict[str, Tensor]
     file_size: int
+    metadata: Dict[str, str] = {}
 
 
 def claims(name: str) -> bool:
@@ -143,7 +144,7 @@ def parse_header(fs, path: str) -> Header:
     if position != size:
         _fail(f"the tensors cover {position - data_start} bytes of data but the file holds {size - data_start}: "
               "the file is truncated or has trailing bytes")
-    return Header(tensors, {t.name: t for t in tensors}, size)
+    return Header(tensors, {t.name: t for t in tensors}, size, metadata or {})
 
 
 def _layer(name: str):
@@ -153,12 +154,22 @@ def _layer(name: str):
 
 def read(fs, path: str) -> records.Checkpoint:
     header = parse_header(fs, path)
+    # transformers' save_pretrained marks TF weights {"format": "tf"}: from_pretrained loads them
+    # by these names (the model's own name stripped, ":0" kept); PyTorch-format files ("pt") go
+    # through a name conversion that is not modelled here, so they stay plain safetensors.
+    writer = "transformers" if header.metadata.get("format") == "tf" else None
+    tf_name = _tf_name if writer else str
     variables = records.assemble(records.Variable, (
-        {"key": t.name, "name": t.name, "shape": t.shape, "dtype": DTYPES[t.dtype][0],
-         "size_bytes": t.end - t.begin, "kind": records.WEIGHT, "layer": _layer(t.name),
+        {"key": t.name, "name": tf_name(t.name), "shape": t.shape, "dtype": DTYPES[t.dtype][0],
+         "size_bytes": t.end - t.begin, "kind": records.WEIGHT, "layer": _layer(tf_name(t.name)),
          "full_name": t.name, "object_path": None, "layer_path": None, "index": None, "layer_index": None}
         for t in header.tensors))
-    return records.Checkpoint(id=path, path=path, format=FORMAT, size_bytes=header.file_size, variables=variables)
+    return records.Checkpoint(id=path, path=path, format=FORMAT, size_bytes=header.file_size, variables=variables,
+                              writer=writer)
+
+
+def _tf_name(name: str) -> str:
+    return name[:-2] if name.endswith(":0") else name
 
 
 def _numpy_dtype(t: Tensor):

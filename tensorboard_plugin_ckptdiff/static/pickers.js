@@ -9,6 +9,8 @@ const MODE_LABEL = {
   object_path: "object path",
   name: "name",
   keras_order: "Keras order",
+  transformers: "transformers from_pretrained",
+  structure: "model structure",
 };
 
 export function baseName(path) {

@@ -1,7 +1,7 @@
 /** The comparison a link reopens: state <-> p.ckptdiff.* URL-hash params, and the shareable URL. */
 
 export const PLUGIN = "ckptdiff";
-export const MODES = ["auto", "object_path", "name", "keras_order"];
+export const MODES = ["auto", "object_path", "name", "keras_order", "transformers", "structure"];
 export const KINDS = ["weight", "optimizer", "metadata"];
 const PREFIX = `p.${PLUGIN}.`;
 const TAB = "__tab__";

@@ -1,0 +1,134 @@
+"""Which base variables end up holding saved values: each loader's rule, variable by variable.
+
+A status says how two variables compare; whether the value arrives also depends on what the
+loader does around it. Keras 3 loads a layer's variables in order and stops at the first that
+fails (a layer whose kernel does not fit keeps its initial bias too), and skips a layer whose
+variable count differs; loaders that stop at their first error keep what they assigned before
+it (tf.train.Checkpoint in traversal order, tf-keras's by-order h5 loading, transformers'
+safetensors loading), and those that check everything first assign nothing at all (the TF1
+Saver's RestoreV2, RestoreV2 refusing a dtype, transformers' h5 loading).
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Callable, List, Sequence
+
+from tensorboard_plugin_ckptdiff import casting, records
+from tensorboard_plugin_ckptdiff.pairing import (
+    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
+
+# Loaders that cast a saved value to the variable's dtype rather than refuse it.
+CASTING = (KERAS3, KERAS_LEGACY, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, STRUCTURE_ONLY)
+TRANSFORMERS = (TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
+
+
+def can_restore(loader: str, e: records.Entry) -> bool:
+    """This pair, on its own, would receive the saved value under ``loader``."""
+    if e.base is None or e.target is None:
+        return False
+    if e.status == records.MATCH:
+        return True
+    if e.status == records.DTYPE_MISMATCH:
+        return loader in CASTING and e.cast != casting.INCOMPATIBLE
+    if e.status == records.SHAPE_MISMATCH:
+        return loader in TRANSFORMERS and reshapes(e.base.shape, e.target.shape)
+    return False  # renamed: every loader looks variables up by name or path
+
+
+def reshapes(expected, held) -> bool:
+    """transformers reshapes a saved value whose element count fits (np.reshape succeeds)."""
+    if expected is None or held is None or any(d is None for d in tuple(expected) + tuple(held)):
+        return False
+    return _count(expected) == _count(held)
+
+
+def _count(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def flags(loader: str, entries: Sequence[records.Entry], failed: bool) -> List[bool]:
+    """``restored`` for each entry; ``failed``: the loader raises (verdict.judge found why)."""
+    out = [can_restore(loader, e) for e in entries]
+    if loader == KERAS3:
+        _layer_by_layer(entries, out)
+    elif loader == TF2_CHECKPOINT:
+        if any(e.status == records.DTYPE_MISMATCH for e in entries):
+            out = [False] * len(entries)  # RestoreV2 reads every tensor first and refuses the dtype
+        elif failed:
+            _until_first_failure(loader, entries, out, _breadth_first)
+    elif loader in (KERAS_LEGACY, TRANSFORMERS_SAFETENSORS) and failed:
+        if loader == KERAS_LEGACY and _counts_differ(entries):
+            out = [False] * len(entries)  # layer and weight counts are checked before any value is set
+        else:
+            order = _legacy_order if loader == KERAS_LEGACY else _base_order
+            _until_first_failure(loader, entries, out, order)
+    elif failed:  # TF1 Saver, transformers h5: everything is checked before anything is assigned
+        out = [False] * len(entries)
+    return out
+
+
+def _base_order(entries, i):
+    return i  # base variables come first, in the model's own order (model.weights)
+
+
+def _legacy_order(entries, i):
+    b = entries[i].base
+    return (b.layer_index if b.layer_index is not None else 1 << 30, b.index or 0, i)
+
+
+def _breadth_first(entries, i):
+    # tf.train.Checkpoint restores while it walks the object graph breadth first from the model.
+    path = entries[i].base.object_path or ""
+    return (path.count("/"), i)
+
+
+def _until_first_failure(loader, entries, out, order: Callable) -> None:
+    """A loader that assigns in ``order`` and stops at the first pair it cannot assign."""
+    ordered = sorted((i for i, e in enumerate(entries) if e.base is not None), key=lambda i: order(entries, i))
+    stopped = False
+    for i in ordered:
+        e = entries[i]
+        if not stopped and e.target is not None and not can_restore(loader, e):
+            stopped = True
+        if stopped:
+            out[i] = False
+
+
+def _counts_differ(entries) -> bool:
+    """tf-keras checks the layer count, then each layer's weight count, before setting values."""
+    from tensorboard_plugin_ckptdiff import verdict
+
+    if verdict.legacy_count_problem(entries) is not None:
+        return True
+    base = collections.Counter(e.base.layer_index for e in entries
+                               if e.base is not None and e.base.kind == records.WEIGHT)
+    held = collections.Counter(e.target.layer_index for e in entries if e.target is not None
+                               and e.status != records.RENAMED and e.target.kind == records.WEIGHT)
+    return base != held
+
+
+def _layer_by_layer(entries, out) -> None:
+    """Keras 3: per layer slot, nothing when the variable count differs, else in index order
+    up to the first variable that cannot be assigned."""
+    slots = collections.defaultdict(list)
+    held = collections.Counter()
+    for i, e in enumerate(entries):
+        if e.base is not None and e.base.layer_path is not None:
+            slots[e.base.layer_path].append(i)
+        if e.target is not None and e.target.layer_path is not None and e.status != records.RENAMED:
+            held[e.target.layer_path] += 1
+    for slot, members in slots.items():
+        if held[slot] != len(members):
+            for i in members:
+                out[i] = False
+            continue
+        stopped = False
+        for i in sorted(members, key=lambda i: entries[i].base.index or 0):
+            if not stopped and not out[i]:
+                stopped = True
+            if stopped:
+                out[i] = False
