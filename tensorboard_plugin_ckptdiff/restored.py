@@ -4,9 +4,10 @@ A status says how two variables compare; whether the value arrives also depends 
 loader does around it. Keras 3 loads a layer's variables in order and stops at the first that
 fails (a layer whose kernel does not fit keeps its initial bias too), and skips a layer whose
 variable count differs; loaders that stop at their first error keep what they assigned before
-it (tf.train.Checkpoint in traversal order, tf-keras's by-order h5 loading, transformers'
-safetensors loading), and those that check everything first assign nothing at all (the TF1
-Saver's RestoreV2, RestoreV2 refusing a dtype, transformers' h5 loading).
+it (tf-keras's by-order h5 loading, transformers' safetensors loading, both in the model's
+order), and those that check everything first assign nothing at all (the TF1 Saver's
+RestoreV2, RestoreV2 refusing a dtype, transformers' h5 loading). A failed tf.train.Checkpoint
+restore stops in an order TF does not promise: nothing of it is counted as restored.
 """
 
 from __future__ import annotations
@@ -55,11 +56,11 @@ def flags(loader: str, entries: Sequence[records.Entry], failed: bool) -> List[b
     out = [can_restore(loader, e) for e in entries]
     if loader == KERAS3:
         _layer_by_layer(entries, out)
-    elif loader == TF2_CHECKPOINT:
-        if any(e.status == records.DTYPE_MISMATCH for e in entries):
-            out = [False] * len(entries)  # RestoreV2 reads every tensor first and refuses the dtype
-        elif failed:
-            _until_first_failure(loader, entries, out, _breadth_first)
+    elif loader == TF2_CHECKPOINT and failed:
+        # RestoreV2 refuses a dtype before anything is assigned; a refused shape stops the
+        # assignments somewhere in an order TF does not promise (the object graph's traversal,
+        # run as one function or op by op): a failed restore counts nothing as restored.
+        out = [False] * len(entries)
     elif loader in (KERAS_LEGACY, TRANSFORMERS_SAFETENSORS) and failed:
         if loader == KERAS_LEGACY and _counts_differ(entries):
             out = [False] * len(entries)  # layer and weight counts are checked before any value is set
@@ -78,12 +79,6 @@ def _base_order(entries, i):
 def _legacy_order(entries, i):
     b = entries[i].base
     return (b.layer_index if b.layer_index is not None else 1 << 30, b.index or 0, i)
-
-
-def _breadth_first(entries, i):
-    # tf.train.Checkpoint restores while it walks the object graph breadth first from the model.
-    path = entries[i].base.object_path or ""
-    return (path.count("/"), i)
 
 
 def _until_first_failure(loader, entries, out, order: Callable) -> None:

@@ -46,6 +46,8 @@ def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
         return Judgement(False, False, "Not restorable: " + _unrestored_sentence(loader, unrestored))
     weights = sum(1 for e in entries if e.base is not None and e.base.kind == records.WEIGHT)
     sentence = f"Restorable: all {weights} weights would be restored"
+    if loader == STRUCTURE_ONLY:
+        sentence = f"Same structure: all {weights} weights pair by layer order and variable order"
     notes = _notes(loader, entries)
     if notes:
         sentence += " (" + "; ".join(notes) + ")"
