@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -33,13 +34,21 @@ def _diff(args) -> int:
     from tensorboard_plugin_ckptdiff import api, text_report
 
     base = api.as_base(side(args.base))
-    target = api.as_target(side(args.target))
+    target = _as_given(api.as_target(side(args.target)), args.target)
     report = api.compare(base, target, mode=args.mode, kinds=args.kinds)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
         print(text_report.render(report, matches=args.all))
     return EXIT_RESTORABLE if report.restorable else EXIT_NOT_RESTORABLE
+
+
+def _as_given(target, arg: str):
+    """Snippets name the file as the user named it here, when that names the same file."""
+    location = getattr(target, "location", None)
+    if location and "://" not in arg and os.path.abspath(arg) == location:
+        return dataclasses.replace(target, location=arg)
+    return target
 
 
 def side(arg: str):

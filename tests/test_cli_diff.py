@@ -102,3 +102,32 @@ def test_a_corrupt_checkpoint_exits_2_with_one_line(files, tmp_path):
 
 def test_a_bad_mode_exits_2(files):
     assert ckptdiff(files["saved"], files["saved"], "--mode", "magic", cwd=files["root"]).returncode == 2
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_version_prints_the_package_version():
+    from tensorboard_plugin_ckptdiff import __version__
+
+    done = subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", "--version"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"ckptdiff {__version__}"
+
+
+def test_the_readme_example_prints_what_the_readme_says():
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    command = "$ ckptdiff diff examples.mymodels:model demo_logs/added_layer/ckpt/model.weights.h5\n"
+    shown = readme[readme.index(command) + len(command):]
+    shown = shown[: shown.index("```")]
+    done = subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", *command[2:].split()[1:]],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == shown
+
+
+def test_snippets_name_the_target_as_it_was_given(files):
+    done = subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", "diff", "user_models:wider", "tf2/ckpt"],
+                          cwd=files["root"], capture_output=True, text=True)
+    assert done.returncode == 1 and "'tf2/ckpt'" in done.stdout

@@ -143,3 +143,23 @@ def test_graph_without_a_saver_folds_parts_of_different_sizes_along_their_axis()
         full_shape = tuple(embedding.get_shape().as_list())
     (variable,) = meta_graph.from_graph_def(graph.as_graph_def()).variables
     assert (variable.name, variable.shape) == ("emb", full_shape)
+
+
+def test_tf1_saver_demo_gives_one_verdict_whichever_architecture_is_the_base():
+    """demo_logs/tf1_saver: its run graph (with tf.compat.v1.metrics locals) and its .meta."""
+    import glob
+
+    from tensorboard.backend.event_processing import event_file_loader
+
+    from tensorboard_plugin_ckptdiff import api
+
+    run = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_logs", "tf1_saver")
+    graphs = [event.graph_def for path in glob.glob(os.path.join(run, "train", "events.*"))
+              for event in event_file_loader.EventFileLoader(path).Load() if event.HasField("graph_def")]
+    assert graphs
+    prefixes = sorted(p[: -len(".index")] for p in glob.glob(os.path.join(run, "ckpt", "*.index")))
+    for prefix in prefixes:
+        from_graph = api.compare(meta_graph.from_graph_def(graphs[-1]), prefix)
+        from_meta = api.compare(meta_graph.from_meta_graph_file(None, prefix + ".meta"), prefix)
+        assert (from_graph.restorable, from_graph.verdict) == (from_meta.restorable, from_meta.verdict)
+        assert from_graph.restorable and from_graph.summary == from_meta.summary

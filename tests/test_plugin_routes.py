@@ -363,3 +363,28 @@ def test_routes_answer_under_path_prefix(logdir):
 def test_routes_answer_under_experiment_urls(client):
     response = client.get("/experiment/some-id" + API + "runs")
     assert response.status_code == 200 and json.loads(response.get_data())["runs"]
+
+
+def test_diff_snippets_name_the_logdir_file_by_its_absolute_path(client, logdir):
+    base = "architecture:" + _architecture_id(client, "added_layer/train", "model_spec")
+    path = logdir["runs"]["added_layer"].checkpoints[-1]
+    status, body = get(client, "diff", base=base, target="checkpoint:" + logdirs.rel(logdir["root"], path))
+    assert status == 200 and body["fix"]["snippets"]
+    for snippet in body["fix"]["snippets"]:
+        assert repr(os.path.abspath(path)) in snippet["code"] and snippet["restores"] >= 1
+
+
+def test_diff_entries_say_whether_each_variable_is_restored(client, logdir):
+    _, body = _diff(client, logdir)
+    assert all(e["restored"] is (e["base"] is not None) for e in body["entries"])
+
+
+def test_tf1_saver_run_graph_and_meta_give_one_verdict(client, logdir):
+    target = "checkpoint:" + logdirs.rel(logdir["root"], logdir["runs"]["tf1_saver"].checkpoints[-1])
+    verdicts = set()
+    for source in ("graph", "meta_graph"):
+        status, body = get(client, "diff", base="architecture:" + _architecture_id(client, "tf1_saver/train", source),
+                           target=target)
+        assert status == 200
+        verdicts.add((body["restorable"], body["verdict"]))
+    assert len(verdicts) == 1 and verdicts.pop()[0] is True
