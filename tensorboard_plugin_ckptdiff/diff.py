@@ -75,10 +75,11 @@ def _keeps_order(side) -> bool:
 
 def _mark_restored(entries: List[records.Entry], flags: Sequence[bool]) -> None:
     # The entries were made a moment ago in _entries and nobody holds them yet: set the flag
-    # in place rather than copy every frozen record once more (a diff can have 100k rows).
+    # in place rather than copy every frozen record once more (a diff can have 100k rows);
+    # matches were made restored, so only the exceptions are touched.
     for e, flag in zip(entries, flags):
-        if flag:
-            object.__setattr__(e, "restored", True)
+        if flag is not e.restored:
+            object.__setattr__(e, "restored", flag)
 
 
 def _entries(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List[records.Entry]:
@@ -96,7 +97,7 @@ def _entries(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List
         if t is not None:
             # The common case first, without a call: same shape, same dtype, nothing to say.
             if b.shape == t.shape and b.dtype == t.dtype and not keras3:
-                append(entry(records.MATCH, b, t))
+                append(entry(records.MATCH, b, t, restored=True))
             else:
                 e = _pair_entry(b, t, keras3)
                 if reshaping and e.status == records.SHAPE_MISMATCH and restored.reshapes(b.shape, t.shape):
@@ -125,8 +126,8 @@ def _pair_entry(b: records.Variable, t: records.Variable, keras3: bool) -> recor
         return records.Entry(records.DTYPE_MISMATCH, b, t, cast=cast, detail=(
             f"the model expects {b.dtype}, the checkpoint holds {t.dtype} ({cast} cast)"))
     if keras3 and b.layer and t.layer and b.layer != t.layer and b.kind == records.WEIGHT:
-        return records.Entry(records.MATCH, b, t, detail=verdict.renamed_layer_detail(b, t))
-    return records.Entry(records.MATCH, b, t)
+        return records.Entry(records.MATCH, b, t, detail=verdict.renamed_layer_detail(b, t), restored=True)
+    return records.Entry(records.MATCH, b, t, restored=True)
 
 
 def _reshaped(entry: records.Entry) -> records.Entry:

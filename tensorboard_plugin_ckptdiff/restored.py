@@ -53,7 +53,8 @@ def _count(shape) -> int:
 
 def flags(loader: str, entries: Sequence[records.Entry], failed: bool) -> List[bool]:
     """``restored`` for each entry; ``failed``: the loader raises (verdict.judge found why)."""
-    out = [can_restore(loader, e) for e in entries]
+    match = records.MATCH
+    out = [True if e.status == match else can_restore(loader, e) for e in entries]  # most rows match
     if loader == KERAS3:
         _layer_by_layer(entries, out)
     elif loader == TF2_CHECKPOINT and failed:
