@@ -41,7 +41,7 @@ def _agrees(model, path):
     return report, outcome
 
 
-@pytest.mark.parametrize("how", FORMATS)
+@pytest.mark.parametrize("how", FORMATS + ("weights",))  # weights: tf-keras save_weights, same h5
 def test_the_same_model_restores_every_weight(saved, how):
     model = hf.build("bert", "classifier", hf.config())
     report, outcome = _agrees(model, saved(how=how))
@@ -66,7 +66,7 @@ def test_a_new_layer_is_missing_and_never_paired_with_another_layer(saved, how):
     assert report.summary["renamed"] == 0 and not report.restorable
 
 
-@pytest.mark.parametrize("how", FORMATS)
+@pytest.mark.parametrize("how", FORMATS + ("weights",))
 def test_a_resized_head_is_a_shape_mismatch_and_ignore_mismatched_sizes_loads_the_rest(saved, how):
     path = saved(labels=3, how=how)
     model = hf.build("bert", "classifier", hf.config(labels=5))
