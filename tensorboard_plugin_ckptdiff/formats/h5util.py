@@ -159,6 +159,15 @@ def _objects_class():
         return _OBJECTS_CLASS
     from pyfive import dataobjects as do
     from pyfive.core import InvalidHDF5File, _unpack_struct_from, _unpack_struct_from_file
+    from pyfive.datatype_msg import DatatypeMessage
+
+    class _Datatype(DatatypeMessage):
+        # pyfive 1.3 reads enum member names unpadded only in datatype version 3; version 4
+        # (libver "latest", e.g. h5py's bools) is laid out the same way.
+        def _determine_dtype_enum(self, datatype_msg):
+            if datatype_msg["class_and_version"] >> 4 >= 4:
+                datatype_msg = dict(datatype_msg, class_and_version=0x30 | datatype_msg["class_and_version"] & 0xF)
+            return super()._determine_dtype_enum(datatype_msg)
 
     class _Objects(do.DataObjects):
         # pyfive 1.3 appends each continuation block of an object header with `+=` and follows
@@ -274,6 +283,11 @@ def _objects_class():
             else:
                 address = _EXTERNAL
             return order, (name, address)
+
+        @property
+        def ptype(self):
+            msg = self.find_msg_type(do.DATATYPE_MSG_TYPE)[0]
+            return _Datatype(self.msg_data, msg["offset_to_message"]).ptype
 
         def _attr_value(self, ptype, buf, count, offset):
             # pyfive allocates (and, for strings, loops over) as many elements as the
@@ -395,18 +409,18 @@ class File(Group):
                 break
             offset = 512 if offset == 0 else offset * 2
         superblock = pf.misc_low_level.SuperBlock(window, offset)
-        base = superblock._contents.get("base_address") or 0
-        if base:  # addresses count from the base (the superblock, after a user block)
-            if base > offset:
-                raise InvalidHDF5File("the superblock's base address lies past the superblock")
-            window = Window(window._raw, window._offset + base, window._length - base)
-            superblock = pf.misc_low_level.SuperBlock(window, offset - base)
         # HDF5 records where the file ends; a shorter file lost its tail (h5py refuses it too),
         # whether or not the tree read below happens to sit before the cut.
         stored_eof = superblock._contents.get("end_of_file_address", 0)
         if stored_eof != _UNDEFINED and stored_eof > window._length:
             raise CheckpointError(f"the file is truncated: HDF5 says it ends at byte {stored_eof}, "
                                   f"but it has {window._length} bytes")
+        base = superblock._contents.get("base_address") or 0
+        if base:  # addresses count from the base (the superblock, after a user block)
+            if base > offset:
+                raise InvalidHDF5File("the superblock's base address lies past the superblock")
+            window = Window(window._raw, window._offset + base, window._length - base)
+            superblock = pf.misc_low_level.SuperBlock(window, offset - base)
         self.window = window
         self._objects_at: Dict[int, object] = {}
         self._heaps: dict = {}  # global heap collections, parsed once per file
@@ -669,7 +683,7 @@ def _storage(dataset: Dataset, key: str) -> _Storage:
         raise CheckpointError(f"tensor {key!r} has no data layout")
     data, at = objects.msg_data, layouts[0]["offset_to_message"]
     version = data[at]
-    if version == 3:
+    if version in (3, 4):  # 4 differs from 3 only in how chunks are indexed
         layout = data[at + 1]
         if layout == _CONTIGUOUS:
             (address,) = struct.unpack_from("<Q", data, at + 2)
@@ -677,8 +691,11 @@ def _storage(dataset: Dataset, key: str) -> _Storage:
         if layout == _COMPACT:
             (size,) = struct.unpack_from("<H", data, at + 2)
             return _Storage(layout, _UNDEFINED, bytes(data[at + 4:at + 4 + size]))
-        if layout == _CHUNKED:
+        if layout == _CHUNKED and version == 3:
             return _Storage(layout, _UNDEFINED, b"")
+        if layout == _CHUNKED:  # pyfive 1.3 reads B-tree chunk indexes (libver "earliest") only
+            raise CheckpointError(f"tensor {key!r} is stored in chunks indexed the HDF5 1.10 way "
+                                  "(libver 'latest'), which this reader does not read yet")
     elif version in (1, 2):
         layout = data[at + 2]
         if layout == _CONTIGUOUS:
@@ -736,15 +753,23 @@ def _unfilter(filter_id: int, data: bytes, expected: int, item: int) -> bytes:
     if filter_id == _FLETCHER32:
         if len(data) < 4:
             raise CheckpointError("a chunk is too short for its Fletcher-32 checksum")
-        if _fletcher32(data[:-4]) != struct.unpack(">HH", data[-4:]):
+        stored = data[-4:]
+        # Stored little-endian; HDF5 also accepts the byte order its releases before 1.6.3 wrote.
+        candidates = (stored, bytes((stored[0], stored[2], stored[1], stored[3])))
+        if _fletcher32(data[:-4]) not in {_halves(c) for c in candidates}:
             raise CheckpointError("a chunk fails its Fletcher-32 checksum: the file is corrupt")
         return data[:-4]
     raise CheckpointError(f"a chunk is compressed with HDF5 filter {filter_id}, which this reader does not support")
 
 
+def _halves(stored: bytes) -> Tuple[int, int]:
+    value = int.from_bytes(stored, "little")
+    return (value >> 16) % 65535, (value & 0xFFFF) % 65535
+
+
 def _fletcher32(data: bytes) -> Tuple[int, int]:
     """HDF5's Fletcher-32 over big-endian 16-bit words (an odd last byte is a high byte), as
-    the (sum2, sum1) pair it stores, each normalised mod 65535 as HDF5 compares them."""
+    (sum2, sum1) mod 65535: HDF5's folded sums are those, with 65535 standing for 0."""
     import numpy as np
 
     if len(data) % 2:
@@ -752,8 +777,13 @@ def _fletcher32(data: bytes) -> Tuple[int, int]:
     words = np.frombuffer(data, ">u2").astype(np.uint64)
     n = len(words)
     sum1 = int(words.sum()) % 65535
-    sum2 = int((words * np.arange(n, 0, -1, dtype=np.uint64)).sum()) % 65535
-    return sum2 % 65535, sum1 % 65535
+    # Chunks are at most 4 GiB: n * 65535 * n fits in 64 bits only for n < 2**24, so weight
+    # in float-free pieces to stay exact.
+    weights = np.arange(n, 0, -1, dtype=np.uint64) % 65535
+    sum2 = 0
+    for start in range(0, n, 1 << 20):
+        sum2 += int((words[start:start + (1 << 20)] * weights[start:start + (1 << 20)]).sum()) % 65535
+    return sum2 % 65535, sum1
 
 
 def _chunk_index(dataset: Dataset, key: str, file_size: int):
