@@ -13,10 +13,12 @@ against the file. Every failure becomes one CheckpointError that says what was b
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 import re
 import struct
+import threading
 import zlib
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -65,6 +67,8 @@ def h5_errors(what: str):
         raise CheckpointError(f"{what}: the HDF5 tree nests too deeply to be a Keras file") from e
     except Exception as e:  # the parser's error types depend on where the damage is met
         text = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        if isinstance(e, AssertionError) and not text:  # pyfive checks signatures with assert
+            text = "a structure's signature or version is wrong"
         detail = f"{type(e).__name__}: {text}" if text else type(e).__name__
         raise CheckpointError(f"{what}: the HDF5 file is corrupt or truncated ({detail})") from e
 
@@ -948,14 +952,32 @@ def is_legacy(h5: File) -> bool:
     return "model_weights" in h5.links() or name_attribute(h5, "layer_names") is not None
 
 
+# Both Keras readers sniff the same file in turn: its tree is parsed once per version of it.
+_KINDS: "collections.OrderedDict[tuple, str]" = collections.OrderedDict()
+_KINDS_KEPT = 256
+_KINDS_LOCK = threading.Lock()
+
+
 def tree_kind(fs, path: str, head: bytes) -> Optional[str]:
     """KERAS3 or LEGACY for an HDF5 file, "" when it has the signature but cannot be
     opened (the reader the name points to reports why), None when it is not HDF5."""
     if not has_signature(fs, path, head):
         return None
+    st = fs.stat(path)
+    # Object stores without modification times cannot tell versions apart: never cached.
+    version = (path, st.size, st.mtime, head) if st is not None and st.mtime else None
+    with _KINDS_LOCK:
+        if version in _KINDS:
+            return _KINDS[version]
     try:
         with opened(fs, path) as (h5, _):
             with h5_errors("cannot read the HDF5 tree"):
-                return LEGACY if is_legacy(h5) else KERAS3
+                kind = LEGACY if is_legacy(h5) else KERAS3
     except (CheckpointError, OSError):
-        return ""
+        kind = ""
+    if version is not None:
+        with _KINDS_LOCK:
+            _KINDS[version] = kind
+            while len(_KINDS) > _KINDS_KEPT:
+                _KINDS.popitem(last=False)
+    return kind
