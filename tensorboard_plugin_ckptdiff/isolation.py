@@ -9,7 +9,7 @@ worker itself. A call that outlives its time without a sign of progress, or whos
 dies, kills that worker (a fresh one replaces it on the next call) and raises a
 CheckpointError that says what happened; the caller marks that file ``error``.
 
-Workers are fresh interpreters (``python -m tensorboard_plugin_ckptdiff.isolation``) that
+Workers are fresh interpreters (``python -c "...isolation._main()"``) that
 connect back over a local socket (a named pipe on Windows) with a one-time key: not ``fork``
 (forking TensorBoard's threaded process copies locks other threads hold), and not
 multiprocessing's spawn or forkserver either, which import the parent's ``__main__`` in the
@@ -63,6 +63,9 @@ def _serve(conn, memory_limit: int) -> None:
             fn, args, with_progress = conn.recv()
         except (EOFError, OSError):
             return
+        except Exception as e:  # a call naming a function this process cannot import
+            conn.send(("raised", CheckpointError(f"a reader process cannot run this call ({type(e).__name__}: {e})")))
+            continue
         last = [0.0]
 
         def progress(fraction: float) -> None:
@@ -113,7 +116,8 @@ class _Worker:
 
         key = secrets.token_bytes(32)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tensorboard_plugin_ckptdiff.isolation"], stdin=subprocess.PIPE,
+            [sys.executable, "-c", "from tensorboard_plugin_ckptdiff import isolation; isolation._main()"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(os.environ, CKPTDIFF_READER_PROCESS="1"))
         self.conn = None
         try:
@@ -260,6 +264,3 @@ def in_worker() -> bool:
     """True inside a reader process."""
     return os.environ.get("CKPTDIFF_READER_PROCESS") == "1"
 
-
-if __name__ == "__main__":
-    _main()
