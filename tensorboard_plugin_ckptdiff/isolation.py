@@ -79,7 +79,7 @@ def _serve(conn, memory_limit: int) -> None:
             reply = ("ok", result)
         except MemoryError:
             reply = ("raised", CheckpointError(
-                f"reading it needed more than the {MEMORY_LIMIT >> 30} GiB a reader may use: stopped"))
+                f"reading it needed more than the {memory_limit / (1 << 30):.0f} GiB a reader may use: stopped"))
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
             reply = ("raised", e)
         try:
@@ -102,8 +102,20 @@ def _main() -> None:
     with Listener(authkey=bytes.fromhex(config["key"])) as listener:
         sys.stdout.write(json.dumps({"address": listener.address}) + "\n")
         sys.stdout.flush()
+        # Nothing else goes to that pipe: a library printing into it would fill it and block.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         conn = listener.accept()
     _serve(conn, int(config["memory"]))
+
+
+class WorkerUnavailable(CheckpointError):
+    """No reader process can be started here (the interpreter cannot be run, say)."""
+
+
+def _environment() -> int:
+    """What a worker inherits: one started before the environment changed (credentials for
+    a remote logdir set later, say) is replaced rather than reused."""
+    return hash(frozenset(os.environ.items()))
 
 
 class _Worker:
@@ -115,25 +127,29 @@ class _Worker:
         from multiprocessing.connection import Client
 
         key = secrets.token_bytes(32)
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from tensorboard_plugin_ckptdiff import isolation; isolation._main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=dict(os.environ, CKPTDIFF_READER_PROCESS="1"))
+        self.environment = _environment()
+        self.process = None
         self.conn = None
         try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from tensorboard_plugin_ckptdiff import isolation; isolation._main()"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             self.process.stdin.write(json.dumps({"key": key.hex(), "memory": memory_limit}).encode() + b"\n")
             self.process.stdin.close()
             line = _readline_within(self.process.stdout, _START_SECONDS)
+            self.process.stdout.close()
             self.conn = Client(json.loads(line)["address"], authkey=key)
         except Exception as e:
             self.stop()
-            raise CheckpointError(f"a reader process could not be started ({type(e).__name__}: {e})") from None
+            raise WorkerUnavailable(f"a reader process could not be started ({type(e).__name__}: {e})") from None
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def stop(self) -> None:
         """Killed, not asked: a hung worker answers nothing."""
+        if self.process is None:
+            return
         try:
             self.process.kill()
             self.process.wait(5)
@@ -143,7 +159,7 @@ class _Worker:
             try:
                 if end is not None:
                     end.close()
-            except OSError:
+            except (OSError, ValueError):
                 pass
 
     def death(self) -> str:
@@ -184,14 +200,15 @@ class Pool:
         self._closed = False
 
     def _worker(self) -> _Worker:
-        try:
-            worker = self._idle.get_nowait()
-            if worker.alive():
+        environment = _environment()
+        while True:
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                return _Worker(self._memory_limit)
+            if worker.alive() and worker.environment == environment:
                 return worker
             worker.stop()
-        except queue.Empty:
-            pass
-        return _Worker(self._memory_limit)
 
     def call(self, fn: Callable, *args, progress: Optional[Callable[[float], None]] = None,
              timeout: Optional[float] = None):
@@ -205,15 +222,27 @@ class Pool:
         with self._slots:
             worker = self._worker()
             try:
-                worker.conn.send((fn, args, progress is not None))
+                try:
+                    worker.conn.send((fn, args, progress is not None))
+                except OSError:  # it died while idle: the call has not started, so start it anew
+                    worker.stop()
+                    worker = self._worker()
+                    worker.conn.send((fn, args, progress is not None))
                 while True:
                     if not worker.conn.poll(timeout):
                         worker.stop()
                         worker = None
+                        logger.warning("ckptdiff: a reader process ran %.0f s without progress; stopped", timeout)
                         raise CheckpointError(
                             f"reading it ran for over {timeout:.0f} s without progress: stopped "
                             "(a file built to make readers loop, or far larger than it claims)")
-                    kind, value = worker.conn.recv()
+                    try:
+                        kind, value = worker.conn.recv()
+                    except (EOFError, OSError):
+                        raise
+                    except Exception as e:  # an answer that does not unpickle here
+                        kind, value = "raised", CheckpointError(
+                            f"the reader's answer could not be read back ({type(e).__name__}: {e})")
                     if kind == "progress":
                         if progress is not None:
                             progress(value)
@@ -222,6 +251,7 @@ class Pool:
             except (EOFError, OSError) as e:
                 # The worker died mid-call: SIGSEGV in a C library, the kernel's OOM killer...
                 why = worker.death() if worker is not None else f"the pipe broke ({e})"
+                logger.warning("ckptdiff: %s", why)
                 if worker is not None:
                     worker.stop()
                     worker = None
@@ -255,12 +285,22 @@ def pool() -> Pool:
         return _SHARED
 
 
+_RETRY_SECONDS = 300.0
+_unavailable_until = 0.0
+
+
 def call(fn: Callable, *args, progress=None, timeout: Optional[float] = None):
-    """``fn(*args)`` in the shared pool (see Pool.call)."""
-    return pool().call(fn, *args, progress=progress, timeout=timeout)
+    """``fn(*args)`` in the shared pool (see Pool.call).
 
-
-def in_worker() -> bool:
-    """True inside a reader process."""
-    return os.environ.get("CKPTDIFF_READER_PROCESS") == "1"
-
+    Where no reader process can be started at all (an interpreter the server's user may
+    not run, a sandbox that forbids it), reading in TensorBoard's own process beats marking
+    every checkpoint unreadable: that is said in TensorBoard's log, and tried again later."""
+    global _unavailable_until
+    if time.monotonic() >= _unavailable_until:
+        try:
+            return pool().call(fn, *args, progress=progress, timeout=timeout)
+        except WorkerUnavailable as e:
+            _unavailable_until = time.monotonic() + _RETRY_SECONDS
+            logger.warning("ckptdiff: %s; checkpoints are read inside TensorBoard, without isolation, "
+                           "for the next %.0f s", e.message, _RETRY_SECONDS)
+    return fn(*args, progress=progress) if progress is not None else fn(*args)

@@ -158,3 +158,28 @@ def test_read_found_is_what_the_catalog_runs_in_a_worker(tmp_path):
     args = pickle.loads(pickle.dumps((found, storage.for_path(SEGFAULT_H5), {"id": "x"})))
     assert catalog.read_found(*args) == formats.read_or_error(SEGFAULT_H5, id="x").__class__(
         **{**formats.read_or_error(SEGFAULT_H5, id="x").__dict__, "path": "x.h5"})
+
+
+def test_without_any_reader_process_the_read_happens_here_and_the_log_says_so(monkeypatch, caplog):
+    # An unprivileged TensorBoard that may not run the interpreter again (tests/test_hostile_logdir
+    # drops root after start): every checkpoint unreadable would be worse than no isolation.
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(isolation, "_SHARED", isolation.Pool(workers=1))
+    monkeypatch.setattr(isolation, "_unavailable_until", 0.0)
+    with caplog.at_level("WARNING"):
+        assert isolation.call(_pid) == os.getpid()
+    assert "without isolation" in caplog.text and "could not be started" in caplog.text
+    assert isolation.call(_pid) == os.getpid()  # not tried again at once
+
+
+def _env(name):
+    return os.environ.get(name)
+
+
+def test_a_worker_started_before_the_environment_changed_is_replaced(pool, monkeypatch):
+    # Credentials for a remote logdir set after the first read must reach the readers.
+    assert pool.call(_env, "CKPTDIFF_TEST_CREDENTIALS") is None
+    monkeypatch.setenv("CKPTDIFF_TEST_CREDENTIALS", "set later")
+    assert pool.call(_env, "CKPTDIFF_TEST_CREDENTIALS") == "set later"
