@@ -63,8 +63,10 @@ def write_seeds(directory: str) -> List[Seed]:
         os.makedirs(path, exist_ok=True)
         return path
 
+    # many_tf2: an object graph past 8 KiB, which object_names decodes with numpy gathers.
     for label, write in (("keras_tf2", bundles.keras_tf2_checkpoint), ("tf1_saver", bundles.tf1_saver_checkpoint),
-                         ("sharded_tf2", bundles.sharded_tf2_checkpoint)):
+                         ("sharded_tf2", bundles.sharded_tf2_checkpoint),
+                         ("many_tf2", lambda d: bundles.many_variables_checkpoint(d, 300))):
         prefix = write(sub(label))
         files = _bundle_files(prefix)
         base = os.path.basename(prefix)
@@ -90,6 +92,12 @@ def write_seeds(directory: str) -> List[Seed]:
     for label, path in keras_files.h5_variety(sub("variety")).items():
         name = os.path.basename(path)
         seeds.append(Seed("weights_h5", label, {name: open(path, "rb").read()}, name, name))
+    # A sharded save: its JSON weight map and one of its parts, each mutated in turn.
+    sharded = {name: open(os.path.join(seed_path, name), "rb").read() for name in os.listdir(seed_path)
+               if name.startswith("sharded")}
+    part = sorted(name for name in sharded if name.endswith(".weights.h5"))[0]
+    seeds.append(Seed("weights_h5", "sharded_index", sharded, "sharded.weights.json", "sharded.weights.json"))
+    seeds.append(Seed("weights_h5", "sharded_part", sharded, part, "sharded.weights.json"))
     deflated = deflate_members(open(os.path.join(seed_path, "model.keras"), "rb").read())
     seeds.append(Seed("keras_zip", "deflated", {"deflated.keras": deflated}, "deflated.keras", "deflated.keras"))
     return seeds
