@@ -146,10 +146,15 @@ class Window:
 
 def _pyfive():
     """pyfive's modules, imported on first use (a TF bundle read never needs them)."""
+    import warnings
+
     import pyfive.dataobjects
     import pyfive.h5d
     import pyfive.misc_low_level
 
+    # pyfive warns (on stderr) about attributes of types it skips; what a reader cannot use
+    # becomes its error or is left out, and `ckptdiff` owes its user one line, not library noise.
+    warnings.filterwarnings("ignore", module="pyfive")
     return pyfive
 
 
