@@ -111,24 +111,28 @@ def groups(architecture_runs: Iterable[str], runs: Iterable[str]) -> Dict[str, s
     """Run -> the run of the row it belongs to.
 
     A run with an architecture in its event data is its own row. Any other run belongs to
-    the run with such an architecture whose parent directory holds it, sharing the longest
-    path with it (``exp/ckpt`` with ``exp/train``; never ``exp2/ckpt`` with ``exp1/train``);
-    without one it is a row of its own (its checkpoints may carry their own architecture)."""
-    models = sorted(set(architecture_runs))
+    the run with such an architecture whose parent directory holds it: the deepest such
+    directory, then the longest shared path (``exp/ckpt`` with ``exp/train``; never
+    ``exp2/ckpt`` with ``exp1/train``); without one it is a row of its own (its checkpoints
+    may carry their own architecture). A run looks only at its own ancestors, so a logdir of
+    thousands of runs costs thousands of lookups, not millions of comparisons."""
+    models = set(architecture_runs)
+    by_parent: Dict[Tuple[str, ...], List[str]] = {}
+    for model in sorted(models):
+        by_parent.setdefault(_parent(model), []).append(model)
     out = {}
     for run in runs:
-        if run in out:
-            continue
         if run in models:
             out[run] = run
             continue
-        best, best_shared = run, -1
-        for model in models:
-            if _inside(run, _parent(model)):
-                shared = _shared(run, model)
-                if shared > best_shared:
-                    best, best_shared = model, shared
-        out[run] = best
+        parts = _parts(run)
+        out[run] = run
+        for depth in range(len(parts), -1, -1):
+            candidates = by_parent.get(tuple(parts[:depth]))
+            if candidates:
+                # candidates are sorted: of equals, max() keeps the first name
+                out[run] = max(candidates, key=lambda m: _shared(run, m))
+                break
     return out
 
 
@@ -138,10 +142,6 @@ def _parts(name: str) -> List[str]:
 
 def _parent(name: str) -> Tuple[str, ...]:
     return tuple(_parts(name)[:-1])
-
-
-def _inside(name: str, directory: Tuple[str, ...]) -> bool:
-    return tuple(_parts(name)[: len(directory)]) == directory
 
 
 def _shared(a: str, b: str) -> int:
