@@ -19,7 +19,7 @@ import logging
 import threading
 from typing import Callable, Dict, Hashable, Iterable, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import diff, errors, records
+from tensorboard_plugin_ckptdiff import diff, errors
 from tensorboard_plugin_ckptdiff.runs_overview import Verdict
 
 logger = logging.getLogger(__name__)
