@@ -27,7 +27,11 @@ from tensorboard_plugin_ckptdiff import discovery, errors, records, storage
 logger = logging.getLogger(__name__)
 
 FIRST_SCAN_WAIT_SECONDS = 10.0
-FULL_READS_KEPT = 64  # checkpoints with all their variables, least recently used dropped
+# Checkpoints kept with all their variables, least recently used dropped first: as many as
+# hold this many variables in all (a variable record is ~0.5 KB), so the verification pass
+# keeps a logdir of small checkpoints whole for the overview's verdicts, and a few big ones
+# never take gigabytes.
+FULL_READ_VARIABLES = 200_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Catalog:
         self._sniff_cache: Dict[Tuple, discovery.Sniffed] = {}
         self._summaries: Dict[Tuple, records.Checkpoint] = {}  # full reads, without variables
         self._full: "collections.OrderedDict[Tuple, records.Checkpoint]" = collections.OrderedDict()
+        self._full_variables = 0  # in self._full
         self._key_locks: Dict[Tuple, threading.Lock] = {}
         self._thread: Optional[threading.Thread] = None
         self._listeners: List[Callable[[discovery.Found, records.Checkpoint], None]] = []
@@ -135,7 +140,7 @@ class Catalog:
         the overview has a verdict per run early, then the older ones."""
         for found in _verification_order(self.unverified(listing)):
             try:
-                checkpoint = self._load(found, keep=False)
+                checkpoint = self._load(found)
             except Exception:  # a reader bug on one file must not stop the pass
                 logger.exception("checkpoint verification failed")
                 continue
@@ -211,6 +216,11 @@ class Catalog:
             out.append(record)
         return out
 
+    def found(self, checkpoint_id: str) -> Optional[discovery.Found]:
+        """What the last published listing holds under this id (None: nothing), without
+        waiting for a first scan."""
+        return self._listing.by_id.get(checkpoint_id)
+
     def find(self, checkpoint_id: str) -> discovery.Found:
         """The checkpoint /runs handed out under this id; anything else is not found."""
         found = self.listing().by_id.get(checkpoint_id) if isinstance(checkpoint_id, str) else None
@@ -222,10 +232,9 @@ class Catalog:
         """The checkpoint with all its variables (read once, then cached)."""
         return self._load(self.find(checkpoint_id))
 
-    def _load(self, found: discovery.Found, keep: bool = True) -> records.Checkpoint:
+    def _load(self, found: discovery.Found) -> records.Checkpoint:
         """The full record of ``found``: from the cache, else read (one reader per checkpoint,
-        the others wait for its result). ``keep=False`` (the verification pass) does not push
-        what a user opened out of the cache with every file of the logdir."""
+        the others wait for its result)."""
         key = (found.path, found.signature)
         with self._lock:
             cached = self._full.get(key)
@@ -239,16 +248,21 @@ class Catalog:
             if cached is None:
                 cached = self._without_server_paths(found, self._read(found))
                 with self._lock:
-                    if keep:
-                        self._full[key] = cached
-                        while len(self._full) > FULL_READS_KEPT:
-                            self._full.popitem(last=False)
+                    self._keep(key, cached)
                     summary = _summary(cached)
                     if self._summaries.get(key) != summary:
                         self._summaries[key] = summary
                         self._version += 1
                     self._key_locks.pop(key, None)
         return cached
+
+    def _keep(self, key, checkpoint: records.Checkpoint) -> None:
+        """Cache a full read, dropping the least recently used ones beyond the budget."""
+        self._full[key] = checkpoint
+        self._full_variables += len(checkpoint.variables)
+        while self._full_variables > FULL_READ_VARIABLES and len(self._full) > 1:
+            _, dropped = self._full.popitem(last=False)
+            self._full_variables -= len(dropped.variables)
 
     def filesystem_path(self, checkpoint_id: str):
         """(fs, path) a reader opens, for code that reads values (drift)."""

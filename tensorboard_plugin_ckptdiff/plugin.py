@@ -388,11 +388,11 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         """The verdict cache's key of a listing record: what its verdicts depend on."""
         if side is None:
             return None
-        if isinstance(side, records.Checkpoint):
-            found = self._catalog.listing().by_id.get(side.id)
+        if type(side) is records.Checkpoint:
+            found = self._catalog.found(side.id)
             return None if found is None else (found.path, found.signature)
         if side.id.startswith(_CARRIED):
-            found = self._catalog.listing().by_id.get(side.id[len(_CARRIED):])
+            found = self._catalog.found(side.id[len(_CARRIED):])
             return None if found is None else ("carried", found.path, found.signature)
         return ("event", side.id, side.step, side.wall_time)
 

@@ -113,7 +113,9 @@ def groups(architecture_runs: Iterable[str], runs: Iterable[str]) -> Dict[str, s
     A run with an architecture in its event data is its own row. Any other run belongs to
     the run with such an architecture whose parent directory holds it: the deepest such
     directory, then the longest shared path (``exp/ckpt`` with ``exp/train``; never
-    ``exp2/ckpt`` with ``exp1/train``); without one it is a row of its own (its checkpoints
+    ``exp2/ckpt`` with ``exp1/train``). At the top of the logdir, where every directory is
+    an experiment of its own, only a lone model run takes the others in (``--logdir exp``
+    holding ``train`` and ``ckpt``). Otherwise a run is a row of its own (its checkpoints
     may carry their own architecture). A run looks only at its own ancestors, so a logdir of
     thousands of runs costs thousands of lookups, not millions of comparisons."""
     models = set(architecture_runs)
@@ -131,7 +133,9 @@ def groups(architecture_runs: Iterable[str], runs: Iterable[str]) -> Dict[str, s
             candidates = by_parent.get(tuple(parts[:depth]))
             if candidates:
                 # candidates are sorted: of equals, max() keeps the first name
-                out[run] = max(candidates, key=lambda m: _shared(run, m))
+                best = max(candidates, key=lambda m: _shared(run, m))
+                if _shared(run, best) or len(candidates) == 1:
+                    out[run] = best
                 break
     return out
 
@@ -184,18 +188,16 @@ def rows(listing: Mapping[str, Tuple[Sequence[records.Checkpoint], Sequence[reco
     return out
 
 
-Lookup = Callable[[object, records.Checkpoint], Optional[Verdict]]
+# (base, checkpoints) -> the verdict of each checkpoint against base, None where not known
+Lookup = Callable[[object, Sequence[records.Checkpoint]], List[Optional[Verdict]]]
 
 
-def mark(lookup: Lookup, base, checkpoint: records.Checkpoint) -> str:
+def mark(checkpoint: records.Checkpoint, verdict: Optional[Verdict]) -> str:
     """What a checkpoint of a row says: whether it restores into the row's base."""
     if checkpoint.status == records.ERROR:
         return UNREADABLE
     if checkpoint.status == records.INCOMPLETE:
         return INCOMPLETE
-    if checkpoint.status != records.OK or base is None:
-        return PENDING
-    verdict = lookup(base, checkpoint)
     if verdict is None:
         return PENDING
     if verdict.error is not None:
@@ -225,8 +227,12 @@ def outcome(row: Row, verdict: Optional[Verdict], marks: Sequence[str]) -> str:
 def row_json(row: Row, lookup: Lookup) -> dict:
     base = row.base
     newest = row.newest
-    verdict = lookup(base, newest) if row.architecture is not None and newest is not None else None
-    marks = [mark(lookup, base, c) for c in row.checkpoints]
+    known = {}
+    if base is not None:
+        readable = [c for c in row.checkpoints if c.status == records.OK]
+        known = {id(c): v for c, v in zip(readable, lookup(base, readable))}
+    verdict = known.get(id(newest)) if row.architecture is not None else None
+    marks = [mark(c, known.get(id(c))) for c in row.checkpoints]
     target = newest
     if row.architecture is None and newest is not None:
         # Without a model, a click compares the newest checkpoint with the one before it.
@@ -234,7 +240,7 @@ def row_json(row: Row, lookup: Lookup) -> dict:
         target = older[-1] if older else newest
     timeline = []
     for c, m in zip(row.checkpoints, marks):
-        v = lookup(base, c) if m in (RESTORABLE, NOT_RESTORABLE, FAILED) else None
+        v = known.get(id(c))
         timeline.append({"id": c.id, "run": c.run, "path": c.path, "step": c.step, "mark": m,
                          "verdict": (v.error or v.verdict) if v else None, "error": c.error})
     return {
@@ -291,7 +297,7 @@ def cell_json(lookup: Lookup, model: Row, column: Row) -> dict:
     newest = column.newest
     if newest is None:
         return {"state": PENDING}
-    verdict = lookup(model.architecture, newest)
+    verdict = lookup(model.architecture, [newest])[0]
     if verdict is None:
         return {"state": PENDING}
     return verdict.to_json()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from typing import Callable, Dict, Hashable, Iterable, Optional, Tuple
+from typing import Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import diff, errors
 from tensorboard_plugin_ckptdiff.runs_overview import Verdict
@@ -46,12 +46,12 @@ class VerdictCache:
 
     # ------------------------------------------------------------ asking
 
-    def lookup(self, base, checkpoint) -> Optional[Verdict]:
-        keys = self._keys(base, checkpoint)
-        if keys is None:
-            return None
+    def lookup(self, base, checkpoints: Sequence[object]) -> List[Optional[Verdict]]:
+        """The verdict of each checkpoint against ``base``, None where it is not known yet."""
+        base_key = self._key(base)
+        keys = [self._key(c) for c in checkpoints]
         with self._lock:
-            return self._cells.get(keys)
+            return [None if base_key is None or k is None else self._cells.get((base_key, k)) for k in keys]
 
     def want(self, pairs: Iterable[Tuple[object, object]]) -> Tuple[int, int]:
         """Queue every (base, checkpoint) whose verdict is not known; (known, asked) counts."""

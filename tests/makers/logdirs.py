@@ -125,6 +125,11 @@ def tensorboard_app(*argv: str):
     return application.TensorBoardWSGIApp(tb.flags, plugins, ingester.data_provider)
 
 
+def plugin_of(app):
+    """The Checkpoint Diff plugin inside an app tensorboard_app() made."""
+    return next(p for p in app._plugins if p.plugin_name == "ckptdiff")
+
+
 PLUGIN_ROUTES = "/data/plugin/ckptdiff/"
 
 
