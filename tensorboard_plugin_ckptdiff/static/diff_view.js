@@ -12,9 +12,9 @@ import { createFixDrawer, firstSnippetTitle } from "./fix_panel.js";
 const COLUMNS = [
   { id: "status", label: "Status", width: "10.5em", sortable: true },
   { id: "base_name", label: "Base variable (name, then key)", width: "minmax(10em, 1.5fr)", sortable: true },
-  { id: "base_shape", label: "Shape · dtype", width: "10.5em", sortable: true },
+  { id: "base_shape", label: "Shape · dtype", width: "minmax(10.5em, 0.7fr)", sortable: true },
   { id: "target_name", label: "Target variable (name, then key)", width: "minmax(10em, 1.5fr)", sortable: true },
-  { id: "target_shape", label: "Shape · dtype", width: "10.5em", sortable: true },
+  { id: "target_shape", label: "Shape · dtype", width: "minmax(10.5em, 0.7fr)", sortable: true },
   { id: "detail", label: "Detail", width: "minmax(12em, 2fr)", sortable: true },
 ];
 const DETAIL_COLUMN = COLUMNS.findIndex((c) => c.id === "detail");

@@ -63,7 +63,7 @@ export function createMatrix(container, { query = "", rowPage, onOpen, onQuery, 
     }
     const head = h("tr", {}, h("th", { class: "mx-corner", scope: "col" }, "model ↓  checkpoint →"),
       columns.items.map((c) => h("th", { class: "mx-col", scope: "col", title: c.checkpoint ? itemText(c.checkpoint) : `${c.run}: not read yet` },
-        h("span", { class: "mx-col-label" }, middleLabel(c.run, 26)))));
+        h("span", { class: "mx-col-label" }, middleLabel(c.run, 22)))));
     const lines = rows.items.map((model, i) => h("tr", {},
       h("th", { class: "mx-row", scope: "row", title: architectureText(model.architecture) }, middleText(model.run)),
       columns.items.map((column, j) => {

@@ -79,6 +79,8 @@ function verdictCell(row) {
   if (v && v.state === "ready") {
     parts.push(statusCounts(v.summary));
     parts.push(h("div", { class: "ov-sentence" }, sentence(v.verdict)));
+    const older = row.timeline.filter((m) => m.mark === "not_restorable").length;
+    if (older) parts.push(h("div", { class: "ov-sentence tone-warn" }, `${older} older checkpoint${older === 1 ? " does" : "s do"} not restore into this model.`));
   } else if (v && v.state === "failed") {
     parts.push(h("div", { class: "ov-sentence" }, v.error));
   } else if (info.hint) {
