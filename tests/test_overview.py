@@ -147,11 +147,16 @@ def test_the_verification_pass_reads_every_checkpoint_through_the_catalogs_read(
     assert sorted(read) == sorted(plausible)
 
 
-def test_the_newest_checkpoint_of_every_run_is_verified_first():
-    found = [type("F", (), {"id": f"{run}/ckpt-{step}", "run": run, "step": step, "wall_time": None})()
-             for run in ("a", "b") for step in (1, 2, 3)]
-    order = [f.id for f in catalog._verification_order(found)]
-    assert order == ["a/ckpt-3", "b/ckpt-3", "a/ckpt-2", "b/ckpt-2", "a/ckpt-1", "b/ckpt-1"]
+def test_the_newest_checkpoint_of_every_run_is_verified_first(tmp_path, monkeypatch):
+    root = str(tmp_path / "logs")
+    _copy_demo(root, "keras_fit", "tf1_saver", "tf2_training")
+    read = []
+    real = catalog.Catalog._read
+    monkeypatch.setattr(catalog.Catalog, "_read", lambda self, found: read.append(found.id) or real(self, found))
+    logdirs.settled_runs(Client(logdirs.tensorboard_app("--logdir", root)))
+    assert read == ["keras_fit/ckpt/model-02.weights.h5", "tf1_saver/ckpt/model.ckpt-1", "tf2_training/ckpt/ckpt-3",
+                    "keras_fit/ckpt/model-01.weights.h5", "tf1_saver/ckpt/model.ckpt-0", "tf2_training/ckpt/ckpt-2",
+                    "tf2_training/ckpt/ckpt-1"]
 
 
 # ------------------------------------------------------------------ which runs belong together
