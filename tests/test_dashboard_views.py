@@ -480,7 +480,10 @@ def test_details_wrap_instead_of_being_cut(tab, demo):
     details = ui.locator("#panel-diff .vt-row.row-renamed .detail-text")
     assert details.count() >= 1
     for i in range(details.count()):
-        cut = details.nth(i).evaluate("e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1")
+        # not clamped, and all of it inside its row (a row of fixed height would cut it)
+        cut = details.nth(i).evaluate("""e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1
+            || e.getBoundingClientRect().bottom > e.closest('.vt-row').getBoundingClientRect().bottom + 0.5
+            || e.getBoundingClientRect().bottom > e.closest('.vt-td').getBoundingClientRect().bottom + 0.5""")
         assert not cut, details.nth(i).inner_text()
 
 

@@ -129,24 +129,33 @@ export function renderDiff(container, report, view, { onViewChange, cross = null
   // How many characters a line of the wrapping columns holds, from their widths on screen.
   let detailChars = 60;
   let shapeChars = 16;
+  /** Whether the widths changed since the rows' heights were worked out. */
   function measure() {
+    const before = detailChars + "/" + shapeChars;
     const width = (i) => (table.header.children[i] ? table.header.children[i].getBoundingClientRect().width - 12 : 0);
     if (width(DETAIL_COLUMN) > 0) detailChars = Math.max(10, Math.floor(width(DETAIL_COLUMN) / CHAR_PX));
     if (width(SHAPE_COLUMN) > 0) shapeChars = Math.max(6, Math.floor(width(SHAPE_COLUMN) / MONO_PX));
+    return before !== detailChars + "/" + shapeChars;
   }
 
+  // Heights are worked out for every row before the first is drawn (100,000 of them), so
+  // from lengths alone, without building the texts: the shape's "(a, b)" and the detail's
+  // prefix (detailText adds at most ~20 characters to a renamed or dtype row).
   function shapeLines(v) {
-    if (!v) return 1;
-    const shape = shapeText(v.shape).length;
-    return shape + 1 + v.dtype.length <= shapeChars ? 1 : 1 + Math.ceil(shape / shapeChars);
+    if (!v || !v.shape) return 1;
+    let length = 2 + v.dtype.length + 1 + (v.shape.length === 1 ? 1 : 0);
+    for (const d of v.shape) length += (d === null ? 1 : String(d).length) + 2;
+    return length <= shapeChars ? 1 : 1 + Math.ceil((length - v.dtype.length) / shapeChars);
   }
 
   function heightOf(row) {
     if (row.type === "group") return GROUP_ROW_PX;
     const e = row.item;
-    const keyed = (e.base && e.base.key !== e.base.name) || (e.target && e.target.key !== e.target.name);
-    const detail = Math.ceil(detailText(e).length / detailChars);
-    const lines = Math.min(MAX_LINES, Math.max(keyed || notRestored(e) ? 2 : 1, detail, shapeLines(e.base), shapeLines(e.target)));
+    const b = e.base;
+    const t = e.target;
+    const keyed = (b && b.key !== b.name) || (t && t.key !== t.name) || notRestored(e);
+    const detail = (e.detail ? e.detail.length : 0) + (e.status === "renamed" || e.status === "dtype_mismatch" ? 20 : 0);
+    const lines = Math.min(MAX_LINES, Math.max(keyed ? 2 : 1, Math.ceil(detail / detailChars), shapeLines(b), shapeLines(t)));
     return lines === 1 ? GROUP_ROW_PX : ROW_PAD_PX + lines * LINE_PX;
   }
 
@@ -271,6 +280,6 @@ export function renderDiff(container, report, view, { onViewChange, cross = null
   );
   rebuild(true);
   // Column widths are known once the table is in the page: heights follow them.
-  requestAnimationFrame(() => { if (table.el.isConnected) reflow(false); });
+  requestAnimationFrame(() => { if (table.el.isConnected && measure()) reflow(false); });
   return { table, drawer };
 }
