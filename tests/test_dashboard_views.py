@@ -134,6 +134,8 @@ def test_the_overview_opens_first_and_says_what_the_server_says(tab, demo):
             sentence = re.sub(r"^(Not restorable|Restorable):\s*", "", row["verdict"]["verdict"])
             assert sentence[1:] in shown.locator(".ov-sentence").inner_text(), row["run"]
         assert shown.locator(".ov-mark").count() == len(row["timeline"])
+        older = sum(1 for m in row["timeline"][:-1] if m["mark"] == "not_restorable")
+        assert ("older checkpoint" in shown.inner_text()) == bool(older), row["run"]
     # problems first: the first row on screen is one that does not restore
     assert rows.first.get_attribute("data-outcome") == "not_restorable"
     assert _inside_window(tab, rows.first)
@@ -236,6 +238,7 @@ def test_unreadable_runs_are_grouped_and_quiet_at_the_end(browser, messy):
         changed = ui.locator(f".ov-row[data-run='{made['changed']}/train']")
         assert changed.get_attribute("data-outcome") == "changed"
         assert changed.locator(".ov-mark.mark-not_restorable").is_visible()
+        assert "1 older checkpoint does not restore into this model." in changed.inner_text()
 
 
 def test_no_console_error_on_first_open_of_a_logdir_with_unreadable_files(browser, messy):

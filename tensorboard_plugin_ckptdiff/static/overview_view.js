@@ -79,12 +79,16 @@ function verdictCell(row) {
   if (v && v.state === "ready") {
     parts.push(statusCounts(v.summary));
     parts.push(h("div", { class: "ov-sentence" }, sentence(v.verdict)));
-    const older = row.timeline.filter((m) => m.mark === "not_restorable").length;
-    if (older) parts.push(h("div", { class: "ov-sentence tone-warn" }, `${older} older checkpoint${older === 1 ? " does" : "s do"} not restore into this model.`));
   } else if (v && v.state === "failed") {
     parts.push(h("div", { class: "ov-sentence" }, v.error));
-  } else if (info.hint) {
+  } else if (info.hint && row.outcome !== "changed") {
     parts.push(h("div", { class: "ov-sentence" }, info.hint));
+  }
+  const newest = row.checkpoint && row.checkpoint.id;
+  const older = row.timeline.filter((m) => m.mark === "not_restorable" && m.id !== newest).length;
+  if (older) {
+    const into = row.architecture ? "this model" : "the newest one: the structure changed";
+    parts.push(h("div", { class: "ov-sentence tone-warn" }, `${older} older checkpoint${older === 1 ? " does" : "s do"} not restore into ${into}.`));
   }
   if (row.unreadable) parts.push(h("div", { class: "ov-quiet" }, `${row.unreadable} unreadable checkpoint${row.unreadable === 1 ? "" : "s"}`));
   return h("td", { class: "ov-verdict" }, parts);
