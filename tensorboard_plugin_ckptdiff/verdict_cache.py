@@ -113,10 +113,13 @@ class VerdictCache:
 
     def _compute(self, checkpoint_key: Hashable, bases: Dict[Hashable, object], target: Callable[[], object]) -> None:
         """The verdict of the target checkpoint against each base, read once for all of them."""
+        # A file that cannot be read, or was deleted since it was listed, is a failed verdict
+        # under keys nobody will ask for again once the listing moves on.
+        unreadable = (errors.CheckpointError, errors.NotFound)
         try:
             full = target()
             failure = None
-        except errors.CheckpointError as e:
+        except unreadable as e:
             full, failure = None, str(e)
         for base_key, base in bases.items():
             if failure is not None:
@@ -124,7 +127,7 @@ class VerdictCache:
             else:
                 try:
                     verdict = Verdict.of(diff.compare(self._load(base), full))
-                except errors.CheckpointError as e:
+                except unreadable as e:
                     verdict = Verdict.failed(str(e))
             with self._lock:
                 self._cells[(base_key, checkpoint_key)] = verdict
