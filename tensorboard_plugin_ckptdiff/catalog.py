@@ -138,7 +138,10 @@ class Catalog:
     def verify(self, listing: Listing) -> None:
         """Read every checkpoint of ``listing`` not read yet: newest of each run first, so
         the overview has a verdict per run early, then the older ones."""
-        for found in _verification_order(self.unverified(listing)):
+        todo = self.unverified(listing)
+        if not todo:
+            return
+        for found in _verification_order(todo):
             try:
                 checkpoint = self._load(found)
             except Exception:  # a reader bug on one file must not stop the pass

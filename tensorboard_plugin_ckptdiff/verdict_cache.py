@@ -42,7 +42,6 @@ class VerdictCache:
         self._queue: "collections.OrderedDict[Hashable, Tuple[object, Dict[Hashable, object]]]" = collections.OrderedDict()
         self._standing: Dict[str, object] = {}  # run -> base its new checkpoints are judged against
         self._thread: Optional[threading.Thread] = None
-        self.computed = 0  # verdicts computed since start (the benchmark reads it)
 
     # ------------------------------------------------------------ asking
 
@@ -131,7 +130,6 @@ class VerdictCache:
                     verdict = Verdict.failed(str(e))
             with self._lock:
                 self._cells[(base_key, checkpoint_key)] = verdict
-                self.computed += 1
                 while len(self._cells) > self._kept:
                     self._cells.popitem(last=False)
 
