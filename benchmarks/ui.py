@@ -97,6 +97,35 @@ def _wait_for(url, seconds=180):
     raise SystemExit("TensorBoard did not list the two checkpoints")
 
 
+# Watches the plugin's frame from outside (the shipped code has no hooks for it): when the
+# /diff body has been read, and when the first rows of the table are painted after it.
+WATCH = """
+if (location.pathname.endsWith('plugin_entry.html')) {
+  const marks = window.__marks = {};
+  const fetch0 = window.fetch;
+  window.fetch = async (...args) => {
+    const url = String(args[0]);
+    const started = performance.now();
+    const response = await fetch0(...args);
+    if (!url.startsWith('diff?')) return response;
+    const text0 = response.text.bind(response);
+    response.text = async () => {
+      const text = await text0();
+      Object.assign(marks, {request: started, received: performance.now()});
+      window.__diffText = text; // parsed again once painted, to tell how much of the time parsing takes
+      return text;
+    };
+    return response;
+  };
+  new MutationObserver(() => {
+    if (marks.received && !marks.built && document.querySelector('#panel-diff .vt-row.item')) {
+      marks.built = performance.now();
+      requestAnimationFrame(() => requestAnimationFrame(() => { marks.painted = performance.now(); }));
+    }
+  }).observe(document, {childList: true, subtree: true});
+}
+"""
+
 SCROLL_JS = """async (frames) => {
   const vp = document.querySelector('#panel-diff .vt-viewport');
   const step = Math.max(1, Math.floor((vp.scrollHeight - vp.clientHeight) / frames));
@@ -109,11 +138,9 @@ SCROLL_JS = """async (frames) => {
     last = now;
   }
   times.sort((a, b) => a - b);
-  const rows = vp.querySelectorAll('.vt-row:not([hidden])').length;
-  const table = document.querySelector('#panel-diff').vtable;
-  const paintMs = table.paintMs / table.paints;
+  const rows = [...vp.querySelectorAll('.vt-row')].filter((r) => getComputedStyle(r).display !== 'none').length;
   return {median: times[Math.floor(times.length / 2)], p95: times[Math.floor(times.length * 0.95)],
-          max: times[times.length - 1], rowsInDom: rows, paintMs, scrolledPx: vp.scrollTop};
+          max: times[times.length - 1], rowsInDom: rows, scrolledPx: vp.scrollTop};
 }"""
 
 
@@ -138,27 +165,31 @@ def main():
         try:
             base = f"http://127.0.0.1:{port}/"
             base_id, target_id = _wait_for(base + "data/plugin/ckptdiff/runs")[:2]
-            params = {} if args.synthetic else {
+            # --synthetic: the Diff view on the overview's first pair (its answer is replaced)
+            params = {"p.ckptdiff.view": "diff"} if args.synthetic else {
                 "p.ckptdiff.base": "checkpoint:" + base_id, "p.ckptdiff.target": "checkpoint:" + target_id,
                 "p.ckptdiff.mode": "name"}
             url = base + "#ckptdiff" + "".join(f"&{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='')}"
                                                for k, v in params.items())
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                context.add_init_script(WATCH)
+                page = context.new_page()
                 if args.synthetic:
                     body = json.dumps(synthetic_report(args.variables))
                     page.route(lambda u: "/data/plugin/ckptdiff/diff?" in u,
                                lambda r: r.fulfill(status=200, content_type="application/json", body=body))
                 page.goto(url)
                 ui = page.frame_locator("iframe[src*='plugin_entry.html']")
-                ui.locator("body[data-diff-ready=yes]").wait_for(timeout=600_000)
+                ui.locator("#panel-diff[aria-busy=false] .vt-row.item").first.wait_for(timeout=600_000)
                 frame = next(f for f in page.frames if "plugin_entry.html" in f.url)
+                frame.wait_for_function("window.__marks && window.__marks.painted")
                 marks = frame.evaluate("""() => {
-                  const m = (n) => performance.getEntriesByName(n).slice(-1)[0];
-                  return {request: m('ckptdiff:diff:request').startTime, received: m('ckptdiff:diff:received').startTime,
-                          parsed: m('ckptdiff:diff:parsed').startTime, built: m('ckptdiff:diff:table-built').startTime,
-                          painted: m('ckptdiff:diff:painted').startTime, rows: document.querySelector('.shown-count').textContent};
+                  const t0 = performance.now();
+                  JSON.parse(window.__diffText);
+                  return {...window.__marks, parse: performance.now() - t0,
+                          rows: document.querySelector('.shown-count').textContent};
                 }""")
                 scroll = frame.evaluate(SCROLL_JS, 240)
                 browser.close()
@@ -170,13 +201,13 @@ def main():
     answer = marks["received"] - marks["request"]
     print(f"variables: {args.variables:,} ({'synthetic /diff' if args.synthetic else 'real /diff'}); table: {marks['rows']}")
     print(f"/diff answer (request to body received): {answer:8.0f} ms")
-    print(f"  of which JSON.parse {marks['parsed'] - marks['received']:.0f} ms, filter+tree+first paint "
-          f"{marks['built'] - marks['parsed']:.0f} ms, browser layout/paint {marks['painted'] - marks['built']:.0f} ms")
+    print(f"  of which JSON.parse ~{marks['parse']:.0f} ms, filter+tree+first rows in the DOM "
+          f"{marks['built'] - marks['received']:.0f} ms, browser layout/paint {marks['painted'] - marks['built']:.0f} ms")
     print(f"first rows painted after the response:   {first_rows:8.0f} ms   goal < {GOAL_FIRST_ROWS_MS:.0f} ms "
           f"-> {first_rows / GOAL_FIRST_ROWS_MS:.2f} of the goal")
     print(f"scroll frame time over 240 frames: median {scroll['median']:.1f} ms, p95 {scroll['p95']:.1f} ms, "
           f"max {scroll['max']:.1f} ms (budget {FRAME_BUDGET_MS:.1f} ms -> p95 {scroll['p95'] / FRAME_BUDGET_MS:.2f} "
-          f"of the budget); rows in the DOM: {scroll['rowsInDom']}; script per paint {scroll['paintMs']:.1f} ms")
+          f"of the budget); rows in the DOM: {scroll['rowsInDom']}")
 
 
 if __name__ == "__main__":

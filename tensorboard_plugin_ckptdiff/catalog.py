@@ -3,8 +3,14 @@ between TensorBoard's request threads.
 
 A background thread rescans on TensorBoard's reload cadence; a request only ever reads the
 last published listing (the very first one may wait for the first scan, with a bound).
-Reads are lazy and cached by (path, size, mtime) of every file a checkpoint is made of, so
-a refresh re-reads only what changed and an unchanged checkpoint is parsed once.
+Reads are cached by (path, size, mtime) of every file a checkpoint is made of, so a refresh
+re-reads only what changed and an unchanged checkpoint is parsed once.
+
+After each walk the same thread verifies what it has not read yet: it reads each new
+checkpoint's metadata (CRCs, header bounds, the HDF5 tree) through ``_read``, newest first
+and one run after another, and hands the full record to the listeners (the overview's
+verdicts), so the pass that makes a listing honest is the one that feeds the overview. Until
+then a checkpoint the sniff found plausible is listed ``pending``, never ``ok``.
 """
 
 from __future__ import annotations
@@ -14,14 +20,18 @@ import dataclasses
 import logging
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import discovery, errors, isolation, records, storage
 
 logger = logging.getLogger(__name__)
 
 FIRST_SCAN_WAIT_SECONDS = 10.0
-FULL_READS_KEPT = 64  # checkpoints with all their variables, least recently used dropped
+# Checkpoints kept with all their variables, least recently used dropped first: as many as
+# hold this many variables in all (a variable record is ~0.5 KB), so the verification pass
+# keeps a logdir of small checkpoints whole for the overview's verdicts, and a few big ones
+# never take gigabytes.
+FULL_READ_VARIABLES = 200_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +59,10 @@ class Catalog:
         self._sniff_cache: Dict[Tuple, discovery.Sniffed] = {}
         self._summaries: Dict[Tuple, records.Checkpoint] = {}  # full reads, without variables
         self._full: "collections.OrderedDict[Tuple, records.Checkpoint]" = collections.OrderedDict()
+        self._full_variables = 0  # in self._full
         self._key_locks: Dict[Tuple, threading.Lock] = {}
         self._thread: Optional[threading.Thread] = None
+        self._listeners: List[Callable[[discovery.Found, records.Checkpoint], None]] = []
 
     # ------------------------------------------------------------ background refresh
 
@@ -73,7 +85,7 @@ class Catalog:
             time.sleep(self._interval)
 
     def refresh(self) -> None:
-        """One full pass: walk, sniff what changed, publish."""
+        """One full pass: walk, sniff what changed, publish; then verify what is new."""
         from tensorboard_plugin_ckptdiff.formats import state_file
 
         found: List[discovery.Found] = []
@@ -115,6 +127,57 @@ class Catalog:
             if changed:
                 self._version += 1
         self._scanned.set()
+        self.verify(listing)
+
+    def subscribe(self, listener: Callable[[discovery.Found, records.Checkpoint], None]) -> None:
+        """``listener(found, checkpoint)`` is called with every checkpoint the verification
+        pass reads, variables included, in that pass's thread."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def verify(self, listing: Listing) -> None:
+        """Read every checkpoint of ``listing`` not read yet: newest of each run first, so
+        the overview has a verdict per run early, then the older ones."""
+        todo = self.unverified(listing)
+        if not todo:
+            return
+        for found in _verification_order(todo):
+            try:
+                checkpoint = self._load(found)
+            except Exception:  # a reader bug on one file must not stop the pass
+                logger.exception("checkpoint verification failed")
+                continue
+            with self._lock:
+                listeners = list(self._listeners)
+            for listener in listeners:
+                try:
+                    listener(found, checkpoint)
+                except Exception:
+                    logger.exception("checkpoint listener failed")
+        with self._lock:
+            self._version += 1  # "scanning" may have turned false
+
+    def unverified(self, listing: Listing) -> List[discovery.Found]:
+        """Checkpoints the sniff found plausible whose metadata has not been read yet."""
+        with self._lock:
+            summaries = self._summaries
+            return [f for f in listing.found
+                    if (f.path, f.signature) not in summaries and listing.sniffed[f.id].status == records.OK]
+
+    def scanning(self, listing: Listing) -> bool:
+        """True until the first walk has ended and every checkpoint it found was verified."""
+        return not listing.complete or bool(self.unverified(listing))
+
+    def _without_server_paths(self, found: discovery.Found, checkpoint: records.Checkpoint) -> records.Checkpoint:
+        """A reader's message may name the file it opened by its server path (an OSError's
+        text does): the listing goes to remote browsers, so name it relative to the logdir."""
+        if not checkpoint.error:
+            return checkpoint
+        error = checkpoint.error
+        for root in self._roots:
+            if found.path.startswith(root.path):
+                error = error.replace(root.path.rstrip("/") + "/", "")
+        return checkpoint if error == checkpoint.error else dataclasses.replace(checkpoint, error=error)
 
     def _fs_of(self, found: discovery.Found):
         for root in self._roots:
@@ -142,13 +205,24 @@ class Catalog:
             return bool(self._listing.found)
 
     def records(self, listing: Listing) -> List[records.Checkpoint]:
-        """Every checkpoint as /runs shows it: what a full read learned, else the sniff."""
+        """Every checkpoint as /runs shows it: what a full read learned, else the sniff; a
+        plausible file nobody has read yet is ``pending``."""
         with self._lock:
             summaries = dict(self._summaries)
         out = []
         for f in listing.found:
-            out.append(summaries.get((f.path, f.signature)) or discovery.listing_record(f, listing.sniffed[f.id]))
+            record = summaries.get((f.path, f.signature))
+            if record is None:
+                record = discovery.listing_record(f, listing.sniffed[f.id])
+                if record.status == records.OK:
+                    record = dataclasses.replace(record, status=records.PENDING)
+            out.append(record)
         return out
+
+    def found(self, checkpoint_id: str) -> Optional[discovery.Found]:
+        """What the last published listing holds under this id (None: nothing), without
+        waiting for a first scan."""
+        return self._listing.by_id.get(checkpoint_id)
 
     def find(self, checkpoint_id: str) -> discovery.Found:
         """The checkpoint /runs handed out under this id; anything else is not found."""
@@ -159,7 +233,11 @@ class Catalog:
 
     def checkpoint(self, checkpoint_id: str) -> records.Checkpoint:
         """The checkpoint with all its variables (read once, then cached)."""
-        found = self.find(checkpoint_id)
+        return self._load(self.find(checkpoint_id))
+
+    def _load(self, found: discovery.Found) -> records.Checkpoint:
+        """The full record of ``found``: from the cache, else read (one reader per checkpoint,
+        the others wait for its result)."""
         key = (found.path, found.signature)
         with self._lock:
             cached = self._full.get(key)
@@ -167,21 +245,27 @@ class Catalog:
                 self._full.move_to_end(key)
                 return cached
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:  # one reader per checkpoint; the others wait for its result
+        with key_lock:
             with self._lock:
                 cached = self._full.get(key)
             if cached is None:
-                cached = self._read(found)
+                cached = self._without_server_paths(found, self._read(found))
                 with self._lock:
-                    self._full[key] = cached
-                    while len(self._full) > FULL_READS_KEPT:
-                        self._full.popitem(last=False)
-                    summary = dataclasses.replace(cached, variables=(), object_graph=None, architecture=None)
+                    self._keep(key, cached)
+                    summary = _summary(cached)
                     if self._summaries.get(key) != summary:
                         self._summaries[key] = summary
                         self._version += 1
                     self._key_locks.pop(key, None)
         return cached
+
+    def _keep(self, key, checkpoint: records.Checkpoint) -> None:
+        """Cache a full read, dropping the least recently used ones beyond the budget."""
+        self._full[key] = checkpoint
+        self._full_variables += len(checkpoint.variables)
+        while self._full_variables > FULL_READ_VARIABLES and len(self._full) > 1:
+            _, dropped = self._full.popitem(last=False)
+            self._full_variables -= len(dropped.variables)
 
     def filesystem_path(self, checkpoint_id: str):
         """(fs, path) a reader opens, for code that reads values (drift)."""
@@ -201,6 +285,23 @@ class Catalog:
             return isolation.call(read_found, found, self._fs_of(found), fields)
         except errors.CheckpointError as e:  # the reader process crashed, hung or ran out of memory
             return discovery.listing_record(found, discovery.Sniffed(status=records.ERROR, error=e.message))
+
+
+def _summary(checkpoint: records.Checkpoint) -> records.Checkpoint:
+    """What the listing keeps of a full read: no variables, and of a carried architecture
+    only whether it could be read."""
+    carried = checkpoint.architecture
+    if carried is not None:
+        carried = dataclasses.replace(carried, variables=())
+    return dataclasses.replace(checkpoint, variables=(), object_graph=None, architecture=carried)
+
+
+def _verification_order(found: Iterable[discovery.Found]) -> List[discovery.Found]:
+    """Newest checkpoint of every run, then the second newest of every run, and so on."""
+    by_run: Dict[str, List[discovery.Found]] = collections.defaultdict(list)
+    for f in found:
+        by_run[f.run].append(f)
+    return discovery.interleave([list(reversed(discovery.oldest_first(items))) for _, items in sorted(by_run.items())])
 
 
 def read_found(found: discovery.Found, fs, fields) -> records.Checkpoint:

@@ -404,3 +404,12 @@ def oldest_first(items):
     """Checkpoints/architectures by step then wall time; unknown steps sort by time alone."""
     return sorted(items, key=lambda c: (c.step is None, c.step if c.step is not None else 0,
                                         c.wall_time or 0.0, c.id))
+
+
+def interleave(queues):
+    """The first item of every queue, then every second item, and so on: work spread over
+    runs, so that every run gets its first answer before any run gets its last."""
+    out = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[depth] for q in queues if depth < len(q))
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import json
 import logging
@@ -18,7 +19,8 @@ from tensorboard.backend import http_util, json_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_ckptdiff import catalog, discovery, drift_routes, errors, gc_pause, metadata, records
+from tensorboard_plugin_ckptdiff import (catalog, discovery, drift_routes, errors, gc_pause, metadata, pairing,
+                                         records, runs_overview, verdict_cache)
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +30,13 @@ _JSON = "application/json"
 _CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
                   ".html": "text/html", ".json": _JSON, ".svg": "image/svg+xml", ".map": _JSON,
                   ".png": "image/png", ".woff2": "font/woff2"}
-_MODES = ("auto", "name", "object_path", "keras_order", "transformers", "structure")
-_CARRIED = "carried:"  # id prefix of an architecture a checkpoint carries (.keras, .meta, SavedModel)
+_MODES = pairing.MODES
+_CARRIED = runs_overview.CARRIED
 _REPORTS_KEPT = 16
+_CARRIED_KEPT = 32  # architectures read from .meta files and archives, with their variables
+_PAGE = 100  # overview rows per answer when the request does not say
+_MATRIX_PAGE = 50  # matrix rows and columns per answer when the request does not say
+_MAX_PAGE = 1000
 
 
 def _status_and_code(e: Exception) -> Tuple[int, str]:
@@ -138,15 +144,22 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         self._catalog = catalog.Catalog(roots, self._reload_interval)
         self._lock = threading.Lock()
         self._architectures: Dict[Optional[str], Tuple[float, Dict[str, list]]] = {}
-        self._runs_json: Dict[Optional[str], tuple] = {}
         self._reports: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
+        self._snapshots: Dict[Optional[str], "_Snapshot"] = {}
+        self._carried: "collections.OrderedDict[tuple, records.Architecture]" = collections.OrderedDict()
+        self._carried_failed: Dict[tuple, str] = {}
         self._drift = drift_routes.DriftRoutes(self._catalog, self._readable_checkpoint)
+        self._verdicts = verdict_cache.VerdictCache(self._verdict_key, self._whole)
+        # The pass that verifies the listing also feeds the overview its verdicts.
+        self._catalog.subscribe(self._verdicts.offer)
         if roots:
             self._catalog.start()  # in the background: TensorBoard's start never waits for it
 
     def get_plugin_apps(self):
         return {
             "/runs": self.runs_route,
+            "/overview": self.overview_route,
+            "/matrix": self.matrix_route,
             "/checkpoint": self.checkpoint_route,
             "/architecture": self.architecture_route,
             "/diff": self.diff_route,
@@ -169,6 +182,18 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
     @_json_route
     def runs_route(self, request):
         return self._json(request, self.runs_impl(*self._where(request)))
+
+    @_json_route
+    def overview_route(self, request):
+        body = self.overview_impl(*self._where(request), request.args.get("q", ""),
+                                  _count(request, "offset"), _count(request, "limit"))
+        return self._json(request, body)
+
+    @_json_route
+    def matrix_route(self, request):
+        body = self.matrix_impl(*self._where(request), request.args.get("q", ""),
+                                *(_count(request, name) for name in ("row_offset", "row_limit", "col_offset", "col_limit")))
+        return self._json(request, body)
 
     @_json_route
     def checkpoint_route(self, request):
@@ -223,36 +248,75 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 
     def runs_impl(self, ctx, experiment) -> str:
         """The /runs body, serialized once per change of the logdir or of the event data."""
-        # The version first: a rescan landing between the two reads then leaves a newer body
-        # under an older version (recomputed next time), never an older body under the newer
-        # version, which would be served until the logdir changes again.
-        version = self._catalog.version
-        listing = self._catalog.listing()
-        event_architectures = self._event_architectures(ctx, experiment)
-        with self._lock:
-            cached = self._runs_json.get(experiment)
-        if cached is not None and cached[0] == version and cached[1] is event_architectures:
-            return cached[2]
-        by_run = self._architectures_by_run(event_architectures, listing)
-        checkpoints: Dict[str, List[records.Checkpoint]] = collections.defaultdict(list)
-        for checkpoint in self._catalog.records(listing):
-            checkpoints[checkpoint.run].append(checkpoint)
-        names = sorted(set(listing.runs) | set(by_run))
-        body = {
-            "logdir_readable": listing.readable,
-            "scanning": not listing.complete,  # the first pass is still under way: ask again
-            # directories the walk could not open: their checkpoints are missing from the list
-            "unreadable_dirs": [{"path": path, "error": why} for path, why in listing.unreadable_dirs],
-            "runs": [{
-                "run": run,
-                "checkpoints": [c.to_json() for c in discovery.oldest_first(checkpoints.get(run, ()))],
-                "architectures": [a.to_json() for a in discovery.oldest_first(by_run.get(run, ()))],
-            } for run in names],
+        snapshot = self._snapshot(ctx, experiment)
+        if snapshot.runs_text is None:
+            body = {
+                "logdir_readable": snapshot.listing.readable,
+                # the first pass over the logdir, or the verification of what it found, is
+                # still under way: ask again
+                "scanning": snapshot.scanning,
+                # directories the walk could not open: their checkpoints are missing from the list
+                "unreadable_dirs": [{"path": path, "error": why} for path, why in snapshot.listing.unreadable_dirs],
+                "modes": list(_MODES),  # what /diff accepts as mode, "auto" first
+                "runs": [{
+                    "run": run,
+                    "group": snapshot.groups[run],
+                    "checkpoints": [c.to_json() for c in checkpoints],
+                    "architectures": [a.to_json() for a in architectures],
+                } for run, (checkpoints, architectures) in snapshot.table.items()],
+            }
+            snapshot.runs_text = _dumps(body)
+        return snapshot.runs_text
+
+    def overview_impl(self, ctx, experiment, query: str = "", offset=None, limit=None) -> dict:
+        """One row per run, problems first, with what is known now; the rest is computed in
+        the background (``status`` "running" until every verdict is there: ask again)."""
+        snapshot = self._snapshot(ctx, experiment)
+        known, asked = self._verdicts.want(runs_overview.wanted(snapshot.rows))
+        self._verdicts.stand({run: row.base for row in snapshot.rows if row.architecture is not None
+                              for run in row.runs})
+        lookup = self._verdicts.lookup
+        bodies = runs_overview.ordered(runs_overview.row_json(row, lookup) for row in snapshot.rows
+                                       if runs_overview.matches(row, query))
+        counts = collections.Counter(b["outcome"] for b in bodies)
+        start, stop = _window(offset, limit, _PAGE)
+        read = sum(1 for c in snapshot.checkpoints if c.status != records.PENDING)
+        return {
+            "status": "running" if snapshot.scanning or known < asked else "done",
+            "progress": {"done": known + read, "total": asked + len(snapshot.checkpoints)},
+            "scanning": snapshot.scanning,
+            "total": len(bodies),
+            "offset": start,
+            "counts": {o: counts[o] for o in runs_overview.OUTCOMES if counts[o]},
+            "rows": bodies[start:stop],
         }
-        text = _dumps(body)
-        with self._lock:
-            self._runs_json[experiment] = (version, event_architectures, text)
-        return text
+
+    def matrix_impl(self, ctx, experiment, query: str = "", row_offset=None, row_limit=None,
+                    col_offset=None, col_limit=None) -> dict:
+        """Cell (i, j): does run j's newest readable checkpoint restore into run i's model."""
+        snapshot = self._snapshot(ctx, experiment)
+        models, columns = runs_overview.matrix_axes(snapshot.rows, query)
+        r0, r1 = _window(row_offset, row_limit, _MATRIX_PAGE)
+        c0, c1 = _window(col_offset, col_limit, _MATRIX_PAGE)
+        models, shown_models = models[r0:r1], models
+        columns, shown_columns = columns[c0:c1], columns
+        # column by column: the worker reads each checkpoint once for the whole column
+        known, asked = self._verdicts.want([(m.architecture, c.newest) for c in columns if c.newest is not None
+                                            for m in models])
+        lookup = self._verdicts.lookup
+        waiting = any(c.newest is None for c in columns)
+        return {
+            "status": "running" if known < asked or waiting else "done",
+            "progress": {"done": known, "total": asked},
+            "rows": {"total": len(shown_models), "offset": r0,
+                     "items": [{"run": m.run, "runs": list(m.runs), "architecture": m.architecture.to_json()}
+                               for m in models]},
+            "columns": {"total": len(shown_columns), "offset": c0,
+                        "items": [{"run": c.run, "runs": list(c.runs),
+                                   "checkpoint": c.newest.to_json() if c.newest is not None else None}
+                                  for c in columns]},
+            "cells": [[runs_overview.cell_json(lookup, m, c) for c in columns] for m in models],
+        }
 
     def checkpoint_impl(self, checkpoint_id: str, offset=None, limit=None) -> dict:
         checkpoint = self._readable_checkpoint(checkpoint_id)
@@ -293,6 +357,53 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
     def _json(self, request, body):
         return http_util.Respond(request, body, _JSON)
 
+    def _snapshot(self, ctx, experiment) -> "_Snapshot":
+        """The listing as /runs, /overview and /matrix see it, built once per change of the
+        logdir, of the event data, or of what was learned about carried architectures."""
+        # The version first: a rescan landing between the two reads then leaves a newer
+        # listing under an older version (rebuilt next time), never an older listing under
+        # the newer version, which would be served until the logdir changes again.
+        version = (self._catalog.version, len(self._carried_failed))
+        listing = self._catalog.listing()
+        event_architectures = self._event_architectures(ctx, experiment)
+        with self._lock:
+            cached = self._snapshots.get(experiment)
+        if cached is not None and cached.version == version and cached.event_architectures is event_architectures:
+            return cached
+        checkpoints = self._catalog.records(listing)
+        by_run = self._architectures_by_run(event_architectures, listing, {c.id: c for c in checkpoints})
+        checkpoints_by_run: Dict[str, List[records.Checkpoint]] = collections.defaultdict(list)
+        for checkpoint in checkpoints:
+            checkpoints_by_run[checkpoint.run].append(checkpoint)
+        table = {run: (discovery.oldest_first(checkpoints_by_run.get(run, ())), discovery.oldest_first(by_run.get(run, ())))
+                 for run in sorted(set(listing.runs) | set(by_run))}
+        groups = runs_overview.groups([run for run, found in event_architectures.items() if found], table)
+        snapshot = _Snapshot(version, event_architectures, listing, self._catalog.scanning(listing), tuple(checkpoints),
+                             table, groups, runs_overview.rows(table, groups))
+        with self._lock:
+            self._snapshots[experiment] = snapshot
+        return snapshot
+
+    def _verdict_key(self, side):
+        """The verdict cache's key of a listing record: what its verdicts depend on."""
+        if side is None:
+            return None
+        if type(side) is records.Checkpoint:
+            found = self._catalog.found(side.id)
+            return None if found is None else (found.path, found.signature)
+        if side.id.startswith(_CARRIED):
+            found = self._catalog.found(side.id[len(_CARRIED):])
+            return None if found is None else ("carried", found.path, found.signature)
+        return ("event", side.id, side.step, side.wall_time)
+
+    def _whole(self, side):
+        """The record of ``side`` with its variables, for a diff in the background."""
+        if isinstance(side, records.Checkpoint):
+            return self._readable_checkpoint(side.id)
+        if side.id.startswith(_CARRIED):
+            return self._carried_architecture(side.id)
+        return side  # an architecture from event data is listed whole
+
     def _readable_checkpoint(self, checkpoint_id: str) -> records.Checkpoint:
         checkpoint = self._catalog.checkpoint(checkpoint_id)
         if checkpoint.status == records.INCOMPLETE:
@@ -324,6 +435,25 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         found = self._catalog.find(checkpoint_id)
         if found.carries is None:
             raise errors.NotFound(f"no architecture with id {architecture_id!r}: ask /runs for the ids")
+        key = (found.path, found.signature)
+        with self._lock:
+            cached = self._carried.get(key)
+            if cached is not None:
+                self._carried.move_to_end(key)
+                return cached
+        try:
+            architecture = self._read_carried(found, checkpoint_id, architecture_id)
+        except errors.CheckpointError as e:
+            with self._lock:
+                self._carried_failed[key] = str(e)  # /runs lists it as an error from now on
+            raise
+        with self._lock:
+            self._carried[key] = architecture
+            while len(self._carried) > _CARRIED_KEPT:
+                self._carried.popitem(last=False)
+        return architecture
+
+    def _read_carried(self, found, checkpoint_id: str, architecture_id: str) -> records.Architecture:
         if found.meta_path is not None:
             from tensorboard_plugin_ckptdiff import isolation
             from tensorboard_plugin_ckptdiff.architectures import meta_graph
@@ -335,6 +465,8 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             architecture = self._readable_checkpoint(checkpoint_id).architecture
         if architecture is None:
             raise errors.CheckpointError(f"checkpoint {checkpoint_id} carries no architecture that could be read")
+        if architecture.status != records.OK:
+            raise errors.CheckpointError(f"architecture {architecture_id} cannot be read: {architecture.error}")
         return _carried_record(found, architecture, status=architecture.status, error=architecture.error,
                                variables=architecture.variables, framework=architecture.framework)
 
@@ -354,12 +486,31 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             self._architectures[experiment] = (now, result)
         return result
 
-    def _architectures_by_run(self, event_architectures, listing) -> Dict[str, list]:
+    def _architectures_by_run(self, event_architectures, listing, checkpoints) -> Dict[str, list]:
         merged = collections.defaultdict(list, {run: list(a) for run, a in event_architectures.items()})
         for found in listing.found:
             if found.carries:
-                merged[found.run].append(_carried_record(found, None))
+                status, error = self._carried_status(found, checkpoints[found.id])
+                merged[found.run].append(_carried_record(found, None, status=status, error=error))
         return merged
+
+    def _carried_status(self, found, carrier: records.Checkpoint) -> Tuple[str, Optional[str]]:
+        """An architecture a checkpoint carries is no more readable than that checkpoint."""
+        if carrier.status == records.PENDING:
+            return records.PENDING, None
+        if carrier.status == records.INCOMPLETE:
+            return records.ERROR, "the checkpoint that carries it is still being written"
+        if carrier.status != records.OK:
+            return records.ERROR, f"the checkpoint that carries it cannot be read: {carrier.error}"
+        with self._lock:
+            failed = self._carried_failed.get((found.path, found.signature))
+        if failed is None and found.meta_path is None:
+            carried = carrier.architecture
+            if carried is None:
+                failed = "the checkpoint carries no architecture that could be read"
+            elif carried.status != records.OK:
+                failed = carried.error
+        return (records.OK, None) if failed is None else (records.ERROR, failed)
 
     def _static_file(self, request_path: str) -> str:
         name = request_path[len(_ROUTE_PREFIX):] if request_path.startswith(_ROUTE_PREFIX) else ""
@@ -371,6 +522,24 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         if not path.startswith(root + os.sep) or not os.path.isfile(path):
             raise errors.NotFound(f"no such route or file: {name!r}")
         return path
+
+
+@dataclasses.dataclass
+class _Snapshot:
+    version: tuple
+    event_architectures: dict
+    listing: catalog.Listing
+    scanning: bool
+    checkpoints: Tuple[records.Checkpoint, ...]
+    table: Dict[str, tuple]  # run -> (checkpoints, architectures), oldest first, by run name
+    groups: Dict[str, str]  # run -> the overview row it belongs to
+    rows: List[runs_overview.Row]
+    runs_text: Optional[str] = None  # the /runs body, serialized on first use
+
+
+def _window(offset: Optional[int], limit: Optional[int], default: int) -> Tuple[int, int]:
+    start = offset or 0
+    return start, start + min(default if limit is None else limit, _MAX_PAGE)
 
 
 def _carried_record(found: discovery.Found, architecture, **fields) -> records.Architecture:

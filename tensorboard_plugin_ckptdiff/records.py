@@ -42,6 +42,8 @@ NAME_BASED = "name_based"
 OK = "ok"
 INCOMPLETE = "incomplete"
 ERROR = "error"
+# Listed, not read yet: a checkpoint is "ok" only once its metadata has been read and checked.
+PENDING = "pending"
 
 Shape = Optional[Tuple[Optional[int], ...]]
 

@@ -26,3 +26,16 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and reporter.stats.get("skipped") and session.exitstatus == 0:
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, for the end-to-end tests (Playwright never downloads one)."""
+    from playwright.sync_api import sync_playwright
+
+    from makers import browser as chromium
+
+    with sync_playwright() as p:
+        b = chromium.launch(p)
+        yield b
+        b.close()

@@ -15,16 +15,15 @@ import urllib.request
 
 import pytest
 
+from makers import browser as chromium
 from makers import servers
+from makers.browser import Tab
 from makers.keras_files import safetensors_file
 
 pytestmark = pytest.mark.e2e
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ARTIFACTS = os.path.join(ROOT, "test-artifacts")
+ROOT = chromium.ROOT
 HOSTILE = "<img src=x onerror=alert(1)>"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 STATUSES = ("shape_mismatch", "dtype_mismatch", "missing", "renamed", "unexpected", "match")
 
 
@@ -57,23 +56,18 @@ def _wait(predicate, what, seconds=120):
 @pytest.fixture(scope="module", params=["", "/tb"], ids=["root", "path_prefix"])
 def server(request, logdir):
     """A real `tensorboard` on a free loopback port; yields its base URL (with the prefix)."""
-    port = _free_port()
-    command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
-               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "2"]
-    if request.param:
-        command += ["--path_prefix", request.param]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}{request.param}/"
+    process, base = chromium.start_tensorboard(logdir, prefix=request.param)
     try:
-        # every checkpoint listed, the hostile pair included, before any page opens
+        # every checkpoint listed and read, the hostile pair included, before any page opens
         _wait(lambda: _hostile_ids(base), "the logdir to be listed")
+        chromium.settled_runs(base)
         yield base
     finally:
         servers.stop(process)
 
 
 def _runs(base):
-    return _get(base + "data/plugin/ckptdiff/runs")[1]["runs"]
+    return chromium.settled_runs(base)
 
 
 def _hostile_ids(base):
@@ -118,73 +112,6 @@ def seed_cases(base):
 
 # ---------------------------------------------------------------- the browser
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Tab:
-    """One page of TensorBoard with the Checkpoint Diff tab open, and what it logged."""
-
-    def __init__(self, browser, base):
-        self.base = base
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                           permissions=["clipboard-read", "clipboard-write"])
-        self.page = self.context.new_page()
-        self.errors = []
-        self.dialogs = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-
-    def _console(self, message):
-        # TensorBoard itself asks for /font-roboto/ without the --path_prefix: its 404, not the tab's.
-        if message.type == "error" and "/font-roboto/" not in message.location.get("url", ""):
-            self.errors.append(f"{message.text} ({message.location.get('url')})")
-
-    def open(self, params=None):
-        self.open_link(params)
-        return self.wait_ready()
-
-    def open_link(self, params=None):
-        """Load TensorBoard at a link to the tab (with ``params``), without waiting for it."""
-        hash_ = "ckptdiff" + "".join(
-            f"&{urllib.parse.quote('p.ckptdiff.' + k, safe='')}={urllib.parse.quote(v, safe='')}"
-            for k, v in (params or {}).items())
-        self.page.goto("about:blank")  # a new hash alone would not reload the page
-        self.page.goto(self.base + "#" + hash_)
-
-    def wait_ready(self):
-        self.ui.locator("body[data-diff-ready=yes]").wait_for(timeout=90000)
-        return self.ui
-
-    @property
-    def ui(self):
-        return self.page.frame_locator("iframe[src*='plugin_entry.html']")
-
-    @property
-    def frame(self):
-        return next(f for f in self.page.frames if "plugin_entry.html" in f.url)
-
-    def shot(self, name):
-        os.makedirs(ARTIFACTS, exist_ok=True)
-        self.page.screenshot(path=os.path.join(ARTIFACTS, name + ".png"))
-
-    def shown(self):
-        """'N of M rows' as (N, M)."""
-        text = self.ui.locator(".shown-count").inner_text()
-        n, _, m, _ = text.replace(",", "").split(" ")
-        return int(n), int(m)
-
-    def close(self):
-        self.context.close()
-
-
 @pytest.fixture
 def tab(browser, server):
     t = Tab(browser, server)
@@ -198,12 +125,14 @@ def _ids(request):
 
 # ---------------------------------------------------------------- the tests
 
-def test_the_tab_appears_and_opens(tab, request):
+def test_the_tab_appears_and_opens_on_the_overview(tab, request):
     tab.page.goto(tab.base)
     tab.page.get_by_text("Checkpoint Diff", exact=False).first.click()
-    tab.wait_ready()
+    ui = tab.wait_overview()
     assert "#ckptdiff" in tab.page.url
-    assert tab.ui.locator("h2").inner_text() == "Checkpoint Diff"
+    assert ui.locator("h2").inner_text() == "Checkpoint Diff"
+    assert ui.locator("#tab-overview").get_attribute("aria-selected") == "true"
+    assert ui.locator(".ov-row").first.is_visible()
     tab.shot("open-" + _ids(request))
 
 
@@ -254,8 +183,9 @@ def test_a_status_chip_filters_the_table(tab, server):
     ui.locator(f".chip[data-status={status}]").click()
     assert ui.locator(f".chip[data-status={status}]").get_attribute("aria-pressed") == "true"
     assert tab.shown() == (expected["summary"][status], len(expected["entries"]))
-    classes = ui.locator(".vt-row.item").evaluate_all("rows => rows.filter(r => !r.hidden).map(r => r.className)")
-    assert classes and all(f"row-{status}" in c for c in classes)
+    on_screen = [r["cls"] for r in tab.rows_on_screen("#panel-diff .vt-row.item")]
+    assert len(on_screen) == expected["summary"][status]
+    assert all(f"row-{status}" in c for c in on_screen)
 
 
 def test_the_search_filters_the_table(tab, server):
@@ -265,10 +195,13 @@ def test_the_search_filters_the_table(tab, server):
     needle = name.split("/")[-1]
     want = sum(1 for e in expected["entries"]
                if any(needle.lower() in v[f].lower() for v in (e["base"], e["target"]) if v for f in ("name", "key")))
-    ui.locator("input.search").fill(needle)
+    ui.locator("#panel-diff input.search").fill(needle)
     _wait(lambda: tab.shown()[0] == want, f"the search for {needle!r} to show {want} rows", 20)
-    ui.locator("input.search").fill("/^no such variable$/")
+    ui.locator("#group-toggle").uncheck()
+    assert len(tab.rows_on_screen("#panel-diff .vt-row.item")) == want
+    ui.locator("#panel-diff input.search").fill("/^no such variable$/")
     _wait(lambda: tab.shown()[0] == 0, "a regex search that matches nothing", 20)
+    assert tab.rows_on_screen() == []
 
 
 def test_reloading_the_url_restores_the_selection(tab, server):
@@ -279,7 +212,7 @@ def test_reloading_the_url_restores_the_selection(tab, server):
     ui = tab.wait_ready()
     assert ui.locator("#pick-base").input_value() == base_ref
     assert ui.locator("#pick-target").input_value() == target_ref
-    assert ui.locator("input.search").input_value() == "kernel"
+    assert ui.locator("#panel-diff input.search").input_value() == "kernel"
 
 
 def test_copy_link_reopens_the_comparison(tab, server):
@@ -389,7 +322,7 @@ def test_drift_table_has_one_row_per_backend_entry(tab, server):
     _, _, expected, ui = _drift_shown(tab, server)
     rows = ui.locator(".drift-table tbody tr.drift-row")
     assert rows.count() == len(expected["entries"])
-    names = rows.locator("td:first-child").all_text_contents()
+    names = rows.locator("td:first-child .var-name").evaluate_all("ns => ns.map(n => n.title)")
     assert sorted(names) == sorted(e["name"] for e in expected["entries"])
     summary = ui.locator(".drift-summary").inner_text()
     assert summary.startswith(f"{len(expected['entries'])} variables compared, {len(expected['skipped'])} skipped")
@@ -398,7 +331,10 @@ def test_drift_table_has_one_row_per_backend_entry(tab, server):
 def test_drift_opens_from_the_pickers(tab, server):
     base_ref, target_ref = _drift_refs(server)
     expected = _drift(server, base_ref, target_ref)
-    ui = tab.open()
+    tab.open_link()
+    ui = tab.wait_overview()
+    ui.locator("#tab-diff").click()
+    tab.wait_ready()
     ui.locator("#pick-base").select_option(base_ref)
     tab.wait_ready()
     ui.locator("#pick-target").select_option(target_ref)
@@ -428,7 +364,7 @@ def test_picking_another_target_in_the_drift_view_redraws_it_for_the_new_pair(ta
 def test_clicking_a_drift_variable_draws_its_histogram(tab, server, request):
     base_ref, target_ref, expected, ui = _drift_shown(tab, server)
     row = ui.locator(".drift-table tbody tr.drift-row").last
-    name = row.locator("td:first-child").inner_text()
+    name = row.locator("td:first-child .var-name").get_attribute("title")
     entry = next(e for e in expected["entries"] if e["name"] == name)
     stats = _tensor_stats(tab.base, base_ref, target_ref, entry)
     row.click()
@@ -522,7 +458,8 @@ def _enter_the_tab(tab):
 
 
 def _shown_panel(tab):
-    return tab.frame.evaluate("[...document.querySelectorAll('[role=tabpanel]')].filter(p => !p.hidden).map(p => p.id)")
+    return tab.frame.evaluate(
+        "[...document.querySelectorAll('[role=tabpanel]')].filter(p => getComputedStyle(p).display !== 'none').map(p => p.id)")
 
 
 def test_arrow_keys_switch_the_views(tab, server):
@@ -531,8 +468,8 @@ def test_arrow_keys_switch_the_views(tab, server):
     _enter_the_tab(tab)
     _press_tab_until(tab, lambda f: f["role"] == "tab", "the view tabs")
     assert _focused(tab)["id"] == "tab-diff" and _focused(tab)["selected"] == "true"
-    for key, view in (("ArrowRight", "drift"), ("ArrowRight", "browser"), ("ArrowRight", "diff"),
-                      ("ArrowLeft", "browser")):
+    for key, view in (("ArrowRight", "drift"), ("ArrowRight", "browser"), ("ArrowRight", "matrix"),
+                      ("ArrowRight", "overview"), ("ArrowRight", "diff"), ("ArrowLeft", "overview")):
         tab.page.keyboard.press(key)
         focused = _focused(tab)
         assert (focused["id"], focused["selected"]) == (f"tab-{view}", "true"), key
@@ -664,6 +601,7 @@ def test_the_tab_says_it_is_still_looking_and_fills_in_when_the_scan_ends(browse
         note.wait_for(timeout=60000)
         assert _get(base + "data/plugin/ckptdiff/runs")[1]["scanning"] is True
         assert "Looking for checkpoints" in tab.ui.locator("#panel-diff").inner_text()
+        assert tab.ui.locator("#panel-diff").is_visible()
         release.touch()
         # No reload from anyone (TensorBoard's own is off): the tab asks again by itself.
         tab.wait_ready()

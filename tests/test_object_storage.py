@@ -166,7 +166,7 @@ def plugin(s3):
 
 
 def _listed(plugin):
-    body = json.loads(plugin.runs_impl(None, ""))
+    body = logdirs.settled(lambda: json.loads(plugin.runs_impl(None, "")))
     return {c["id"]: c for run in body["runs"] for c in run["checkpoints"]}
 
 

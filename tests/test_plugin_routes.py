@@ -33,9 +33,7 @@ get = logdirs.get_route
 
 
 def runs_by_name(client):
-    status, body = get(client, "runs")
-    assert status == 200
-    return {run["run"]: run for run in body["runs"]}
+    return {run["run"]: run for run in logdirs.settled_runs(client)["runs"]}
 
 
 def ids(client):

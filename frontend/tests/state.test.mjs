@@ -6,8 +6,10 @@ import {
 
 const chosen = {
   ...defaultState(),
+  view: "diff",
   base: "architecture:exp1/train/model_spec/0",
   target: "checkpoint:exp1/ckpt/ckpt-3",
+  pinned: true,
   mode: "keras_order",
   kinds: ["weight", "optimizer"],
   query: "/dense_\\d+&x=1/",
@@ -27,8 +29,17 @@ test("default choices leave no params, so links stay short", () => {
 });
 
 test("malformed params fall back to the defaults", () => {
-  const s = stateFromParams({ base: "/etc/passwd", mode: "fast", kinds: "bogus" });
+  const s = stateFromParams({ base: "/etc/passwd", mode: "<b>fast</b>", kinds: "bogus", view: "everything", pin: "1" });
   assert.deepEqual(s, defaultState());
+});
+
+test("a mode the dashboard has no label for travels as it is: the server says which it knows", () => {
+  assert.equal(stateFromParams({ mode: "transformers" }).mode, "transformers");
+});
+
+test("an old link (no view, no pin) opens its pair unpinned, with the view left to choose", () => {
+  const s = stateFromParams({ base: "checkpoint:a", target: "checkpoint:b" });
+  assert.deepEqual([s.view, s.base, s.target, s.pinned], [null, "checkpoint:a", "checkpoint:b", false]);
 });
 
 test("the hash dictionary round-trips TensorBoard's format", () => {

@@ -40,15 +40,12 @@ export function makeApi(fetchFn = (...a) => fetch(...a)) {
       throw new ApiError(`TensorBoard did not answer (${e && e.message ? e.message : e}); is it still running?`);
     }
     const text = await response.text();
-    // the dashboard's benchmark measures from here (the body has arrived) to rows painted
-    if (typeof performance !== "undefined" && performance.mark) performance.mark(`ckptdiff:${route}:received`);
     if (!response.ok) {
       const { message, code } = errorMessage(response.status, text);
       throw new ApiError(message, { status: response.status, code });
     }
     try {
       const body = JSON.parse(text);
-      if (typeof performance !== "undefined" && performance.mark) performance.mark(`ckptdiff:${route}:parsed`);
       return accept202 ? { status: response.status, body } : body;
     } catch (e) {
       throw new ApiError(`the answer of ${route} is not JSON: ${e.message}`, { status: response.status, code: "bad_json" });
@@ -58,6 +55,9 @@ export function makeApi(fetchFn = (...a) => fetch(...a)) {
   return {
     getJson,
     runs: (opts) => getJson("runs", {}, opts),
+    overview: ({ q = "", offset = 0, limit = null } = {}, opts) => getJson("overview", { q, offset, limit }, opts),
+    matrix: ({ q = "", rowOffset = 0, rowLimit = null, colOffset = 0, colLimit = null } = {}, opts) =>
+      getJson("matrix", { q, row_offset: rowOffset, row_limit: rowLimit, col_offset: colOffset, col_limit: colLimit }, opts),
     checkpoint: (id, opts) => getJson("checkpoint", { id }, opts),
     architecture: (id, opts) => getJson("architecture", { id }, opts),
     diff: ({ base, target, mode = "auto", kinds = null }, opts) =>

@@ -1,5 +1,7 @@
 /** Building DOM from data safely: every string becomes a text node or an attribute, never markup. */
 
+import { splitMiddle } from "./format.js";
+
 /**
  * h("button", {class: "chip", title, onclick, "aria-pressed": "true"}, "text", childNode)
  * Keys starting with "on" are listeners; `dataset` sets data-*; every other key is an attribute.
@@ -72,4 +74,33 @@ export function copyButton(getText, label = "Copy") {
     }, 1500);
   });
   return button;
+}
+
+/**
+ * Text that, when it does not fit, gives way in the middle ("optimizer/_traina…/dense_1/kernel"):
+ * the head shrinks with an ellipsis, the tail (format.splitMiddle) stays. The full text is the
+ * element's text (a copy copies all of it: inline boxes, so no line break is added between
+ * head and tail) and its title (hover shows all of it).
+ */
+export function middleText(text, cls = "") {
+  const [head, tail] = splitMiddle(text);
+  const el = h("span", { class: ("mid " + cls).trim(), title: text },
+    h("span", { class: "mid-head" }, head), tail ? h("span", { class: "mid-tail" }, tail) : null);
+  // The head leaves room for the tail. `ch` is a digit's width: a monospace letter's, and a
+  // little over an average letter of a proportional font (a few px of slack for wide ones).
+  const width = cls.includes("mono") ? `${tail.length}ch + 1px` : `${(tail.length * 0.9).toFixed(1)}ch + 4px`;
+  if (tail) el.style.setProperty("--tail", `calc(${width})`);
+  return el;
+}
+
+/** A search box that calls `onQuery(text)` once typing pauses (each answer may be a request). */
+export function searchBox({ placeholder, label = placeholder, value = "", cls = "", onQuery, delay = 150 }) {
+  const input = h("input", { type: "search", class: ("search " + cls).trim(), placeholder, "aria-label": label });
+  input.value = value;
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => onQuery(input.value), delay);
+  });
+  return input;
 }

@@ -1,7 +1,7 @@
 /** Value drift between two checkpoints: relative change per layer (SVG bars), a sortable
  * per-variable table, and for one variable a histogram of both checkpoints' values. */
 
-import { h, loading, errorBox } from "./dom.js";
+import { h, loading, errorBox, middleText } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const POLL_MS = 400;
@@ -132,8 +132,8 @@ export function entryTable(entries, onPick) {
     const rows = entries.slice().sort((a, b) => compare(a[key], b[key]) * (descending ? -1 : 1));
     tbody.replaceChildren(...rows.map((e) => {
       const tr = h("tr", { tabindex: "0", class: "drift-row" },
-        ...COLUMNS.map(([k]) => h("td", { class: TEXT_COLUMNS.includes(k) ? "" : "num", title: k === "name" ? e.base_key : null },
-          TEXT_COLUMNS.includes(k) ? e[k] ?? "" : fmt(e[k], DIGITS[k]))));
+        ...COLUMNS.map(([k]) => k === "name" ? nameCell(e)
+          : h("td", { class: TEXT_COLUMNS.includes(k) ? "" : "num" }, TEXT_COLUMNS.includes(k) ? e[k] ?? "" : fmt(e[k], DIGITS[k]))));
       const pick = () => {
         for (const other of tbody.children) other.removeAttribute("aria-selected");
         tr.setAttribute("aria-selected", "true");
@@ -147,6 +147,12 @@ export function entryTable(entries, onPick) {
   fill();
   return h("section", { class: "drift-table" }, h("h3", {}, "Variables"),
     h("table", {}, h("thead", {}, h("tr", {}, ...heads)), tbody));
+}
+
+/** The variable as the diff names it: its readable name, its key under it when it differs. */
+function nameCell(e) {
+  const keys = [...new Set([e.base_key, e.target_key].filter((k) => k && k !== e.name))];
+  return h("td", { class: "var" }, middleText(e.name, "var-name"), keys.map((k) => middleText(k, "var-key mono")));
 }
 
 /** Undefined figures (null) sort below every number whichever the direction. */
@@ -169,31 +175,62 @@ async function showHistogram(box, api, base, target, entry) {
   }
 }
 
-/** Both sides' counts over the shared bins, drawn as overlapping translucent bars. */
+const OPACITY = 0.45;
+
+/** A legend swatch drawn like the bars: `colors` overlaid at the bars' opacity. */
+function swatch(colors) {
+  return s("svg", { width: 14, height: 12, class: "swatch", "aria-hidden": "true" },
+    ...colors.map((fill) => s("rect", { x: 0, y: 0, width: 14, height: 12, fill, "fill-opacity": OPACITY })));
+}
+
+/** Round tick values from 0 to `top`: 0, then steps of 1, 2 or 5 × 10^k. */
+export function ticks(top, count = 4) {
+  if (top <= 0) return [0];
+  const raw = top / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((x) => x >= raw);
+  const out = [];
+  for (let v = 0; v <= top + 1e-9; v += step) out.push(Math.round(v));
+  return out;
+}
+
+/** Both sides' counts over the shared bins, drawn as overlapping translucent bars, with a
+ * count axis and a legend for every colour (where they overlap, the two mix). */
 export function histogramView(entry, stats) {
-  const width = 640, height = 180, pad = 24;
+  const width = 640, height = 180, left = 56, right = 16, bottom = 24, topPad = 8;
   const edges = stats.edges, bins = edges.length - 1;
   const sides = [["base", BASE_COLOR], ["target", TARGET_COLOR]].filter(([k]) => stats[k]);
   const top = Math.max(1, ...sides.flatMap(([k]) => stats[k].counts));
-  const bw = (width - 2 * pad) / bins;
-  const svg = s("svg", { width, height: height + pad, role: "img", "aria-label": `Histogram of ${entry.name}`, class: "drift-hist" });
+  const plotH = height - topPad;
+  const bw = (width - left - right) / bins;
+  const y = (c) => height - (c / top) * plotH;
+  const svg = s("svg", { width, height: height + bottom, role: "img", "aria-label": `Histogram of ${entry.name}`, class: "drift-hist" });
   for (const [k, color] of sides) {
     stats[k].counts.forEach((c, i) => {
-      const bh = (c / top) * (height - pad);
-      svg.appendChild(s("rect", { x: pad + i * bw, y: height - bh, width: Math.max(1, bw - 1), height: bh, fill: color, "fill-opacity": 0.45 },
+      svg.appendChild(s("rect", { x: left + i * bw, y: y(c), width: Math.max(1, bw - 1), height: height - y(c), fill: color, "fill-opacity": OPACITY },
         s("title", {}, `${k}: ${c} values in [${fmt(edges[i])}, ${fmt(edges[i + 1])})`)));
     });
   }
-  svg.append(
-    s("line", { x1: pad, x2: width - pad, y1: height, y2: height, stroke: "currentColor" }),
-    s("text", { x: pad, y: height + 16, "font-size": 11, fill: "currentColor" }, fmt(edges[0])),
-    s("text", { x: width - pad, y: height + 16, "font-size": 11, fill: "currentColor", "text-anchor": "end" }, fmt(edges[bins])));
-  const legend = h("p", { class: "note" }, ...sides.map(([k, color]) =>
-    h("span", { class: "drift-legend" }, h("span", { "aria-hidden": "true", class: "swatch", dataset: { color } }, k === "base" ? "■ " : "■ "),
-      `${k}: mean ${fmt(stats[k].mean)}, std ${fmt(stats[k].std)}, range [${fmt(stats[k].min)}, ${fmt(stats[k].max)}]` +
-      (stats[k].non_finite ? `, ${stats[k].non_finite} NaN/inf` : "") + "  ")));
-  legend.querySelectorAll(".swatch").forEach((el) => { el.style.color = el.dataset.color; });
-  return h("div", {}, h("h3", {}, entry.name), svg, legend);
+  const axis = s("g", { class: "y-axis" },
+    s("line", { x1: left, x2: left, y1: topPad, y2: height, stroke: "currentColor" }),
+    s("text", { x: 12, y: topPad + plotH / 2, "font-size": 11, fill: "currentColor", "text-anchor": "middle",
+      transform: `rotate(-90 12 ${topPad + plotH / 2})` }, "values per bin"));
+  for (const t of ticks(top)) {
+    axis.append(
+      s("line", { x1: left - 4, x2: left, y1: y(t), y2: y(t), stroke: "currentColor" }),
+      s("text", { x: left - 6, y: y(t) + 4, "font-size": 11, fill: "currentColor", "text-anchor": "end" }, t.toLocaleString()));
+  }
+  svg.append(axis,
+    s("line", { x1: left, x2: width - right, y1: height, y2: height, stroke: "currentColor" }),
+    s("text", { x: left, y: height + 16, "font-size": 11, fill: "currentColor" }, fmt(edges[0])),
+    s("text", { x: width - right, y: height + 16, "font-size": 11, fill: "currentColor", "text-anchor": "end" }, fmt(edges[bins])));
+  const items = sides.map(([k, color]) => h("span", { class: "drift-legend", dataset: { side: k } }, swatch([color]),
+    ` ${k}: mean ${fmt(stats[k].mean)}, std ${fmt(stats[k].std)}, range [${fmt(stats[k].min)}, ${fmt(stats[k].max)}]` +
+    (stats[k].non_finite ? `, ${stats[k].non_finite} NaN/inf` : "")));
+  if (sides.length === 2) {
+    items.push(h("span", { class: "drift-legend", dataset: { side: "both" } }, swatch(sides.map(([, c]) => c)), " both (where the bars overlap)"));
+  }
+  return h("div", {}, h("h3", {}, entry.name), svg, h("p", { class: "note drift-legends" }, items));
 }
 
 function skippedList(skipped) {

@@ -1,276 +1,207 @@
-/** The Checkpoint Diff tab: TensorBoard calls render() inside the plugin iframe. */
+/**
+ * The Checkpoint Diff tab: TensorBoard calls render() inside the plugin iframe. This module
+ * only wires: the state lives in a store (store.js), the server's answers reach it through
+ * server_sync.js, the views draw what they are given and call back, and the choices are pure
+ * functions (selection.js).
+ */
 
 import { makeApi } from "./api.js";
 import { copyButton, errorBox, h, loading } from "./dom.js";
 import { followTheme } from "./theme.js";
-import { connectHost, DATA_RELOADED, urlPluginData } from "./plugin_host.js";
-import { defaultState, paramsFromState, parseHash, pluginParams, PLUGIN, shareUrl, stateFromParams } from "./state.js";
-import { defaultSelection, findRef } from "./selection.js";
+import { connectHost, DATA_RELOADED } from "./plugin_host.js";
+import { defaultState, shareUrl, stateFromParams } from "./state.js";
+import { chooseDefaults, crossRun, findRef, pairTarget } from "./selection.js";
+import { createStore } from "./store.js";
+import { createServerSync, MATRIX_ROWS, OVERVIEW_PAGE } from "./server_sync.js";
+import { followHostHash, hostHref, linkedParams, syncHostUrl } from "./host_url.js";
+import { createTabs } from "./tabs.js";
 import { renderPickers } from "./pickers.js";
-import { renderDiff } from "./diff_view.js";
+import { createDiffPanel } from "./diff_panel.js";
 import { renderBrowser, showVariables } from "./browser.js";
 import { renderDrift } from "./drift_view.js";
+import { createOverview } from "./overview_view.js";
+import { createMatrix } from "./matrix_view.js";
 import { logdirNotes } from "./logdir_notes.js";
 
-// While the server's first pass over the logdir is under way, ask for /runs this often.
-const RESCAN_MS = 2000;
+const TABS = [
+  { id: "overview", label: "Overview" },
+  { id: "diff", label: "Diff" },
+  { id: "drift", label: "Value drift" },
+  { id: "browser", label: "Checkpoints" },
+  { id: "matrix", label: "Matrix" },
+];
+const LINKED = Object.keys(defaultState()); // the part of the state a link carries (state.js)
+const PAIR = ["base", "target", "mode", "kinds"]; // what a diff is asked for
+const bothCheckpoints = (s) => (s.base || "").startsWith("checkpoint:") && (s.target || "").startsWith("checkpoint:");
 
-const mark = (name) => (typeof performance !== "undefined" && performance.mark ? performance.mark(name) : null);
-
-function topWindow() {
-  try {
-    void window.top.location.href; // throws when the host is cross-origin
-    return window.top;
-  } catch (_) {
-    return null;
-  }
+function noteElements(listing) {
+  return logdirNotes(listing).map((note) => note.kind === "error"
+    ? errorBox(note.text, note.title)
+    : h("p", { class: note.kind === "warning" ? "note warning" : "note", role: "status", id: note.id }, note.text));
 }
 
 export async function render() {
   document.title = "Checkpoint Diff";
-  const css = h("link", { rel: "stylesheet", href: new URL("./style.css", import.meta.url).href });
-  document.head.appendChild(css);
+  document.head.appendChild(h("link", { rel: "stylesheet", href: new URL("./style.css", import.meta.url).href }));
   followTheme();
 
   const api = makeApi();
   const host = connectHost(window);
-  const state = defaultState();
-  let runs = null;
-  let runsText = null;
-  let tab = "diff";
-  let diffRequest = null;
-  let diffKey = null;
-  let scanning = false; // the server has not finished its first pass over the logdir
-  let rescan = null;
+  const store = createStore({
+    ...defaultState(),
+    listing: null, runs: null, modes: [], scanning: false, // /runs
+    overview: null, overviewQuery: "", overviewOffset: 0, // /overview
+    matrix: null, matrixQuery: "", matrixRowOffset: 0, matrixColOffset: 0, // /matrix
+  });
 
+  // ---------------------------------------------------------------- the page and its views
+  const tabs = createTabs(TABS, (view) => store.set({ view }));
+  const panels = tabs.panels;
   const pickers = h("div", { class: "pickers" });
-  const linkButton = copyButton(() => link(), "Copy link");
-  linkButton.title = "Copy a TensorBoard link that reopens this comparison";
-  const tabs = {
-    diff: h("button", { type: "button", role: "tab", id: "tab-diff", "aria-controls": "panel-diff", onclick: () => showTab("diff") }, "Diff"),
-    drift: h("button", { type: "button", role: "tab", id: "tab-drift", "aria-controls": "panel-drift", hidden: true, onclick: () => showTab("drift") }, "Value drift"),
-    browser: h("button", { type: "button", role: "tab", id: "tab-browser", "aria-controls": "panel-browser", onclick: () => showTab("browser") }, "Checkpoints"),
-  };
-  const panels = {
-    diff: h("div", { class: "panel", role: "tabpanel", id: "panel-diff", "aria-labelledby": "tab-diff" }),
-    drift: h("div", { class: "panel", role: "tabpanel", id: "panel-drift", "aria-labelledby": "tab-drift", hidden: true }),
-    browser: h("div", { class: "panel", role: "tabpanel", id: "panel-browser", "aria-labelledby": "tab-browser", hidden: true },
-      h("div", { class: "browser-list" }), h("div", { class: "browser-vars" })),
-  };
   const notice = h("div", { class: "notice" });
-  const app = h("main", { class: "app" },
-    h("header", { class: "top" }, h("h2", {}, "Checkpoint Diff"), pickers, h("div", { class: "actions" }, linkButton)),
-    notice,
-    h("nav", { class: "tabs", role: "tablist", "aria-label": "Views" }, Object.values(tabs)),
-    Object.values(panels));
-  document.body.replaceChildren(app);
-  tabs.diff.addEventListener("keydown", tabKeys);
-  tabs.drift.addEventListener("keydown", tabKeys);
-  tabs.browser.addEventListener("keydown", tabKeys);
-  showTab("diff");
+  const linkButton = copyButton(() => shareUrl(hostHref(), store.get()), "Copy link");
+  linkButton.title = "Copy a TensorBoard link that reopens this view and comparison";
+  const browserList = h("div", { class: "browser-list" });
+  const browserVars = h("div", { class: "browser-vars" });
+  panels.browser.append(browserList, browserVars);
+  document.body.replaceChildren(h("main", { class: "app" },
+    h("header", { class: "top" }, h("h2", {}, "Checkpoint Diff"), tabs.nav, h("div", { class: "actions" }, linkButton)),
+    notice, pickers, Object.values(panels)));
 
-  function tabKeys(e) {
-    const order = Object.keys(tabs).filter((k) => !tabs[k].hidden);
-    const i = order.indexOf(tab);
-    if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
-      const next = order[(i + (e.key === "ArrowRight" ? 1 : order.length - 1)) % order.length];
-      showTab(next);
-      tabs[next].focus();
-      e.preventDefault();
-    }
-  }
+  const openPair = (base, target) => store.set({ base, target, pinned: false, statuses: [], view: "diff" });
+  const overview = createOverview(panels.overview, {
+    pageSize: OVERVIEW_PAGE,
+    onOpen: openPair,
+    onQuery: (q) => store.set({ overviewQuery: q, overviewOffset: 0 }),
+    onPage: (offset) => store.set({ overviewOffset: offset }),
+  });
+  const matrix = createMatrix(panels.matrix, {
+    rowPage: MATRIX_ROWS,
+    onOpen: openPair,
+    onQuery: (q) => store.set({ matrixQuery: q, matrixRowOffset: 0, matrixColOffset: 0 }),
+    onPage: ({ rowOffset, colOffset }) => store.set({
+      ...(rowOffset !== undefined ? { matrixRowOffset: rowOffset } : {}),
+      ...(colOffset !== undefined ? { matrixColOffset: colOffset } : {}),
+    }),
+  });
+  const diff = createDiffPanel(panels.diff, api, { onViewChange: (patch) => store.set(patch) });
+  const showError = (e) => notice.replaceChildren(errorBox(e.message, "Cannot refresh"));
+  const server = createServerSync(api, store, {
+    matrixColumns: () => matrix.columnsThatFit(),
+    then: { runs: reload, overview: async () => settle() },
+    onError: showError,
+  });
 
-  function showTab(name) {
-    tab = name;
-    for (const [k, button] of Object.entries(tabs)) {
-      button.setAttribute("aria-selected", k === name ? "true" : "false");
-      button.tabIndex = k === name ? 0 : -1;
-      panels[k].hidden = k !== name;
-    }
-    if (name === "drift") renderDrift(panels.drift, api, state.base, state.target);
-  }
-
-  function link() {
-    const top = topWindow();
-    const href = top ? top.location.href : document.referrer || window.location.href;
-    return shareUrl(href, state);
-  }
-
-  // Keep the host page's URL in step, so reloading it reopens the comparison.
-  function syncUrl() {
-    const top = topWindow();
-    if (!top || top === window) return;
-    try {
-      top.history.replaceState(top.history.state, "", shareUrl(top.location.href, state));
-    } catch (_) {
-      // a host that refuses is fine: "Copy link" still works
-    }
-  }
-
-  function selectedSignature() {
-    return JSON.stringify([state.base, state.target, runs && findRef(runs, state.base), runs && findRef(runs, state.target)]);
-  }
-
-  async function loadRuns() {
-    const body = await api.runs();
-    const text = JSON.stringify(body.runs);
-    const changed = text !== runsText;
-    runs = body.runs;
-    runsText = text;
-    scanning = body.scanning === true;
-    notice.replaceChildren(...logdirNotes(body).map((note) => note.kind === "error"
-      ? errorBox(note.text, note.title)
-      : h("p", { class: note.kind === "warning" ? "note warning" : "note", role: "status", id: note.id }, note.text)));
-    // Ask again soon rather than wait for TensorBoard's reload, which may be minutes or off.
-    if (scanning && !rescan) rescan = setTimeout(() => { rescan = null; void reload(); }, RESCAN_MS);
-    return changed;
-  }
-
-  function chooseDefaults() {
-    if (scanning) return; // a linked checkpoint may not be listed yet: keep what the link asked for
-    const ok = (ref) => {
-      const found = findRef(runs, ref);
-      return found && found.record.status === "ok";
-    };
-    if (ok(state.base) && ok(state.target) && state.target.startsWith("checkpoint:")) return;
-    const d = defaultSelection(runs);
-    if (!ok(state.base)) state.base = d.base;
-    if (!ok(state.target) || !state.target.startsWith("checkpoint:")) state.target = d.target;
-  }
-
-  function refreshChrome() {
-    renderPickers(pickers, runs, state, onPick);
-    const bothCheckpoints = (state.base || "").startsWith("checkpoint:") && (state.target || "").startsWith("checkpoint:");
-    tabs.drift.hidden = !bothCheckpoints;
-    if (!bothCheckpoints && tab === "drift") showTab("diff");
-    renderBrowser(panels.browser.firstChild, runs, {
-      open: (c) => showVariables(panels.browser.lastChild, api, c),
-      useAs: (side, ref) => {
-        onPick({ [side]: ref });
-        showTab("diff");
-      },
-    });
-  }
-
+  // ---------------------------------------------------------------- what the user picks
   function onPick(patch) {
-    Object.assign(state, patch);
-    // a new comparison starts unfiltered: old chips may not exist in it
-    state.statuses = [];
-    refreshChrome();
-    syncUrl();
-    compareAgain();
+    const s = store.get();
+    const next = { ...patch, statuses: [] }; // a new comparison starts unfiltered: old chips may not exist in it
+    if (patch.target) next.pinned = true; // the user chose it: a new base keeps it
+    if (patch.base && !s.pinned) next.target = pairTarget(s.runs, patch.base);
+    store.set(next);
   }
 
-  // The open view follows the selection: the diff always, the drift view when it is shown
-  // (it would otherwise keep drawing the pair it was opened with).
-  function compareAgain() {
-    if (tab === "drift") renderDrift(panels.drift, api, state.base, state.target);
-    return loadDiff(true);
+  const unpin = () => {
+    const s = store.get();
+    store.set({ pinned: false, target: pairTarget(s.runs, s.base), statuses: [] });
+  };
+
+  /** Fill in what the link left open, once the server knows enough (selection.chooseDefaults). */
+  function settle() {
+    const s = store.get();
+    if (s.base && s.target && s.view) return;
+    const rows = s.overview ? s.overview.rows : [];
+    store.set(chooseDefaults(s, { runs: s.runs || [], rows, rowCount: s.overview ? s.overview.total : 0 }));
   }
 
-  async function loadDiff(force = false) {
-    const panel = panels.diff;
-    if (scanning && !(findRef(runs, state.base) && findRef(runs, state.target))) {
-      panel.replaceChildren(loading("Looking for checkpoints in the logdir…"));
-      return;
+  // ---------------------------------------------------------------- drawing what changed
+  function showView(s) {
+    tabs.show(s.view);
+    pickers.hidden = !(s.view === "diff" || s.view === "drift");
+    if (s.view === "overview") {
+      if (!s.overview) panels.overview.setAttribute("aria-busy", "true");
+      server.overview().catch(showError);
     }
-    if (!state.base || !state.target) {
-      panel.replaceChildren(h("p", { class: "note" }, runs && runs.length
-        ? "Choose a base (a model or a checkpoint) and a target checkpoint above."
-        : "No checkpoints found yet. Checkpoint Diff lists every checkpoint under the logdir (TF bundles, Keras .weights.h5/.h5/.keras, SavedModels, safetensors)."));
-      return;
+    if (s.view === "matrix") {
+      panels.matrix.setAttribute("aria-busy", "true");
+      server.matrix().catch(showError);
     }
-    const key = JSON.stringify([state.base, state.target, state.mode, state.kinds]);
-    if (!force && key === diffKey) return;
-    diffKey = key;
-    if (diffRequest) diffRequest.abort();
-    const controller = new AbortController();
-    diffRequest = controller;
-    panel.replaceChildren(loading("Comparing…"));
-    document.body.dataset.diffReady = "no";
-    mark("ckptdiff:diff:request");
-    let report;
+    if (s.view === "diff") diff.show(s);
+    if (s.view === "drift") renderDrift(panels.drift, api, s.base, s.target);
+  }
+
+  store.subscribe((s, before, changed) => {
+    const has = (...keys) => keys.some((k) => changed.has(k));
+    if (has("view", "base", "target")) {
+      tabs.setHidden("drift", !bothCheckpoints(s));
+      if (s.view === "drift" && !bothCheckpoints(s)) return store.set({ view: "diff" });
+    }
+    if (has("listing")) notice.replaceChildren(...noteElements(s.listing));
+    if (has("runs", "pinned", "modes", ...PAIR) && s.runs) {
+      renderPickers(pickers, s.runs, { ...s, cross: crossRun(s.runs, s.base, s.target) }, s.modes, { onChange: onPick, onUnpin: unpin });
+    }
+    if (has("runs")) {
+      renderBrowser(browserList, s.runs || [], {
+        open: (c) => showVariables(browserVars, api, c),
+        useAs: (side, ref) => { onPick({ [side]: ref }); store.set({ view: "diff" }); },
+      });
+    }
+    if (has("overview") && s.overview) {
+      overview.update(s.overview);
+      panels.overview.setAttribute("aria-busy", "false");
+    }
+    if (has("matrix") && s.matrix) {
+      matrix.update(s.matrix);
+      panels.matrix.setAttribute("aria-busy", "false");
+    }
+    if (has("overviewQuery", "overviewOffset")) server.overview().catch(showError);
+    if (has("matrixQuery", "matrixRowOffset", "matrixColOffset") && s.view === "matrix") server.matrix().catch(showError);
+    if (has("view")) {
+      if (s.view === "diff" && !s.base && !s.target) settle(); // the Diff tab without a pair: the overview's first
+      showView(store.get());
+    } else if (has(...PAIR)) {
+      if (s.view === "diff") diff.show(s);
+      if (s.view === "drift") renderDrift(panels.drift, api, s.base, s.target);
+    }
+    if (LINKED.some((k) => changed.has(k))) syncHostUrl(store.get());
+  });
+
+  // ---------------------------------------------------------------- start and reload
+  async function reload() {
+    const s = store.get();
     try {
-      report = await api.diff({ base: state.base, target: state.target, mode: state.mode, kinds: state.kinds }, { signal: controller.signal });
+      await server.runs();
+      if (s.view === "overview" || !s.view || !s.base || !s.target) await server.overview();
     } catch (e) {
-      if (e.name === "AbortError") return;
-      diffKey = null;
-      panel.replaceChildren(errorBox(e.message, "Cannot compare"));
-      document.body.dataset.diffReady = "error";
+      showError(e);
       return;
     }
-    if (diffRequest !== controller) return;
-    diffRequest = null;
-    renderDiff(panel, report, state, () => syncUrl());
-    // Two frames later the rows have been painted: the benchmark reads this measure.
-    requestAnimationFrame(() => requestAnimationFrame(() => {
-      if (diffKey !== key || diffRequest) return; // a newer comparison is on its way
-      mark("ckptdiff:diff:painted");
-      try {
-        performance.measure("ckptdiff:first-rows", "ckptdiff:diff:received", "ckptdiff:diff:painted");
-      } catch (_) {
-        // marks missing (performance API off): nothing to measure
-      }
-      document.body.dataset.diffReady = "yes";
-    }));
+    settle();
+    const now = store.get();
+    const pairChanged = JSON.stringify([findRef(s.runs, s.base), findRef(s.runs, s.target)])
+      !== JSON.stringify([findRef(now.runs, now.base), findRef(now.runs, now.target)]);
+    if (now.view === "diff" && (pairChanged || (s.scanning && !now.scanning && !diff.showing()))) diff.show(now, true);
   }
 
   async function start() {
-    document.body.dataset.diffReady = "no";
+    tabs.show("diff");
     panels.diff.replaceChildren(loading("Loading runs and checkpoints…"));
-    let params = await urlPluginData(host, PLUGIN);
-    if (!Object.keys(params).length) {
-      const top = topWindow();
-      if (top && top !== window) params = pluginParams(parseHash(top.location.hash));
-    }
-    Object.assign(state, stateFromParams(params));
+    const linked = stateFromParams(await linkedParams(host));
     try {
-      await loadRuns();
+      await Promise.all([server.runs(), linked.base && linked.target ? null : server.overview()]);
     } catch (e) {
       panels.diff.replaceChildren(errorBox(e.message, "Cannot list runs"));
       return;
     }
-    chooseDefaults();
-    refreshChrome();
-    syncUrl();
-    await loadDiff(true);
-  }
-
-  async function reload() {
-    const before = selectedSignature();
-    const wasScanning = scanning;
-    let changed;
-    try {
-      changed = await loadRuns();
-    } catch (e) {
-      notice.replaceChildren(errorBox(e.message, "Cannot refresh"));
-      return;
-    }
-    const scanEnded = wasScanning && !scanning; // the diff panel still says "looking"
-    if (!changed && !scanEnded) return; // nothing new on disk: keep the table, its scroll and its focus
-    chooseDefaults();
-    refreshChrome();
-    if (selectedSignature() === before && !scanEnded) return; // a new checkpoint elsewhere: this diff still holds
-    syncUrl();
-    await compareAgain();
-  }
-
-  // A link pasted into the same browser tab changes only the hash: the frame is not reloaded.
-  function followHostHash() {
-    const top = topWindow();
-    if (!top || top === window) return;
-    top.addEventListener("hashchange", () => {
-      const params = pluginParams(parseHash(top.location.hash));
-      if (!Object.keys(params).length) return; // TensorBoard rewrote its own part of the hash
-      if (JSON.stringify(params) === JSON.stringify(paramsFromState(state))) return;
-      Object.assign(state, stateFromParams(params));
-      chooseDefaults();
-      refreshChrome();
-      compareAgain();
-    });
+    // The link's state, then what it left open: the subscriber above draws the chosen view.
+    store.set({ ...linked, mode: store.get().modes.includes(linked.mode) ? linked.mode : "auto" });
+    settle();
   }
 
   if (host) host.listen(DATA_RELOADED, () => void reload());
-  followHostHash();
+  followHostHash(() => store.get(), (params) => {
+    store.set({ ...defaultState(), ...stateFromParams(params) });
+    settle();
+  });
   await start();
 }

@@ -12,7 +12,7 @@ export function logdirNotes(body) {
   }
   const notes = [];
   if (body.scanning === true) {
-    notes.push({ kind: "status", id: "scanning", text: "Still looking for checkpoints in the logdir (a large or remote one takes a while); the lists fill in by themselves." });
+    notes.push({ kind: "status", id: "scanning", text: "Still looking for checkpoints in the logdir and reading them (a large or remote one takes a while); what is not read yet says \"checking\", and the views fill in by themselves." });
   }
   const dirs = body.unreadable_dirs || [];
   if (dirs.length) {

@@ -1,29 +1,11 @@
-/** The comparison shown on first open, and the options the pickers offer, from the /runs listing. */
+/**
+ * What the tab compares: the view and the pair it opens on, the target a base is paired with,
+ * and whether a pair crosses runs. Pure functions of the /runs listing and the overview's
+ * rows (the server decides which runs belong together and which architecture a run's model
+ * is: /runs "group", /overview "base" and "target"); index.js calls them.
+ */
 
 export const refOf = (type, record) => `${type}:${record.id}`;
-
-function newer(a, b) {
-  // by wall time, then step; the listing order (oldest first) breaks ties
-  const wa = a.wall_time ?? -Infinity;
-  const wb = b.wall_time ?? -Infinity;
-  if (wa !== wb) return wa > wb;
-  return (a.step ?? -Infinity) >= (b.step ?? -Infinity);
-}
-
-function newest(records) {
-  let best = null;
-  for (const r of records) if (best === null || newer(r, best)) best = r;
-  return best;
-}
-
-/** How many leading path components two '/'-separated paths share. */
-export function sharedPathLength(a, b) {
-  const x = (a || "").split("/").filter(Boolean);
-  const y = (b || "").split("/").filter(Boolean);
-  let n = 0;
-  while (n < x.length && n < y.length && x[n] === y[n]) n += 1;
-  return n;
-}
 
 /** Every record of one type across runs, each with its run. */
 export function allOf(runs, type) {
@@ -36,40 +18,7 @@ export function allOf(runs, type) {
   return out;
 }
 
-const usable = (r) => r.status === "ok";
-
-/**
- * The first comparison: the newest readable architecture against the newest readable
- * checkpoint that shares the longest path with that architecture's run (Keras writes
- * exp/train beside exp/ckpt). Without an architecture: the newest checkpoint against the one
- * before it in the same run, else against itself. Returns {base, target} refs (or nulls).
- */
-export function defaultSelection(runs) {
-  const checkpoints = allOf(runs, "checkpoint").filter(usable);
-  const architectures = allOf(runs, "architecture").filter(usable);
-  if (!checkpoints.length) {
-    const arch = newest(architectures);
-    return { base: arch ? refOf("architecture", arch) : null, target: null };
-  }
-  const arch = newest(architectures);
-  if (arch) {
-    const runPath = arch.run || "";
-    let best = -1;
-    for (const c of checkpoints) best = Math.max(best, closeness(runPath, c));
-    const near = checkpoints.filter((c) => closeness(runPath, c) === best);
-    return { base: refOf("architecture", arch), target: refOf("checkpoint", newest(near)) };
-  }
-  const target = newest(checkpoints);
-  const sameRun = checkpoints.filter((c) => c.run === target.run && c.id !== target.id);
-  const base = sameRun.length ? newest(sameRun) : target;
-  return { base: refOf("checkpoint", base), target: refOf("checkpoint", target) };
-}
-
-function closeness(runPath, checkpoint) {
-  return Math.max(sharedPathLength(runPath, checkpoint.run), sharedPathLength(runPath, checkpoint.path));
-}
-
-/** The record a ref names, with its type, or null when the listing no longer has it. */
+/** The record a ref names, with its type, or null when the listing does not have it. */
 export function findRef(runs, ref) {
   if (!ref) return null;
   const i = ref.indexOf(":");
@@ -78,4 +27,77 @@ export function findRef(runs, ref) {
   if (type !== "checkpoint" && type !== "architecture") return null;
   const record = allOf(runs, type).find((r) => r.id === id);
   return record ? { type, record } : null;
+}
+
+/** The overview row (a run and the checkpoint-only runs beside it) a run belongs to. */
+export function groupOf(runs, runName) {
+  const run = (runs || []).find((r) => r.run === runName);
+  return run && run.group ? run.group : runName;
+}
+
+/** API.md's order of a run's checkpoints: by step, then wall time (unknown steps last). */
+export function byAge(a, b) {
+  const sa = a.step ?? null;
+  const sb = b.step ?? null;
+  if ((sa === null) !== (sb === null)) return sa === null ? 1 : -1;
+  if (sa !== sb) return sa - sb;
+  return (a.wall_time ?? 0) - (b.wall_time ?? 0);
+}
+
+/**
+ * The checkpoint a base is compared with: the newest readable checkpoint of the base's run
+ * (with the checkpoint-only runs beside it), other than the base itself. Null when that run
+ * has none: never an unreadable item, never another run's.
+ */
+export function pairTarget(runs, baseRef) {
+  const base = findRef(runs, baseRef);
+  if (!base) return null;
+  const group = groupOf(runs, base.record.run);
+  const candidates = allOf(runs, "checkpoint")
+    .filter((c) => c.status === "ok" && groupOf(runs, c.run) === group)
+    .filter((c) => !(base.type === "checkpoint" && c.id === base.record.id))
+    .sort(byAge);
+  return candidates.length ? refOf("checkpoint", candidates[candidates.length - 1]) : null;
+}
+
+/** {base, target} run groups when the pair crosses runs, else null. */
+export function crossRun(runs, baseRef, targetRef) {
+  const base = findRef(runs, baseRef);
+  const target = findRef(runs, targetRef);
+  if (!base || !target) return null;
+  const b = groupOf(runs, base.record.run);
+  const t = groupOf(runs, target.record.run);
+  return b === t ? null : { base: b, target: t };
+}
+
+/** The first overview row (problems first) with a pair to open. */
+export function firstPair(rows) {
+  const row = (rows || []).find((r) => r.base && r.target);
+  return row ? { base: row.base, target: row.target } : { base: null, target: null };
+}
+
+/**
+ * The view and pair to show, from what a link asked for (`state`: view, base, target) and
+ * what the server knows now (`listing`: {runs, rows, rowCount} — rows in the overview's
+ * order, rowCount counting them all). Returns {view, base, target}; a null ref means "not
+ * known yet": ask again when the listing changes.
+ *
+ * - A link that names a pair opens it, as it always did (an old link has no view: the diff).
+ * - A link that names only a base gets that run's newest readable checkpoint.
+ * - Otherwise: with more than one run, the overview; with one, its model against its newest
+ *   readable checkpoint. A diff or drift view asked for without a pair opens the overview's
+ *   first pair.
+ */
+export function chooseDefaults(state, { runs = [], rows = [], rowCount = rows.length } = {}) {
+  let { view, base, target } = state;
+  if (base && !target) target = pairTarget(runs, base);
+  if (!base && target) {
+    const record = findRef(runs, target);
+    const row = record && rows.find((r) => r.runs.includes(record.record.run));
+    base = row ? row.base : null;
+  }
+  if (base || target) return { view: view || "diff", base, target };
+  if (!view) view = rowCount > 1 ? "overview" : "diff";
+  if (view === "diff" || view === "drift") ({ base, target } = firstPair(rows));
+  return { view, base, target };
 }

@@ -1,16 +1,19 @@
 /** The comparison a link reopens: state <-> p.ckptdiff.* URL-hash params, and the shareable URL. */
 
 export const PLUGIN = "ckptdiff";
-export const MODES = ["auto", "object_path", "name", "keras_order", "transformers", "structure"];
 export const KINDS = ["weight", "optimizer", "metadata"];
+// The views, in the order of their tabs. A link without `view` opens the one chooseDefaults picks.
+export const VIEWS = ["overview", "diff", "drift", "browser", "matrix"];
 const PREFIX = `p.${PLUGIN}.`;
 const TAB = "__tab__";
 
 export function defaultState() {
   return {
+    view: null, // one of VIEWS; null: let chooseDefaults decide
     base: null, // "architecture:ID" | "checkpoint:ID"
     target: null, // "checkpoint:ID"
-    mode: "auto",
+    pinned: false, // the user chose the target: a new base does not re-pair it
+    mode: "auto", // the server lists the modes it knows (/runs "modes"); it refuses others
     kinds: ["weight"],
     query: "",
     statuses: [], // chips pressed; empty: all
@@ -19,6 +22,7 @@ export function defaultState() {
 }
 
 const isRef = (v) => typeof v === "string" && /^(checkpoint|architecture):./s.test(v);
+const isMode = (v) => typeof v === "string" && /^[a-z][a-z0-9_]*$/.test(v);
 
 /**
  * State from plugin data (the p.ckptdiff.* params without their prefix, as TensorBoard's
@@ -28,9 +32,11 @@ const isRef = (v) => typeof v === "string" && /^(checkpoint|architecture):./s.te
 export function stateFromParams(params) {
   const s = defaultState();
   const p = params || {};
+  if (VIEWS.includes(p.view)) s.view = p.view;
   if (isRef(p.base)) s.base = p.base;
   if (isRef(p.target)) s.target = p.target;
-  if (MODES.includes(p.mode)) s.mode = p.mode;
+  if (s.target && p.pin === "1") s.pinned = true;
+  if (isMode(p.mode)) s.mode = p.mode;
   if (typeof p.kinds === "string") {
     const kinds = p.kinds.split(",").filter((k) => KINDS.includes(k));
     if (kinds.length) s.kinds = KINDS.filter((k) => kinds.includes(k));
@@ -48,8 +54,10 @@ export function stateFromParams(params) {
 export function paramsFromState(state) {
   const d = defaultState();
   const p = {};
+  if (state.view) p.view = state.view;
   if (state.base) p.base = state.base;
   if (state.target) p.target = state.target;
+  if (state.target && state.pinned) p.pin = "1";
   if (state.mode && state.mode !== d.mode) p.mode = state.mode;
   if (state.kinds && state.kinds.join(",") !== d.kinds.join(",")) p.kinds = state.kinds.join(",");
   if (state.query) p.q = state.query;

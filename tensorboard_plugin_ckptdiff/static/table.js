@@ -1,7 +1,10 @@
 /**
- * A virtual table: fixed row height, only the rows in view (plus a few) exist in the DOM, so
- * 100,000 rows scroll like 100. The caller renders a row's content; this module owns the
- * header, scrolling, row recycling and keyboard focus (aria-activedescendant on the grid).
+ * A virtual table: only the rows in view (plus a few) exist in the DOM, so 100,000 rows
+ * scroll like 100. Each row's height is known before it is drawn (a fixed height, or
+ * `heightOf(row)`, e.g. from how many lines its text wraps to), so positions are sums, not
+ * measurements. The caller renders a row's content; this module owns the header,
+ * scrolling, row recycling and keyboard focus (aria-activedescendant on the grid). The grid
+ * is as tall as its rows, up to `maxHeight()`.
  */
 
 import { h } from "./dom.js";
@@ -16,14 +19,20 @@ export class VirtualTable {
    * onKey(row, key, index): Enter / Space / ArrowLeft / ArrowRight on the focused row; return
    *   true when handled
    * onSort(columnId): a sortable header was clicked
+   * heightOf(row): the row's height in px (default: rowHeight for every row)
+   * maxHeight(): the most the grid may take (default: 62% of the window)
    */
-  constructor({ columns, rowHeight = 26, label = "table", renderRow, onKey = () => false, onSort = null, height = null }) {
+  constructor({ columns, rowHeight = 26, label = "table", renderRow, onKey = () => false, onSort = null,
+    heightOf = null, maxHeight = () => Math.round(window.innerHeight * 0.62) }) {
     this.columns = columns;
     this.rowHeight = rowHeight;
+    this.heightOf = heightOf;
+    this.maxHeight = maxHeight;
     this.renderRow = renderRow;
     this.onKey = onKey;
     this.onSort = onSort;
     this.rows = [];
+    this.tops = [0]; // tops[i]: where row i starts; tops[rows.length]: the total height
     this.pool = [];
     this.focusIndex = -1;
     this.uid = `vt${++tableCount}`;
@@ -41,7 +50,6 @@ export class VirtualTable {
     this.el = h("div", { class: "vt" }, this.header, this.viewport);
     this.el.style.setProperty("--vt-columns", columns.map((c) => c.width).join(" "));
     this.el.style.setProperty("--vt-row-height", rowHeight + "px");
-    if (height) this.viewport.style.height = height;
     this.renderHeader(null);
 
     this.viewport.addEventListener("scroll", () => this.schedule(), { passive: true });
@@ -54,6 +62,34 @@ export class VirtualTable {
       if (this.focusIndex < 0 && this.rows.length) this.setFocus(0, true);
     });
     if (typeof ResizeObserver !== "undefined") new ResizeObserver(() => this.schedule()).observe(this.viewport);
+  }
+
+  /** Where each row starts, and the grid's height: its rows', up to maxHeight(). */
+  layout() {
+    const n = this.rows.length;
+    const tops = new Float64Array(n + 1);
+    for (let i = 0; i < n; i++) tops[i + 1] = tops[i] + (this.heightOf ? this.heightOf(this.rows[i], i) : this.rowHeight);
+    this.tops = tops;
+    this.spacer.style.height = tops[n] + "px";
+    this.fit();
+  }
+
+  /** The grid as tall as its rows, up to maxHeight() (the window may have changed). */
+  fit() {
+    const total = this.tops[this.rows.length];
+    this.viewport.style.height = Math.max(this.rowHeight, Math.min(total, this.maxHeight())) + "px";
+  }
+
+  /** The row at vertical position y (px from the top of the rows). */
+  indexAt(y) {
+    let lo = 0;
+    let hi = this.rows.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.tops[mid] <= y) lo = mid;
+      else hi = mid - 1;
+    }
+    return Math.max(0, lo);
   }
 
   renderHeader(sort) {
@@ -71,7 +107,7 @@ export class VirtualTable {
   /** New rows; keeps the scroll position unless `resetScroll`. */
   setRows(rows, { resetScroll = false } = {}) {
     this.rows = rows;
-    this.spacer.style.height = rows.length * this.rowHeight + "px";
+    this.layout();
     this.viewport.setAttribute("aria-rowcount", String(rows.length));
     if (resetScroll) this.viewport.scrollTop = 0;
     if (this.focusIndex >= rows.length) this.focusIndex = rows.length - 1;
@@ -90,11 +126,10 @@ export class VirtualTable {
 
   /** Lay out only the rows that intersect the viewport. */
   paint() {
-    const started = performance.now();
-    const rh = this.rowHeight;
     const height = this.viewport.clientHeight || 600;
-    const first = Math.max(0, Math.floor(this.viewport.scrollTop / rh) - OVERSCAN);
-    const last = Math.min(this.rows.length, Math.ceil((this.viewport.scrollTop + height) / rh) + OVERSCAN);
+    const top = this.viewport.scrollTop;
+    const first = Math.max(0, this.indexAt(top) - OVERSCAN);
+    const last = Math.min(this.rows.length, this.indexAt(top + height) + 1 + OVERSCAN);
     const needed = last - first;
     while (this.pool.length < needed) {
       const el = h("div", { class: "vt-row", role: "row" });
@@ -116,14 +151,12 @@ export class VirtualTable {
         el.dataset.index = String(index);
         el.id = `${this.uid}-r${index}`;
         el.setAttribute("aria-rowindex", String(index + 1));
-        el.style.transform = `translateY(${index * rh}px)`;
+        el.style.transform = `translateY(${this.tops[index]}px)`;
+        el.style.height = `${this.tops[index + 1] - this.tops[index]}px`;
         this.renderRow(el, row, index);
       }
       el.classList.toggle("focused", index === this.focusIndex);
     }
-    // the benchmark reads these: script time per paint, apart from the browser's own layout
-    this.paints = (this.paints || 0) + 1;
-    this.paintMs = (this.paintMs || 0) + performance.now() - started;
   }
 
   setFocus(index, scroll = true) {
@@ -131,16 +164,18 @@ export class VirtualTable {
     this.focusIndex = Math.max(0, Math.min(this.rows.length - 1, index));
     this.viewport.setAttribute("aria-activedescendant", `${this.uid}-r${this.focusIndex}`);
     if (scroll) {
-      const top = this.focusIndex * this.rowHeight;
+      const top = this.tops[this.focusIndex];
+      const bottom = this.tops[this.focusIndex + 1];
       const vh = this.viewport.clientHeight;
       if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
-      else if (top + this.rowHeight > this.viewport.scrollTop + vh) this.viewport.scrollTop = top + this.rowHeight - vh;
+      else if (bottom > this.viewport.scrollTop + vh) this.viewport.scrollTop = bottom - vh;
     }
     this.paint();
   }
 
   keydown(e) {
-    const page = Math.max(1, Math.floor(this.viewport.clientHeight / this.rowHeight) - 1);
+    const shown = this.indexAt(this.viewport.scrollTop + this.viewport.clientHeight) - this.indexAt(this.viewport.scrollTop);
+    const page = Math.max(1, shown - 1);
     const moves = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page };
     if (e.key in moves) this.setFocus(this.focusIndex + moves[e.key]);
     else if (e.key === "Home") this.setFocus(0);

@@ -125,6 +125,11 @@ def tensorboard_app(*argv: str):
     return application.TensorBoardWSGIApp(tb.flags, plugins, ingester.data_provider)
 
 
+def plugin_of(app):
+    """The Checkpoint Diff plugin inside an app tensorboard_app() made."""
+    return next(p for p in app._plugins if p.plugin_name == "ckptdiff")
+
+
 PLUGIN_ROUTES = "/data/plugin/ckptdiff/"
 
 
@@ -134,3 +139,107 @@ def get_route(client, route: str, **args):
 
     response = client.get(PLUGIN_ROUTES + route, query_string=args)
     return response.status_code, json.loads(response.get_data())
+
+
+def settled(ask, seconds: float = 120.0) -> dict:
+    """The /runs body ``ask()`` returns once it says ``scanning: false``: the walk has ended
+    and every checkpoint it found has been read (until then plausible ones are "pending")."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    body = ask()
+    while body["scanning"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        body = ask()
+    assert not body["scanning"], "the plugin never finished reading the logdir"
+    return body
+
+
+def settled_runs(client, seconds: float = 120.0) -> dict:
+    """/runs through a werkzeug test client, once settled (see settled())."""
+    def ask():
+        status, body = get_route(client, "runs")
+        assert status == 200, body
+        return body
+
+    return settled(ask, seconds)
+
+
+DEMO_LOGS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "demo_logs")
+LONG = "sweep_lr=3e-4_batch=512_warmup=10000_label_smoothing=0.1_seed=20251129_with_a_name_nobody_shortened"
+
+
+def corrupt_checkpoints(directory: str, bundle_prefix: str) -> dict:
+    """Files whose first bytes look right and whose metadata is wrong, so only a read tells:
+    an index with a flipped byte (a block CRC fails), an index whose footer points 1 TiB into
+    the file, a safetensors header that claims 2^40 bytes, an empty .keras archive. Returns
+    {what: file name}."""
+    import struct
+
+    from makers.robustness import _varint
+
+    os.makedirs(directory, exist_ok=True)
+    made = {}
+    copy_bundle(bundle_prefix, os.path.join(directory, "ckpt-1"))
+    index = os.path.join(directory, "ckpt-1.index")
+    with open(index, "r+b") as f:
+        f.seek(20)
+        byte = f.read(1)
+        f.seek(20)
+        f.write(bytes([byte[0] ^ 0x40]))
+    made["flipped_byte"] = "ckpt-1"
+    copy_bundle(bundle_prefix, os.path.join(directory, "ckpt-2"))
+    index = os.path.join(directory, "ckpt-2.index")
+    with open(index, "r+b") as f:
+        f.seek(-48, os.SEEK_END)
+        footer = f.read(48)
+        handles = bytes([0, 0]) + _varint(1 << 40) + _varint(100)
+        f.seek(-48, os.SEEK_END)
+        f.write(handles.ljust(40, b"\0") + footer[40:])
+    made["huge_offset"] = "ckpt-2"
+    with open(os.path.join(directory, "huge_header.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", 1 << 40) + b'{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}')
+    made["huge_header"] = "huge_header.safetensors"
+    open(os.path.join(directory, "empty.keras"), "wb").close()
+    made["empty_keras"] = "empty.keras"
+    return made
+
+
+def messy_logdir(logdir: str) -> dict:
+    """A logdir as a busy user leaves it: demo_logs/'s runs (copied, some under long nested
+    names, some twice), a run whose model changed between checkpoints, and a run that sorts
+    first and holds nothing but unreadable files. No TensorFlow needed: the files are
+    demo_logs/'s, copied and corrupted."""
+    copies = {
+        "added_layer": "added_layer",
+        "dtype_change": "dtype_change",
+        "fine_tuning": "fine_tuning",
+        "keras_fit": "keras_fit",
+        "renamed_layer_keras": "renamed_layer_keras",
+        "renamed_layer_tf1": "renamed_layer_tf1",
+        "tf1_saver": "tf1_saver",
+        "tf2_training": "tf2_training",
+        f"experiments/2025-11-29/{LONG}/added_layer": "added_layer",
+        f"experiments/2025-11-29/{LONG}/keras_fit": "keras_fit",
+        f"experiments/2025-11-30/{LONG}_again/tf2_training": "tf2_training",
+        "ablations/no_dropout/fine_tuning": "fine_tuning",
+        "ablations/wider_head/fine_tuning": "fine_tuning",
+        "ablations/fp16/dtype_change": "dtype_change",
+        "changed_mid_run": "tf2_training",
+    }
+    for name, source in copies.items():
+        shutil.copytree(os.path.join(DEMO_LOGS, source), os.path.join(logdir, name))
+    # The model changed after step 1: its first checkpoint is another model's.
+    changed = os.path.join(logdir, "changed_mid_run", "ckpt")
+    for name in os.listdir(changed):
+        if name.startswith("ckpt-1."):
+            os.remove(os.path.join(changed, name))
+    copy_bundle(os.path.join(DEMO_LOGS, "dtype_change", "ckpt", "ckpt-1"), os.path.join(changed, "ckpt-1"))
+    broken = os.path.join(logdir, "000_unreadable_everything")
+    made = corrupt_checkpoints(broken, os.path.join(DEMO_LOGS, "tf2_training", "ckpt", "ckpt-3"))
+    with open(os.path.join(broken, "notes.weights.h5"), "w") as f:
+        f.write("not an hdf5 file")
+    made["not_hdf5"] = "notes.weights.h5"
+    return {"runs": sorted(copies) + ["000_unreadable_everything"], "broken": "000_unreadable_everything",
+            "corrupt": {what: f"000_unreadable_everything/{name}" for what, name in made.items()},
+            "changed": "changed_mid_run"}

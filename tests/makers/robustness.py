@@ -640,7 +640,7 @@ def run_mutated(worker: Worker, seed: Seed, ops, donor: bytes = b"") -> Tuple[Ou
 # ---------------------------------------------------------------- an unprivileged server
 
 _AS_NOBODY = r"""
-import json, os, sys
+import json, os, sys, time
 from makers import logdirs
 from werkzeug.test import Client
 from tensorboard import program
@@ -665,6 +665,10 @@ client = Client(logdirs.tensorboard_app("--logdir", sys.argv[1], "--reload_task"
 out = []
 for path in json.loads(sys.argv[2]):
     response = client.get(path)
+    # /runs says "pending" until it has read each checkpoint: ask until it has.
+    while path.endswith("/runs") and response.status_code == 200 and json.loads(response.get_data())["scanning"]:
+        time.sleep(0.05)
+        response = client.get(path)
     out.append((response.status_code, response.get_data(as_text=True)))
 sys.stdout.write("\n@@RESULT@@" + json.dumps(out))
 """
@@ -741,7 +745,7 @@ class TensorBoard:
                                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""))
 
     def runs(self, timeout: float = 120.0) -> dict:
-        """The /runs body once the first scan has listed at least one checkpoint."""
+        """The /runs body once the plugin has listed and read every checkpoint."""
         import time
         import urllib.request
 
@@ -752,7 +756,7 @@ class TensorBoard:
             try:
                 with urllib.request.urlopen(self.base + "runs", timeout=30) as response:
                     body = json.loads(response.read())
-                if any(run["checkpoints"] for run in body["runs"]):
+                if any(run["checkpoints"] for run in body["runs"]) and not body["scanning"]:
                     return body
             except (OSError, ValueError):
                 pass
