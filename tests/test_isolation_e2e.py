@@ -19,14 +19,12 @@ import urllib.parse
 import pytest
 
 from makers import bundles, logdirs, servers
+from makers.browser import ARTIFACTS, Tab
 
 pytestmark = pytest.mark.e2e
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ARTIFACTS = os.path.join(os.path.dirname(HERE), "test-artifacts")
 API = "data/plugin/ckptdiff/"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 HANG_SECONDS = 6  # CKPTDIFF_READER_TIMEOUT for this server: a hang probe costs this long
 
 
@@ -146,22 +144,15 @@ def test_diff_drift_and_tensor_stats_answer_for_probes_and_for_healthy_pairs(ser
     assert status == 200 and stats["base"]["count"] > 0
 
 
-def test_the_tab_opens_and_shows_the_probes_as_unreadable(server, logdir):
-    from playwright.sync_api import sync_playwright
-
+def test_the_tab_opens_and_shows_the_probes_as_unreadable(browser, server, logdir):
     for checkpoint_id in logdir["bad"]:  # every probe read (and failed) before the page opens
         _get(server, "checkpoint", id=checkpoint_id)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        ui = page.frame_locator("iframe[src*='plugin_entry.html']")
-        # The default pair may be a probe (which pair opens first is the dashboard's choice):
-        # the tab settles either way, on a diff or on a readable error.
-        page.goto(server["base"] + "#ckptdiff")
-        ui.locator("body[data-diff-ready=yes], body[data-diff-ready=error]").wait_for(timeout=90000)
+    with Tab(browser, server["base"]) as tab:
+        # Whichever view opens first is the dashboard's choice: it settles on the overview.
+        tab.open_link()
+        tab.wait_overview()
         # The Checkpoints view lists each probe as unreadable, with what happened, on screen.
+        ui = tab.ui
         ui.locator("#tab-browser").click()
         row = ui.locator("tr.unreadable", has_text="crash-probe.weights.h5")
         row.wait_for(timeout=30000)
@@ -171,8 +162,8 @@ def test_the_tab_opens_and_shows_the_probes_as_unreadable(server, logdir):
         assert hang.is_visible() and "without progress" in hang.inner_text()
         assert ui.locator("tr:not(.unreadable)", has_text="legacy.h5").first.is_visible()
         os.makedirs(ARTIFACTS, exist_ok=True)
-        page.screenshot(path=os.path.join(ARTIFACTS, "isolation-probes.png"), full_page=True)
-        browser.close()
+        tab.page.screenshot(path=os.path.join(ARTIFACTS, "isolation-probes.png"), full_page=True)
+        errors = tab.errors
     assert errors == []
     assert server["process"].poll() is None
     assert _statuses(server["base"])["probes/crash-probe.keras"]["status"] == "error"
