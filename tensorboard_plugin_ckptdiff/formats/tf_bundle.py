@@ -235,6 +235,21 @@ def _strings(key: str, entry: bundle_proto.Entry, buf: bytes) -> List[bytes]:
     return out
 
 
+def encode_strings(values: List[bytes]) -> Tuple[bytes, int]:
+    """(bytes, masked entry CRC32C) of a DT_STRING tensor holding ``values`` in C order:
+    the layout ``_strings`` reads."""
+    lengths = bytearray()
+    crc = 0
+    for value in values:
+        bundle_proto.put_varint(lengths, len(value))
+        crc = google_crc32c.extend(crc, len(value).to_bytes(4 if len(value) <= 0xFFFFFFFF else 8, "little"))
+    stored = index_table.mask(crc).to_bytes(4, "little")
+    crc = google_crc32c.extend(crc, stored)
+    data = b"".join(values)
+    crc = google_crc32c.extend(crc, data)
+    return bytes(lengths) + stored + data, index_table.mask(crc)
+
+
 def _string_tensor(fs, prefix: str, bundle: Bundle, key: str) -> List[bytes]:
     entry = bundle.entries[key]
     return _strings(key, entry, _read_range(fs, prefix, bundle, entry, 0, entry.size))
@@ -251,14 +266,28 @@ def _chunks_whole(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterat
     import numpy as np
 
     item = np_dtype.itemsize
-    step = max(item, max_bytes - max_bytes % item)
+    for chunk in stored_bytes(fs, prefix, bundle, key, entry, max(item, max_bytes - max_bytes % item)):
+        yield np.frombuffer(chunk, dtype=np_dtype)
+
+
+def stored_bytes(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.Entry,
+                 max_bytes: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+    """The bytes ``entry`` (a whole tensor or one slice of one) occupies in its data shard, in
+    chunks of at most ``max_bytes``, CRC32C-checked: the last chunk leaves only after the
+    checksum matched, so a bad tensor never completes. A string tensor comes as one chunk,
+    checked as its layout demands. (The remap writer copies values with this, bit for bit.)"""
+    if entry.dtype == DT_STRING:
+        raw = _read_range(fs, prefix, bundle, entry, 0, entry.size)
+        _strings(key, entry, raw)
+        yield raw
+        return
     crc = 0
     done = 0
     path = data_path(prefix, entry.shard_id, bundle.header.num_shards)
     with fs.open(path) as f:
         f.seek(entry.offset)
         while done < entry.size:
-            want = min(step, entry.size - done)
+            want = min(max_bytes, entry.size - done)
             chunk = f.read(want)
             if len(chunk) != want:
                 raise IncompleteCheckpoint(
@@ -268,7 +297,7 @@ def _chunks_whole(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterat
             done += want
             if done == entry.size:
                 _verify(key, entry, crc)  # before the last chunk leaves: a bad tensor never completes
-            yield np.frombuffer(chunk, dtype=np_dtype)
+            yield chunk
     if entry.size == 0:
         _verify(key, entry, 0)
 
