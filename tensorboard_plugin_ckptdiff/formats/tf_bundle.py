@@ -411,13 +411,19 @@ def read_tensor(fs, path: str, key: str):
 
 def object_graph(fs, prefix: str, bundle: Bundle) -> Optional[records.ObjectGraph]:
     """The checkpoint's object graph, or None for a name-based bundle."""
+    raw = object_graph_bytes(fs, prefix, bundle)
+    return None if raw is None else object_names.decode_graph(raw)
+
+
+def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
+    """The serialized TrackableObjectGraph, checked, or None for a name-based bundle."""
     if OBJECT_GRAPH_KEY not in bundle.entries:
         return None
     entry = bundle.entries[OBJECT_GRAPH_KEY]
     if entry.dtype != DT_STRING or entry.shape != ():
         raise CheckpointError(f"{OBJECT_GRAPH_KEY} is not a string scalar: the index file is corrupt")
     (raw,) = _string_tensor(fs, prefix, bundle, OBJECT_GRAPH_KEY)
-    return object_names.decode_graph(raw)
+    return raw
 
 
 def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]]) -> Tuple[records.Variable, ...]:
