@@ -24,6 +24,7 @@ TEST = [
     # 3.15 and pulls tensorflow-text 2.21, which matches the tensorflow pinned above.
     "transformers>=4.57,<5",
     "keras-hub>=0.32,<0.33",
+    "h5py>=3.10,<4",  # remap's HDF5 writer (the [remap] extra) and the tests' h5 fixtures
     "pytest>=8,<10",
     "pytest-timeout>=2.3,<3",  # a hung reader or server fails its test instead of the whole CI run
     "hypothesis>=6.100,<7",
@@ -43,7 +44,12 @@ setuptools.setup(
     package_data={"tensorboard_plugin_ckptdiff": ["static/*", "static/**/*"]},
     python_requires=">=3.9",
     install_requires=RUNTIME,
-    extras_require={"test": TEST, "remote": ["fsspec>=2024.6", "s3fs>=2024.6"]},
+    extras_require={
+        "test": TEST,
+        "remote": ["fsspec>=2024.6", "s3fs>=2024.6"],
+        # `ckptdiff remap` writes .weights.h5 / .h5 / .keras with h5py; reading never needs it.
+        "remap": ["h5py>=3.10,<4"],
+    },
     entry_points={
         "tensorboard_plugins": ["ckptdiff = tensorboard_plugin_ckptdiff.plugin:CheckpointDiffPlugin"],
         "console_scripts": ["ckptdiff = tensorboard_plugin_ckptdiff.cli:run"],

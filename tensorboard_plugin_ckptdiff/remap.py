@@ -77,7 +77,7 @@ def remap(report_or_pair, out: str, mode: str = "auto", drop_unexpected: bool = 
     compare() takes them) remapped so that the base's loader restores it."""
     report = _full_report(report_or_pair, mode)
     plan = remap_plan.plan(report, drop_unexpected=drop_unexpected, cast=cast)
-    target = report.target
+    target = where(report.target)
     writer = writer_for(target.format)
     if "://" in os.fspath(out):
         raise InvalidArgument(f"the output is written locally; {out!r} is a URL")
@@ -85,7 +85,7 @@ def remap(report_or_pair, out: str, mode: str = "auto", drop_unexpected: bool = 
     fs = storage.for_path(target.path)
     layout = writer.layout(fs, target, plan)
     outputs = writer.output_files(out, layout)
-    _refuse_overwriting(fs, writer.input_files(fs, target, layout), outputs, overwrite)
+    _refuse_overwriting(out, writer.input_files(fs, target, layout), outputs, overwrite)
     from tensorboard_plugin_ckptdiff.staging import Staging
 
     with Staging(out) as staging:
@@ -97,6 +97,12 @@ def remap(report_or_pair, out: str, mode: str = "auto", drop_unexpected: bool = 
         # An older checkpoint at ``out`` stops looking whole before its files are replaced.
         written = staging.commit(last=last, remove_first=[p for p in last if os.path.lexists(p)])
     return _result(report, plan, writer, layout, out, written)
+
+
+def where(target: records.Checkpoint) -> records.Checkpoint:
+    """The target with ``path`` naming its file wherever this runs (the tab's records name it
+    relative to the logdir; ``location`` is where it is)."""
+    return dataclasses.replace(target, path=target.location) if target.location else target
 
 
 def _full_report(report_or_pair, mode: str) -> records.Report:
@@ -117,15 +123,17 @@ def _full_report(report_or_pair, mode: str) -> records.Report:
     return report
 
 
-def _refuse_overwriting(fs, inputs: Sequence[str], outputs: Sequence[str], overwrite: bool) -> None:
+def _refuse_overwriting(out: str, inputs: Sequence[str], outputs: Sequence[str], overwrite: bool) -> None:
     read = {_real(p) for p in inputs if "://" not in p}
     for path in outputs:
         if _real(path) in read:
-            raise InvalidArgument(f"the output {path!r} is a file of the checkpoint being read: write elsewhere")
+            raise InvalidArgument(f"the output {out!r} would overwrite {path!r}, a file of the checkpoint being "
+                                  "read: write elsewhere")
     if not overwrite:
         for path in outputs:
             if os.path.lexists(path):
-                raise InvalidArgument(f"{path!r} exists: choose another output or pass --overwrite")
+                what = "exists" if path == out else f"exists ({path!r})"
+                raise InvalidArgument(f"{out!r} {what}: choose another output or pass --overwrite")
 
 
 def _real(path: str) -> str:
