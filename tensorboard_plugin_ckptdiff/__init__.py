@@ -46,7 +46,7 @@ def remap(report_or_pair, out, mode: str = "auto", drop_unexpected: bool = False
 
     Raises InvalidArgument (bad arguments, ``out`` taken or one of the target's files) or
     CheckpointError (an unreadable or incomplete target); then nothing is written."""
-    from tensorboard_plugin_ckptdiff import remap as remapping
+    from tensorboard_plugin_ckptdiff import remapping
 
     return remapping.remap(report_or_pair, out, mode=mode, drop_unexpected=drop_unexpected, cast=cast,
                            overwrite=overwrite)

@@ -41,11 +41,11 @@ def register(subparsers) -> None:
 
 
 def _remap(args) -> int:
-    from tensorboard_plugin_ckptdiff import api, cli_diff, remap
+    from tensorboard_plugin_ckptdiff import api, cli_diff, remapping
 
     base = api.as_base(cli_diff.side(args.base, args.architecture))
     target = api.as_target(cli_diff.side(args.target))
-    result = remap.remap((base, target), args.out, mode=args.mode, drop_unexpected=args.drop_unexpected,
+    result = remapping.remap((base, target), args.out, mode=args.mode, drop_unexpected=args.drop_unexpected,
                          cast=args.cast, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(result.to_json(), indent=1))

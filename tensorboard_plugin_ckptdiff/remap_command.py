@@ -58,13 +58,13 @@ def output_for(target_file: str) -> str:
 
 def snippet(report: records.Report, base_argument: Optional[Sequence[str]], target_argument: str,
             out: str) -> Optional[records.Snippet]:
-    from tensorboard_plugin_ckptdiff import remap
+    from tensorboard_plugin_ckptdiff import remapping
 
     target = report.target
     if base_argument is None or not isinstance(target, records.Checkpoint) or target.status != records.OK:
         return None
     try:
-        remap.writer_for(target.format)
+        remapping.writer_for(target.format)
     except InvalidArgument:
         return None
     before = {e.base.key for e in report.entries if e.base is not None and e.restored}
@@ -85,10 +85,10 @@ def snippet(report: records.Report, base_argument: Optional[Sequence[str]], targ
 def preview(report: records.Report, plan, out: str) -> Tuple[str, ...]:
     """Keys of the base variables the file ``plan`` writes would restore (reads the target's
     metadata, never its values)."""
-    from tensorboard_plugin_ckptdiff import diff, remap
+    from tensorboard_plugin_ckptdiff import diff, remapping
 
-    target = remap.where(report.target)
-    writer = remap.writer_for(target.format)
+    target = remapping.where(report.target)
+    writer = remapping.writer_for(target.format)
     fs = storage.for_path(target.path)
     planned = writer.planned(fs, target, writer.layout(fs, target, plan), out)
     return diff.restored_keys(report.base, planned, mode=report.mode)

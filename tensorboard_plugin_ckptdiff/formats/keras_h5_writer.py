@@ -28,7 +28,7 @@ from tensorboard_plugin_ckptdiff import from_pretrained, pairing, records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 from tensorboard_plugin_ckptdiff.formats import h5util, keras_archive, keras_legacy_h5
 
-FORMAT = "keras_h5"  # writes the three Keras HDF5 formats; remap.py picks this module for each
+FORMAT = "keras_h5"  # writes the three Keras HDF5 formats; remapping.py picks this module for each
 CHUNK = 16 << 20
 _NAME_LISTS = ("layer_names", "weight_names")  # rewritten, not copied (Keras may split them)
 _HDF5_OBJECT_HEADER_LIMIT = 64512  # what Keras's save_attributes_to_hdf5_group keeps under
@@ -278,12 +278,13 @@ def write(fs, target: records.Checkpoint, layout: Layout, out: str, staging) -> 
 def _copy_tree(h5, size: int, layout: Layout, dest) -> None:
     for group, source in sorted(layout.groups.items(), key=lambda item: item[0].count("/") if item[0] else -1):
         node = dest.require_group(group) if group else dest
-        if source is not None and (source == "" or source in h5):
-            _copy_attributes(h5[source] if source else h5, node)
+        old = (h5[source] if source else h5) if source is not None and (source == "" or source in h5) else None
+        if old is not None:
+            _copy_attributes(old, node)
         if group in layout.layer_names:
-            _put_names(node, "layer_names", layout.layer_names[group])
+            _put_names(node, "layer_names", layout.layer_names[group], _as_text(old, "layer_names"))
         if group in layout.weight_names:
-            _put_names(node, "weight_names", layout.weight_names[group])
+            _put_names(node, "weight_names", layout.weight_names[group], _as_text(old, "weight_names"))
     for d in layout.datasets:
         _copy_dataset(h5, size, d, dest)
 
@@ -295,12 +296,27 @@ def _copy_attributes(source, node) -> None:
         node.attrs[name] = value
 
 
-def _put_names(node, name: str, names: List[str]) -> None:
-    """A list of names as Keras's save_attributes_to_hdf5_group writes it: one array of bytes,
-    split into ``name0``, ``name1``... when it would not fit an HDF5 object header."""
+def _as_text(group, name: str) -> bool:
+    """Whether the input stored this list as text rather than bytes (tf-keras writes layer
+    names as bytes, an optimizer's weight names as text): the output keeps the input's way."""
+    if group is None:
+        return False
+    attrs = group.attrs
+    value = attrs[name] if name in attrs else attrs[f"{name}0"] if f"{name}0" in attrs else None
+    items = value.tolist() if hasattr(value, "tolist") else value
+    items = items if isinstance(items, (list, tuple)) else [items]
+    return bool(items) and isinstance(items[0], str)
+
+
+def _put_names(node, name: str, names: List[str], as_text: bool = False) -> None:
+    """A list of names as Keras's save_attributes_to_hdf5_group writes it: one array, split
+    into ``name0``, ``name1``... when it would not fit an HDF5 object header."""
     import numpy as np
 
-    data = np.asarray([n.encode("utf-8") for n in names]) if names else np.asarray([], dtype="S1")
+    if as_text:
+        data = np.asarray(names, dtype=_h5py().string_dtype())
+    else:
+        data = np.asarray([n.encode("utf-8") for n in names]) if names else np.asarray([], dtype="S1")
     chunks = 1
     parts = np.array_split(data, chunks)
     while any(p.nbytes > _HDF5_OBJECT_HEADER_LIMIT for p in parts) and chunks < len(data):
