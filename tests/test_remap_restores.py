@@ -23,6 +23,11 @@ def _fill(variables):
     restore._fill(variables)
 
 
+def _written(model, directory, name="ckpt"):
+    """``tf.train.Checkpoint(model=model).write``: a TF2 object-based checkpoint of ``model``."""
+    return _tf().train.Checkpoint(model=model).write(str(directory / "ckpt" / name))
+
+
 # ------------------------------------------------------------------ TF1: a renamed scope
 
 
@@ -173,7 +178,7 @@ def _module(weight_name, block_name="block"):
 def test_tf2_variable_renamed_inside_its_object_restores(tmp_path):
     tf = _tf()
     saved = _module("w")
-    path = tf.train.Checkpoint(model=saved).write(str(tmp_path / "ckpt" / "module"))
+    path = _written(saved, tmp_path, "module")
     model = _module("kernel")
     report = ckptdiff.compare(model, path)
     assert [e.status for e in report.entries if e.status != "match"] == ["renamed"]
@@ -222,7 +227,7 @@ def _dense(dtype):
 def test_float16_saved_float32_expected_is_cast_and_restores(tmp_path):
     tf = _tf()
     saved = _dense("float16")
-    path = tf.train.Checkpoint(model=saved).write(str(tmp_path / "ckpt" / "ckpt"))
+    path = _written(saved, tmp_path)
     model = _dense("float32")
     report = ckptdiff.compare(model, path)
     assert "RestoreV2 does not cast" in report.verdict
@@ -238,7 +243,7 @@ def test_float16_saved_float32_expected_is_cast_and_restores(tmp_path):
 def test_a_lossy_cast_is_made_only_when_asked(tmp_path):
     tf = _tf()
     saved = _dense("float32")
-    path = tf.train.Checkpoint(model=saved).write(str(tmp_path / "ckpt" / "ckpt"))
+    path = _written(saved, tmp_path)
     model = _dense("float16")
     safe = ckptdiff.remap((model, path), str(tmp_path / "safe" / "ckpt"))
     assert not safe.restorable and safe.cast == 0
@@ -379,11 +384,10 @@ def test_every_written_file_reads_back_as_the_preview_planned(tmp_path):
     preview must be what the reader then reads from the written file."""
     from tensorboard_plugin_ckptdiff import remap_command, remap_plan, remapping, storage
 
-    tf = _tf()
     cases = []
     saved = _subclassed("dense1")
-    cases.append((_subclassed("encoder"), tf.train.Checkpoint(model=saved).write(str(tmp_path / "a" / "ckpt"))))
-    cases.append((_dense("float32"), tf.train.Checkpoint(model=_dense("float16")).write(str(tmp_path / "b" / "c"))))
+    cases.append((_subclassed("encoder"), _written(saved, tmp_path / "a")))
+    cases.append((_dense("float32"), _written(_dense("float16"), tmp_path / "b")))
     keras_path = str(tmp_path / "c.weights.h5")
     restore.dense_model([4, 2]).save_weights(keras_path)
     cases.append((restore.dense_model([4, 4, 2]), keras_path))
