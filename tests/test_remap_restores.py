@@ -394,11 +394,11 @@ def test_every_written_file_reads_back_as_the_preview_planned(tmp_path):
     legacy = str(tmp_path / "d.h5")
     _tf_keras("dense_1").save_weights(legacy)
     cases.append((_tf_keras("incorrect_name"), legacy, "name"))
-    for case in cases:
+    for i, case in enumerate(cases):
         model, path, mode = (case + ("auto",))[:3]
         report = ckptdiff.compare(model, path, mode=mode)
         plan = remap_plan.plan(report)
-        out = str(tmp_path / "out" / os.path.basename(path))
+        out = str(tmp_path / f"out{i}" / os.path.basename(path))
         target = remapping.where(report.target)
         writer = remapping.writer_for(target.format)
         fs = storage.for_path(target.path)

@@ -2,6 +2,7 @@
 checkpoint that looks whole, overwrite what it reads, change a value it did not mean to cast,
 touch someone's state file, or import TensorFlow. And the command's words and exit codes."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -40,6 +41,15 @@ def _copy_bundle(prefix, directory):
     return os.path.join(str(directory), os.path.basename(prefix))
 
 
+@pytest.fixture(params=["kernel_copy", "read_write"])
+def copy_path(request, monkeypatch):
+    """Values cross between local files inside the kernel; elsewhere (remote files, old kernels)
+    they are read and written: both ways are held to the same checks."""
+    if request.param == "read_write":
+        monkeypatch.setattr(storage, "kernel_copy", lambda *args: None)
+    return request.param
+
+
 def _nothing_written(directory):
     """Nothing at all in ``directory`` (or it does not exist): no output, no staging leftovers."""
     return not os.path.exists(directory) or os.listdir(directory) == []
@@ -48,7 +58,7 @@ def _nothing_written(directory):
 # ------------------------------------------------------------------ bad inputs write nothing
 
 
-def test_a_corrupt_last_tensor_stops_the_remap_and_nothing_is_written(tf1, tmp_path):
+def test_a_corrupt_last_tensor_stops_the_remap_and_nothing_is_written(tf1, tmp_path, copy_path):
     saved, base = tf1
     target = _copy_bundle(saved, tmp_path / "target")
     bundle = tf_bundle.load_index(storage.for_path(target), target)
@@ -110,17 +120,16 @@ def _keras_file(model, directory, kind):
 def test_killed_mid_copy_leaves_no_checkpoint_that_looks_whole(tf1, tmp_path):
     saved, base = tf1
     out = str(tmp_path / "out" / "model.ckpt")
-    # The remap runs in its own process, pauses after its first chunk of values, and is killed there.
+    # The remap runs in its own process, pauses after its first tensor's values, and is killed there.
     code = (
         "import sys, time\n"
         "from tensorboard_plugin_ckptdiff.formats import tf_bundle\n"
-        "real = tf_bundle.stored_bytes\n"
+        "real = tf_bundle.copy_stored\n"
         "def slow(*a, **k):\n"
-        "    for chunk in real(*a, **k):\n"
-        "        yield chunk\n"
-        "        print('copying', flush=True)\n"
-        "        time.sleep(60)\n"
-        "tf_bundle.stored_bytes = slow\n"
+        "    real(*a, **k)\n"
+        "    print('copying', flush=True)\n"
+        "    time.sleep(60)\n"
+        "tf_bundle.copy_stored = slow\n"
         "import tensorboard_plugin_ckptdiff as c\n"
         "c.remap((sys.argv[1], sys.argv[2]), sys.argv[3])\n")
     child = subprocess.Popen([sys.executable, "-c", code, base, saved, out], stdout=subprocess.PIPE,
@@ -187,13 +196,11 @@ def test_the_state_file_is_written_only_where_there_is_none(tf1, tmp_path):
 # ------------------------------------------------------------------ values: bit for bit unless cast
 
 
-def test_every_value_not_cast_is_copied_bit_for_bit(tmp_path):
+def test_every_value_not_cast_is_copied_bit_for_bit(tmp_path, copy_path):
     tf1 = bundles.tf1_saver_checkpoint(str(tmp_path / "tf1"))  # a partitioned variable, a string, Adam slots
     base = formats.read(tf1)
-    renamed = [type(v)(**{**v.__dict__, "key": "renamed/" + v.key, "full_name": "renamed/" + v.full_name,
-                          "name": "renamed/" + v.name}) if v.key.startswith("dense/") else v for v in base.variables]
-    import dataclasses
-
+    renamed = [dataclasses.replace(v, key="renamed/" + v.key, full_name="renamed/" + v.full_name, name="renamed/" + v.name)
+               if v.key.startswith("dense/") else v for v in base.variables]
     base = dataclasses.replace(base, variables=tuple(renamed))
     result = ckptdiff.remap((base, tf1), str(tmp_path / "out" / "model.ckpt"), mode="name")
     assert result.renamed == 6 and result.restorable, result.verdict  # dense/{kernel,bias} and their 4 slots
@@ -208,6 +215,24 @@ def test_every_value_not_cast_is_copied_bit_for_bit(tmp_path):
     for key in before.keys:
         new = "renamed/" + key if key.startswith("dense/") else key
         assert stored(after, result.path, new) == stored(before, tf1, key), key
+
+
+def test_safetensors_renamed_keep_their_bytes(tmp_path, copy_path):
+    from safetensors.numpy import load_file, save_file
+
+    rng = np.random.default_rng(3)
+    saved = {"enc/kernel": rng.normal(size=(5, 7)).astype("float32"), "enc/bias": rng.normal(size=7).astype("float16"),
+             "head/kernel": rng.integers(-9, 9, (7, 2)).astype("int8")}
+    path = str(tmp_path / "m.safetensors")
+    save_file(saved, path)
+    base = dataclasses.replace(formats.read(path), variables=tuple(
+        dataclasses.replace(v, key=v.key.replace("enc/", "encoder/"), full_name=v.key.replace("enc/", "encoder/"))
+        for v in formats.read(path).variables))
+    result = ckptdiff.remap((base, path), str(tmp_path / "out.safetensors"))
+    assert result.restorable and result.renamed == 2, result.verdict
+    written = load_file(result.path)
+    assert {k.replace("encoder/", "enc/"): v.tobytes() for k, v in written.items()} == {
+        k: v.tobytes() for k, v in saved.items()}
 
 
 def test_bfloat16_keras_weights_keep_their_bytes_and_their_tag(tmp_path):

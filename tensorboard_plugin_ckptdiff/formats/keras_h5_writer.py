@@ -29,7 +29,7 @@ from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 from tensorboard_plugin_ckptdiff.formats import h5util, keras_archive, keras_legacy_h5
 
 FORMAT = "keras_h5"  # writes the three Keras HDF5 formats; remapping.py picks this module for each
-CHUNK = 16 << 20
+CHUNK = 16 << 20  # bounded slabs of one dataset
 _NAME_LISTS = ("layer_names", "weight_names")  # rewritten, not copied (Keras may split them)
 _HDF5_OBJECT_HEADER_LIMIT = 64512  # what Keras's save_attributes_to_hdf5_group keeps under
 

@@ -14,7 +14,7 @@ import re
 import struct
 from typing import Dict, Iterator, List, NamedTuple, Tuple
 
-from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff import records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import h5util
 
@@ -221,6 +221,18 @@ def _chunks(fs, path: str, header: Header, key: str, max_bytes: int) -> Iterator
     dtype = _numpy_dtype(_tensor_of(header, key))
     for data in stored_bytes(fs, path, header, key, max(1, max_bytes // dtype.itemsize) * dtype.itemsize):
         yield np.frombuffer(data, dtype=dtype)
+
+
+def copy_stored(fs, path: str, header: Header, key: str, out) -> None:
+    """Append the bytes of one tensor as stored to the open file ``out``: inside the kernel
+    between local files, else as ``stored_bytes`` hands them over."""
+    t = _tensor_of(header, key)
+    copied = storage.kernel_copy(fs, path, t.begin, t.end - t.begin, out)
+    if copied is None:
+        for chunk in stored_bytes(fs, path, header, key):
+            out.write(chunk)
+    elif copied != t.end - t.begin:
+        _fail(f"the file ended inside tensor {t.name!r}: it was truncated after the header was read")
 
 
 def stored_bytes(fs, path: str, header: Header, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator[bytes]:

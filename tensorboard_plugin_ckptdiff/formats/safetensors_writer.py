@@ -16,7 +16,7 @@ from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import safetensors
 
 FORMAT = records.SAFETENSORS
-CHUNK = 16 << 20
+CHUNK = 4 << 20  # read, converted and written while still in the CPU's cache
 _CODES = {name: code for code, (name, _) in safetensors.DTYPES.items()}
 
 
@@ -105,14 +105,13 @@ def write(fs, target: records.Checkpoint, layout: Layout, out: str, staging) -> 
         f.write(raw)
         for t in layout.tensors:
             if t.dtype == t.source.dtype:  # bit for bit
-                for chunk in safetensors.stored_bytes(fs, target.path, layout.header, t.source.name, CHUNK):
-                    f.write(chunk)
+                safetensors.copy_stored(fs, target.path, layout.header, t.source.name, f)
                 continue
             source = _numpy(t.source.dtype)
             wanted = _numpy(t.dtype)
             step = CHUNK - CHUNK % source.itemsize
             for chunk in safetensors.stored_bytes(fs, target.path, layout.header, t.source.name, step):
-                f.write(np.frombuffer(chunk, source).astype(wanted).tobytes())
+                f.write(np.frombuffer(chunk, source).astype(wanted))
     return [out], [out]
 
 

@@ -20,7 +20,7 @@ from tensorboard_plugin_ckptdiff.formats import (
     bundle_proto, dtypes, index_table, object_graph_edit, object_names, slice_keys, tf_bundle)
 
 FORMAT = records.TF_BUNDLE
-CHUNK = 16 << 20  # bytes of one tensor in memory at a time (twice that while casting up)
+CHUNK = tf_bundle.COPY_CHUNK  # bytes of one tensor in memory at a time (more while casting up)
 _VERSION = 1  # BundleHeaderProto.version.producer, as TF writes it
 
 
@@ -184,11 +184,10 @@ def _copy(fs, path, bundle, item: _Stored, graph, out, crc32c) -> Tuple[int, int
         raw, crc = tf_bundle.encode_strings([graph])
         out.write(raw)
         return len(raw), crc
-    chunks = tf_bundle.stored_bytes(fs, path, bundle, item.source, item.entry, CHUNK)
     if item.dtype == item.entry.dtype and item.entry.crc32c is not None:
-        for chunk in chunks:  # bit for bit: the reader checked the CRC, which stays the same
-            out.write(chunk)
+        tf_bundle.copy_stored(fs, path, bundle, item.source, item.entry, out)  # bit for bit: the same CRC
         return item.entry.size, item.entry.crc32c
+    chunks = tf_bundle.stored_bytes(fs, path, bundle, item.source, item.entry, CHUNK)
     source = wanted = None
     if item.dtype != item.entry.dtype:
         import numpy as np
@@ -197,7 +196,7 @@ def _copy(fs, path, bundle, item: _Stored, graph, out, crc32c) -> Tuple[int, int
         wanted = dtypes.numpy_dtype(dtypes.name(item.dtype))
     crc = size = 0
     for chunk in chunks:
-        data = np.frombuffer(chunk, source).astype(wanted).tobytes() if wanted is not None else chunk
+        data = np.frombuffer(chunk, source).astype(wanted).view(np.uint8) if wanted is not None else chunk
         crc = crc32c.extend(crc, data)
         size += len(data)
         out.write(data)
