@@ -15,7 +15,7 @@ import importlib
 import os
 from typing import Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import records, remap_plan, storage
+from tensorboard_plugin_ckptdiff import pairing, records, remap_plan, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 
 # The writer of each format: a module beside its reader, with the functions used below.
@@ -164,7 +164,7 @@ def _result(report, plan, writer, layout, out, written) -> Remapped:
     renamed = len(plan.renames) - len(not_moved)
     left = plan.left + tuple(f"{key} keeps its name: {why}." for key, why in not_moved)
     changed = renamed + len(plan.casts) + len(plan.drops)
-    total = sum(1 for v in report.target.variables if v.key != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    total = sum(1 for v in report.target.variables if v.key != pairing.OBJECT_GRAPH_KEY)
     return Remapped(path=out, format=new.format, files=tuple(written), renamed=renamed, cast=len(plan.casts),
                     dropped=len(plan.drops), moved_layers=len(plan.slot_moves), copied=max(0, total - changed),
                     left=left, report=after)
