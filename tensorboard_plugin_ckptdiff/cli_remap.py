@@ -21,7 +21,7 @@ def register(subparsers) -> None:
                     "variables under the names BASE looks up, dtypes cast where the loader would refuse them, "
                     "Keras layers moved to the slots BASE reads. Values are copied bit for bit unless cast. "
                     "Prints the verdict of the written file against BASE.")
-    remap.add_argument("target", help="the checkpoint to rewrite (prefix, file, directory, URL with ://)")
+    remap.add_argument("target", metavar="TARGET", help="the checkpoint to rewrite (prefix, file, directory, URL with ://)")
     remap.add_argument("--to", dest="base", required=True, metavar="BASE",
                        help=f"what it must restore into: {cli_diff.SIDE_HELP}")
     remap.add_argument("-o", "--output", dest="out", required=True, metavar="OUT",

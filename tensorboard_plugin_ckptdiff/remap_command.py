@@ -74,11 +74,11 @@ def snippet(report: records.Report, base_argument: Optional[Sequence[str]], targ
             continue
         promised = preview(report, plan, out)
         if set(promised) > before:
-            words = ["ckptdiff", "remap", target_argument, "--to", *base_argument, "-o", out, "--mode", report.mode]
-            if drop:
-                words.append("--drop-unexpected")
-            return records.Snippet(TITLE, " ".join(shlex.quote(w) for w in words), language="shell",
-                                   restores=promised)
+            lines = [["ckptdiff", "remap", target_argument], ["--to", *base_argument],
+                     ["-o", out, "--mode", report.mode] + (["--drop-unexpected"] if drop else [])]
+            # One line per part, continued with a backslash: long absolute paths stay readable.
+            code = " \\\n    ".join(" ".join(shlex.quote(w) for w in line) for line in lines)
+            return records.Snippet(TITLE, code, language="shell", restores=promised)
     return None
 
 

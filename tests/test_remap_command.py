@@ -56,14 +56,18 @@ def _shell(report):
 
 
 def _run(command, cwd):
-    words = shlex.split(command)
-    assert words[:2] == ["ckptdiff", "remap"]
-    return subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", *words[1:]], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    """The snippet pasted into a shell, with this environment's ``ckptdiff`` on the PATH."""
+    assert command.startswith("ckptdiff remap ")
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return subprocess.run(["sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _words(command):
+    return [w for w in shlex.split(command) if w != "\n"]  # the line continuations a shell drops
 
 
 def _output(command):
-    words = shlex.split(command)
+    words = _words(command)
     return words[words.index("-o") + 1]
 
 
@@ -72,7 +76,7 @@ def test_the_tab_offers_the_command_with_absolute_paths_and_the_server_writes_no
     before = _files(root)
     report = _pair_diff(client, "renamed_layer_tf1")
     (snippet,) = _shell(report)
-    words = shlex.split(snippet["code"])
+    words = _words(snippet["code"])
     target, base, out = words[2], words[words.index("--to") + 1], _output(snippet["code"])
     assert all(os.path.isabs(p) for p in (target, base, out))
     assert base == os.path.join(root, "renamed_layer_tf1", "train")
@@ -122,8 +126,9 @@ def test_ckptdiff_diff_prints_the_command_with_paths_as_given_and_it_keeps_its_p
     done = subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", "diff", "run/train", "run/ckpt"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
-    command = done.stdout.rstrip().splitlines()[-1]
-    assert command == ("ckptdiff remap run/ckpt --to run/train -o run/ckpt/remapped/model.ckpt-0 --mode name")
+    command = "\n".join(done.stdout.rstrip().splitlines()[-3:])
+    assert command == ("ckptdiff remap run/ckpt \\\n    --to run/train \\\n"
+                       "    -o run/ckpt/remapped/model.ckpt-0 --mode name")
     # what it promises, computed as the command computes it
     monkeypatch.chdir(tmp_path)
     base = api.as_base(cli_diff.side("run/train"))
