@@ -30,13 +30,13 @@ def register(subparsers) -> None:
 
 
 def _diff(args) -> int:
-    from tensorboard_plugin_ckptdiff import api, remap_command, text_report
+    from tensorboard_plugin_ckptdiff import api, diff, remap_command, text_report
 
     base = api.as_base(side(args.base, args.architecture))
     target = _as_given(api.as_target(side(args.target)), args.target)
-    report = api.compare(base, target, mode=args.mode, kinds=args.kinds)
-    report = remap_command.offered(report, base_argument(args.base, args.architecture), args.target,
-                                   target.path, narrowed=args.kinds is not None)
+    report = remap_command.offered(api.compare(base, target, mode=args.mode),
+                                   base_argument(args.base, args.architecture), args.target, target.path)
+    report = diff.narrowed(report, args.kinds)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:

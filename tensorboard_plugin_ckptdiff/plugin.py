@@ -274,7 +274,8 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 return hit[2]
         from tensorboard_plugin_ckptdiff import diff
 
-        report = self._with_remap_command(diff.compare(base, target, mode=mode, kinds=kinds), base_ref, kinds)
+        # The remap command is planned on the whole diff; the kinds asked for narrow what is shown.
+        report = diff.narrowed(self._with_remap_command(diff.compare(base, target, mode=mode), base_ref), kinds)
         with gc_pause.paused():  # a report's JSON is tens of thousands of small dicts
             text = _dumps(report.to_json())
         with self._lock:
@@ -289,7 +290,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 
     # ------------------------------------------------------------------ helpers
 
-    def _with_remap_command(self, report, base_ref, kinds):
+    def _with_remap_command(self, report, base_ref):
         """The report with the ``ckptdiff remap`` command for this pair in its fix (a snippet of
         language shell, absolute paths): the server plans it and never writes anything."""
         from tensorboard_plugin_ckptdiff import remap_command
@@ -299,7 +300,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             return report
         try:
             words = self._base_words(base_ref, report.base)
-            return remap_command.offered(report, words, target.location, target.location, narrowed=kinds is not None)
+            return remap_command.offered(report, words, target.location, target.location)
         except Exception:  # a fix that cannot be planned is left out; the diff itself stands
             logger.exception("ckptdiff: planning the remap command failed")
             return report

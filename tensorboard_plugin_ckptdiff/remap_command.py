@@ -24,19 +24,13 @@ TITLE = "Write a checkpoint that restores as it is (ckptdiff remap), then load i
 
 
 def offered(report: records.Report, base_argument: Optional[Sequence[str]], target_argument: str,
-            target_file: str, narrowed: bool = False) -> records.Report:
-    """``report`` with the remap command added to its fix, when it helps. ``base_argument``:
-    BASE as command-line words (None: BASE cannot be named there); ``target_file``: the
-    checkpoint TARGET resolves to, spelled as the command's output should be (relative as the
-    user gave it, or absolute); ``narrowed``: the report shows some kinds only (the command is
-    planned on the whole diff)."""
+            target_file: str) -> records.Report:
+    """``report`` (a whole diff: kinds not narrowed) with the remap command added to its fix,
+    when it helps. ``base_argument``: BASE as command-line words (None: BASE cannot be named
+    there); ``target_file``: the checkpoint TARGET resolves to, spelled as the command's output
+    should be (relative as the user gave it, or absolute)."""
     try:
-        full = report
-        if narrowed:
-            from tensorboard_plugin_ckptdiff import diff
-
-            full = diff.compare(report.base, report.target, mode=report.mode)
-        found = snippet(full, base_argument, target_argument, output_for(target_file))
+        found = snippet(report, base_argument, target_argument, output_for(target_file))
     except (CheckpointError, InvalidArgument, OSError):
         return report  # a fix that cannot be planned is not offered; the diff stands as it is
     if found is None:
