@@ -16,7 +16,7 @@ import posixpath
 import shlex
 from typing import Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import records, remap_plan, storage
+from tensorboard_plugin_ckptdiff import pairing, records, remap_plan, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 
 OUTPUT_DIR = "remapped"  # the command writes beside the target, into this directory
@@ -61,8 +61,12 @@ def snippet(report: records.Report, base_argument: Optional[Sequence[str]], targ
         remapping.writer_for(target.format)
     except InvalidArgument:
         return None
+    counts = report.summary
+    if not (counts["renamed"] or counts["dtype_mismatch"] or counts["unexpected"] or report.mode == pairing.KERAS_ORDER
+            and (counts["shape_mismatch"] or counts["missing"])):
+        return None  # nothing a remap changes (most diffs): no plan is made
     before = {e.base.key for e in report.entries if e.base is not None and e.restored}
-    for drop in (False, True):
+    for drop in (False, True) if counts["unexpected"] else (False,):
         plan = remap_plan.plan(report, drop_unexpected=drop)
         if not plan.changes:
             continue

@@ -235,6 +235,22 @@ def test_safetensors_renamed_keep_their_bytes(tmp_path, copy_path):
         k: v.tobytes() for k, v in saved.items()}
 
 
+@pytest.mark.parametrize("maker", ["keras_tf2_checkpoint", "tf1_saver_checkpoint", "sharded_tf2_checkpoint"])
+def test_a_remap_that_changes_nothing_writes_tensorflows_own_bytes(tmp_path, maker, copy_path):
+    """Index, object graph and shards laid out as TF laid them out: with nothing to change, the
+    written bundle is the input, byte for byte (slices across six shards included)."""
+    prefix = getattr(bundles, maker)(str(tmp_path / "in"))
+    result = ckptdiff.remap((prefix, prefix), str(tmp_path / "out" / "copy"))
+    assert result.restorable and (result.renamed, result.cast, result.dropped) == (0, 0, 0)
+    name = os.path.basename(prefix)
+    for written in result.files:
+        if os.path.basename(written) == "checkpoint":
+            continue
+        original = os.path.join(os.path.dirname(prefix), name + os.path.basename(written)[len("copy"):])
+        with open(written, "rb") as a, open(original, "rb") as b:
+            assert a.read() == b.read(), written
+
+
 def test_bfloat16_keras_weights_keep_their_bytes_and_their_tag(tmp_path):
     import keras
 
