@@ -160,6 +160,21 @@ def test_tf2_renamed_attribute_restores_with_tf_train_checkpoint_optimizer_inclu
     assert not any("dense1" in k for k in keys)
 
 
+def test_tf2_drop_unexpected_leaves_a_checkpoint_the_model_consumes_whole(tmp_path):
+    tf = _tf()
+    saved = _subclassed("dense1")
+    optimizer = _trained(saved)
+    path = tf.train.Checkpoint(model=saved, optimizer=optimizer).write(str(tmp_path / "ckpt" / "ckpt"))
+    model = _subclassed("encoder")
+    result = ckptdiff.remap((model, path), str(tmp_path / "remapped" / "ckpt"), drop_unexpected=True)
+    assert result.restorable and result.dropped > 0 and result.report.summary["unexpected"] == 0, result.verdict
+    assert not [k for k, _ in tf.train.list_variables(result.path) if k.startswith("optimizer/")]
+    _fill(model.weights)
+    tf.train.Checkpoint(model=model).read(result.path).assert_consumed()  # nothing left unmatched
+    for a, b in zip(model.weights, saved.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def _module(weight_name, block_name="block"):
     tf = _tf()
 
