@@ -135,6 +135,9 @@ def main():
                 _run(_WRITE, where, str(args.megabytes if dtype == "float32" else args.megabytes // 2),
                      str(args.variables), dtype)
             inputs[dtype] = os.path.join(where, "ckpt")
+            for path in _files(inputs[dtype]):  # on disk before any figure: no writeback left to compete
+                with open(path, "rb") as f:
+                    os.fsync(f.fileno())
         for dtype, what in (("float32", "rename"), ("float16", "cast")):
             files = _files(inputs[dtype])
             size = sum(os.path.getsize(f) for f in files)

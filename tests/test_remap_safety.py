@@ -126,9 +126,10 @@ def test_killed_mid_copy_leaves_no_checkpoint_that_looks_whole(tf1, tmp_path):
         "from tensorboard_plugin_ckptdiff.formats import tf_bundle\n"
         "real = tf_bundle.copy_stored\n"
         "def slow(*a, **k):\n"
-        "    real(*a, **k)\n"
+        "    check = real(*a, **k)\n"
         "    print('copying', flush=True)\n"
         "    time.sleep(60)\n"
+        "    return check\n"
         "tf_bundle.copy_stored = slow\n"
         "import tensorboard_plugin_ckptdiff as c\n"
         "c.remap((sys.argv[1], sys.argv[2]), sys.argv[3])\n")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from operator import add, itemgetter
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import google_crc32c
 
@@ -303,11 +303,12 @@ def stored_bytes(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.
         _verify(key, entry, 0)
 
 
-def copy_stored(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.Entry, out) -> None:
-    """Append the bytes ``entry`` occupies to the open file ``out``, bit for bit and
-    CRC32C-checked. Between local files they are copied inside the kernel and checked as they
-    stand in ``out`` (read back through a small window at a time); otherwise as
-    ``stored_bytes`` hands them over. Raises as ``stored_bytes`` does."""
+def copy_stored(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.Entry, out) -> Callable[[], None]:
+    """Append the bytes ``entry`` occupies to the open file ``out``, bit for bit, and return
+    the check of what was appended. Between local files they are copied inside the kernel and
+    the check reads them back from ``out`` against the entry's CRC32C (the caller can sync the
+    file meanwhile; the copy is not to be trusted before the check ran). Otherwise they are
+    checked on the way in, as ``stored_bytes`` hands them over, and the check does nothing."""
     if entry.dtype != DT_STRING and entry.crc32c is not None and entry.size:
         start = out.tell()
         copied = storage.kernel_copy(fs, data_path(prefix, entry.shard_id, bundle.header.num_shards),
@@ -317,13 +318,17 @@ def copy_stored(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.E
                 raise IncompleteCheckpoint(
                     f"data shard {entry.shard_id + 1} of {bundle.header.num_shards} ended early — "
                     "the checkpoint may still be being written")
-            _verify(key, entry, _crc_of_written(out, start, entry.size))
-            return
+            return lambda: _verify(key, entry, _crc_of_written(out.name, start, entry.size))
     for chunk in stored_bytes(fs, prefix, bundle, key, entry, COPY_CHUNK):
         out.write(chunk)
+    return _checked
 
 
-def _crc_of_written(out, start: int, size: int) -> int:
+def _checked() -> None:
+    """The check of bytes that were checked as they were read."""
+
+
+def _crc_of_written(path: str, start: int, size: int) -> int:
     import numpy as np
 
     crc = 0
@@ -332,7 +337,7 @@ def _crc_of_written(out, start: int, size: int) -> int:
     buffer = bytearray(min(size, COPY_CHUNK >> 2))
     view = np.frombuffer(buffer, np.uint8)
     view.flags.writeable = False  # the CRC extension takes read-only buffers only
-    with open(out.name, "rb", buffering=0) as f:
+    with open(path, "rb", buffering=0) as f:
         f.seek(start)
         while size:
             n = f.readinto(memoryview(buffer)[:min(size, len(buffer))])

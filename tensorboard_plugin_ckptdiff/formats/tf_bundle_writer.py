@@ -12,6 +12,8 @@ encoders (index_table, bundle_proto, slice_keys), held against TF's own bytes.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import pairing, records
@@ -163,11 +165,14 @@ def write(fs, target: records.Checkpoint, layout: Layout, prefix: str, staging) 
     for shard in range(shards):
         with open(staging.path(tf_bundle.data_path(prefix, shard, shards)), "wb") as out:
             offset = 0
+            checks = []
             for item in sorted(by_shard.get(shard, ()), key=lambda i: i.entry.offset):
-                size, crc = _copy(fs, target.path, bundle, item, layout.graph, out, google_crc32c)
+                size, crc, check = _copy(fs, target.path, bundle, item, layout.graph, out, google_crc32c)
+                checks.append(check)
                 entry = item.entry._replace(dtype=item.dtype, shard_id=shard, offset=offset, size=size, crc32c=crc)
                 index.append((item.key, bundle_proto.encode_entry(entry)))
                 offset += size
+            _check_while_syncing(out, checks)
     for name, entry in layout.full.items():
         index.append((name.encode("utf-8"), bundle_proto.encode_entry(entry)))
     header = bundle_proto.Header(shards, 0, bundle.header.version or _VERSION)
@@ -178,15 +183,27 @@ def write(fs, target: records.Checkpoint, layout: Layout, prefix: str, staging) 
     return output_files(prefix, layout), [tf_bundle.index_path(prefix)]
 
 
-def _copy(fs, path, bundle, item: _Stored, graph, out, crc32c) -> Tuple[int, int]:
-    """Write one stored run of bytes; (its size, its masked CRC32C)."""
+def _check_while_syncing(out, checks) -> None:
+    """Run the copies' checks (reads from the page cache) while the shard goes to disk."""
+    out.flush()
+    syncing = threading.Thread(target=os.fsync, args=(out.fileno(),), daemon=True)
+    syncing.start()
+    try:
+        for check in checks:
+            check()
+    finally:
+        syncing.join()
+
+
+def _copy(fs, path, bundle, item: _Stored, graph, out, crc32c):
+    """Write one stored run of bytes; (its size, its masked CRC32C, the check of the copy)."""
     if item.source == tf_bundle.OBJECT_GRAPH_KEY and graph is not None:
         raw, crc = tf_bundle.encode_strings([graph])
         out.write(raw)
-        return len(raw), crc
+        return len(raw), crc, _nothing
     if item.dtype == item.entry.dtype and item.entry.crc32c is not None:
-        tf_bundle.copy_stored(fs, path, bundle, item.source, item.entry, out)  # bit for bit: the same CRC
-        return item.entry.size, item.entry.crc32c
+        check = tf_bundle.copy_stored(fs, path, bundle, item.source, item.entry, out)  # bit for bit: the same CRC
+        return item.entry.size, item.entry.crc32c, check
     chunks = tf_bundle.stored_bytes(fs, path, bundle, item.source, item.entry, CHUNK)
     source = wanted = None
     if item.dtype != item.entry.dtype:
@@ -200,4 +217,8 @@ def _copy(fs, path, bundle, item: _Stored, graph, out, crc32c) -> Tuple[int, int
         crc = crc32c.extend(crc, data)
         size += len(data)
         out.write(data)
-    return size, index_table.mask(crc)
+    return size, index_table.mask(crc), _nothing
+
+
+def _nothing() -> None:
+    """The check of bytes checked as they were read, or made here."""
