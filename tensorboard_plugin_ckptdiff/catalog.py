@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import discovery, errors, records, storage
+from tensorboard_plugin_ckptdiff import discovery, errors, isolation, records, storage
 
 logger = logging.getLogger(__name__)
 
@@ -189,18 +189,24 @@ class Catalog:
         return self._fs_of(found), found.path
 
     def _read(self, found: discovery.Found) -> records.Checkpoint:
-        from tensorboard_plugin_ckptdiff import formats
-
+        """The checkpoint read and checked in a reader process (isolation.py): whatever its
+        bytes do to the parsers, this returns a record, ``error`` with a message at worst."""
         fields = dict(id=found.id, run=found.run, size_bytes=found.size_bytes)
         fields.update({k: v for k, v in (("step", found.step), ("wall_time", found.wall_time)) if v is not None})
         sniffed = self._listing.sniffed.get(found.id)
         if sniffed is not None and sniffed.status != records.OK:
             # The magic bytes already say it cannot be read: do not hand it to a parser.
             return discovery.listing_record(found, sniffed)
-        return _read_or_error(formats, found, self._fs_of(found), fields)
+        try:
+            return isolation.call(read_found, found, self._fs_of(found), fields)
+        except errors.CheckpointError as e:  # the reader process crashed, hung or ran out of memory
+            return discovery.listing_record(found, discovery.Sniffed(status=records.ERROR, error=e.message))
 
 
-def _read_or_error(formats, found, fs, fields) -> records.Checkpoint:
+def read_found(found: discovery.Found, fs, fields) -> records.Checkpoint:
+    """What the catalog keeps of one checkpoint; runs in a reader process."""
+    from tensorboard_plugin_ckptdiff import formats
+
     checkpoint = formats.read_or_error(found.path, fs, **fields)
     # Readers name the file they opened; the API names it relative to the logdir.
     return dataclasses.replace(checkpoint, path=found.rel, format=checkpoint.format or found.format)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import errors, jobs, records
+from tensorboard_plugin_ckptdiff import errors, isolation, jobs, records
 from tensorboard_plugin_ckptdiff.value_drift import Source
 
 DRIFT_WORKERS = 1  # values stream from disk: two drifts at once would only share the bandwidth
@@ -28,10 +28,7 @@ class DriftRoutes:
         key = ("drift", self._signature(base_id), self._signature(target_id), kinds)
 
         def work(progress):
-            from tensorboard_plugin_ckptdiff import value_drift
-
-            result = value_drift.drift(base, target, kinds=kinds, progress=progress)
-            return json.dumps(result.to_json())
+            return isolation.call(drift_json, base, target, kinds, progress=progress)
 
         state = self._jobs.state(key, work)
         if state.status == jobs.RUNNING:
@@ -40,13 +37,11 @@ class DriftRoutes:
 
     def tensor_stats(self, base_id: str, base_key: str, target_id: Optional[str] = None,
                      target_key: Optional[str] = None, bins: int = 40) -> dict:
-        from tensorboard_plugin_ckptdiff import value_histogram
-
         base = self._variable(self._source(base_id), base_key)
         target = None
         if target_id is not None:
             target = self._variable(self._source(target_id), target_key or base_key)
-        return value_histogram.histogram(base, target, bins).to_json()
+        return isolation.call(histogram_json, base, target, bins)
 
     def _source(self, checkpoint_id: str) -> Source:
         checkpoint = self._readable(checkpoint_id)
@@ -63,3 +58,18 @@ class DriftRoutes:
             if variable.key == key:
                 return source, variable
         raise errors.NotFound(f"checkpoint {source.checkpoint.id} has no variable with key {key!r}")
+
+
+# The values are read in a reader process (isolation.py), like every byte of a checkpoint.
+
+
+def drift_json(base: Source, target: Source, kinds, progress=None) -> str:
+    from tensorboard_plugin_ckptdiff import value_drift
+
+    return json.dumps(value_drift.drift(base, target, kinds=kinds, progress=progress).to_json())
+
+
+def histogram_json(base, target, bins: int) -> dict:
+    from tensorboard_plugin_ckptdiff import value_histogram
+
+    return value_histogram.histogram(base, target, bins).to_json()

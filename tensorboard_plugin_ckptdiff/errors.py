@@ -13,6 +13,9 @@ class CheckpointError(Exception):
     def __str__(self):
         return f"{self.path}: {self.message}" if self.path else self.message
 
+    def __reduce__(self):  # the path too, when the error comes back from a reader process
+        return type(self), (self.message, self.path)
+
 
 class IncompleteCheckpoint(CheckpointError):
     """A checkpoint still being written: data shards missing or short, temp names.

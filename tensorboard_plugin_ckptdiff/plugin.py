@@ -361,10 +361,12 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         if found.carries is None:
             raise errors.NotFound(f"no architecture with id {architecture_id!r}: ask /runs for the ids")
         if found.meta_path is not None:
+            from tensorboard_plugin_ckptdiff import isolation
             from tensorboard_plugin_ckptdiff.architectures import meta_graph
 
             fs, _ = self._catalog.filesystem_path(checkpoint_id)
-            architecture = meta_graph.from_meta_graph_file(fs, found.meta_path)
+            # A .meta file is protobuf, parsed in C: in a reader process, like every checkpoint.
+            architecture = isolation.call(meta_graph.from_meta_graph_file, fs, found.meta_path)
         else:
             architecture = self._readable_checkpoint(checkpoint_id).architecture
         if architecture is None:

@@ -99,7 +99,7 @@ class FsspecFS:
 
     def open(self, path: str) -> BinaryIO:
         # Small read-ahead blocks: metadata reads touch the footer, the index and the h5 tree
-        # only, and h5py jumps between scattered object headers (64 KiB: ~0.5 MB fetched for
+        # only, and an HDF5 parser jumps between scattered object headers (64 KiB: ~0.5 MB fetched for
         # the tree of an 8 MiB .weights.h5, against 1.6 MB with 256 KiB blocks).
         return self.fs.open(self._strip(path), "rb", block_size=64 * 1024, cache_type="readahead")
 

@@ -34,7 +34,9 @@ def tf_keras(tmp_path_factory):
 
 def _h5_dtype(ds) -> str:
     # Keras 3's own convention (H5IOStore): bfloat16 is a 2-byte opaque type with this attribute.
-    return "bfloat16" if ds.attrs.get("dtype") == "bfloat16" else ds.dtype.name
+    if ds.attrs.get("dtype") == "bfloat16":
+        return "bfloat16"
+    return "string" if h5py.check_string_dtype(ds.dtype) is not None else ds.dtype.name
 
 
 def _h5_value(ds):
@@ -239,6 +241,64 @@ def test_keras_archive_names_come_from_the_configs_layers(keras3, model):
         np.testing.assert_array_equal(formats.read_tensor(checkpoint, v.key), layer.weights[v.index].numpy())
     named = [v for v in checkpoint.architecture.variables if not v.name.rpartition("/")[2].isdigit()]
     assert len(named) == len(checkpoint.variables)
+
+
+# ---------------------------------------------------------------- HDF5 beyond what Keras writes
+
+
+@pytest.fixture(scope="session")
+def variety(tmp_path_factory):
+    return keras_files.h5_variety(str(tmp_path_factory.mktemp("variety")))
+
+
+@pytest.mark.parametrize("name", ("earliest", "latest", "userblock"))
+def test_hdf5_variety_lists_exactly_the_datasets_h5py_finds(variety, name):
+    # Chunked, compressed, compact, empty, scalar, big-endian, bool, string and bfloat16
+    # datasets; dense link and attribute storage; soft and external links; a user block.
+    assert listed(formats.read(variety[name])) == h5_datasets(variety[name])
+
+
+@pytest.mark.parametrize("name", ("earliest", "userblock"))
+def test_hdf5_variety_values_equal_h5py(variety, name):
+    checkpoint = formats.read(variety[name])
+    expected = h5_values(variety[name])
+    for v in checkpoint.variables:
+        ours = formats.read_tensor(checkpoint, v.key)
+        if v.dtype == "string":
+            assert ours.tolist() == expected[v.key].tolist()
+        else:
+            assert_same_values(ours, expected[v.key])
+
+
+def test_hdf5_variety_chunks_stream_like_whole_reads(variety):
+    path = variety["earliest"]
+    checkpoint = formats.read(path)
+    for key in ("layers/dense/vars/0", "layers/dense/vars/1", "layers/dense/vars/8", "layers/dense/vars/9"):
+        whole = formats.read_tensor(checkpoint, key)
+        chunks = list(keras_weights_h5.iter_chunks(storage.for_path(path), path, key, 24))
+        assert_same_values(np.concatenate(chunks), whole.reshape(-1))
+
+
+def test_hdf5_chunk_index_of_libver_latest_is_refused_by_name(variety):
+    # pyfive 1.3 reads B-tree chunk indexes only; Keras writes no chunked datasets at all.
+    checkpoint = formats.read(variety["latest"])
+    with pytest.raises(CheckpointError, match="libver 'latest'"):
+        formats.read_tensor(checkpoint, "layers/dense/vars/0")
+    assert_same_values(formats.read_tensor(checkpoint, "layers/dense/vars/6"),
+                       h5_values(variety["latest"])["layers/dense/vars/6"])
+
+
+def test_hdf5_corrupt_fletcher32_checksum_is_refused(variety, tmp_path):
+    data = bytearray(open(variety["earliest"], "rb").read())
+    with h5py.File(variety["earliest"], "r") as f:
+        offset, size = f["layers/dense/vars/0"].id.get_chunk_info(0).byte_offset, \
+            f["layers/dense/vars/0"].id.get_chunk_info(0).size
+    data[offset + size - 1] ^= 0xFF  # the stored checksum's last byte
+    path = tmp_path / "x.weights.h5"
+    path.write_bytes(bytes(data))
+    checkpoint = formats.read(str(path))
+    with pytest.raises(CheckpointError, match="Fletcher-32"):
+        formats.read_tensor(checkpoint, "layers/dense/vars/0")
 
 
 # ---------------------------------------------------------------- legacy tf-keras .h5

@@ -149,7 +149,7 @@ def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, stack: contextlib.Exit
 
 @contextlib.contextmanager
 def _opened(fs, path: str):
-    """(zip, weights h5py.File, weights size) of an archive, all closed on exit."""
+    """(zip, weights h5util.File, weights size) of an archive, all closed on exit."""
     size = h5util.file_size(fs, path, "a .keras archive")
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(fs.open(path))
@@ -222,9 +222,9 @@ def read(fs, path: str) -> records.Checkpoint:
 
 def read_tensor(fs, path: str, key: str):
     with _opened(fs, path) as (_, h5, size):
-        return h5util.read_values(h5util.dataset_at(h5, key), key, size)
+        return h5util.read_values(h5, h5util.dataset_at(h5, key), key, size)
 
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
     with _opened(fs, path) as (_, h5, size):
-        yield from h5util.iter_values(h5util.dataset_at(h5, key), key, size, max_bytes)
+        yield from h5util.iter_values(h5, h5util.dataset_at(h5, key), key, size, max_bytes)

@@ -87,7 +87,7 @@ def layout(fs, target: records.Checkpoint, plan) -> Layout:
             return _legacy_layout(h5, target, plan, paths)
         moves = dict(plan.slot_moves)
         datasets = [_Dataset(p, _moved(p, moves), plan.casts.get(p)) for p in paths if p not in plan.drops]
-        return Layout(target.format, datasets, _groups(datasets), {}, {})
+        return Layout(target.format, datasets, _with_empty_groups(h5, _groups(datasets)), {}, {})
 
 
 def _moved(path: str, moves: Dict[str, str]) -> str:
@@ -115,6 +115,25 @@ def _groups(datasets: List[_Dataset]) -> Dict[str, Optional[str]]:
         if d.key in seen:
             raise CheckpointError(f"the remap would store two tensors at {d.key!r}")
         seen.add(d.key)
+    return out
+
+
+def _with_empty_groups(h5, groups: Dict[str, Optional[str]]) -> Dict[str, Optional[str]]:
+    """The groups, and the empty groups beside them in the input (Keras 3 writes the model's own
+    ``vars`` group even when it holds nothing): carried over, so nothing of the tree is lost."""
+    out = dict(groups)
+    for new, old in groups.items():
+        if old is None or (old and old not in h5):
+            continue
+        group = h5[old] if old else h5
+        for name in group.keys():
+            try:
+                child = group[name]
+            except (CheckpointError, KeyError):
+                continue  # a link to elsewhere: not followed, not copied
+            path = f"{new}/{name}" if new else name
+            if hasattr(child, "keys") and not child.keys() and path not in out:
+                out[path] = f"{old}/{name}" if old else name
     return out
 
 
@@ -174,7 +193,7 @@ def _legacy_layout(h5, target, plan, paths) -> Layout:
     for old, new in groups_moved.items():
         groups[new] = old
     weight_names = {g: w for g, w in weight_names.items() if g in groups}
-    return Layout(target.format, datasets, groups, {prefix: names}, weight_names)
+    return Layout(target.format, datasets, _with_empty_groups(h5, groups), {prefix: names}, weight_names)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -282,9 +301,9 @@ def _copy_tree(h5, size: int, layout: Layout, dest) -> None:
         if old is not None:
             _copy_attributes(old, node)
         if group in layout.layer_names:
-            _put_names(node, "layer_names", layout.layer_names[group], _as_text(old, "layer_names"))
+            _put_names(node, "layer_names", layout.layer_names[group])
         if group in layout.weight_names:
-            _put_names(node, "weight_names", layout.weight_names[group], _as_text(old, "weight_names"))
+            _put_names(node, "weight_names", layout.weight_names[group])
     for d in layout.datasets:
         _copy_dataset(h5, size, d, dest)
 
@@ -296,27 +315,13 @@ def _copy_attributes(source, node) -> None:
         node.attrs[name] = value
 
 
-def _as_text(group, name: str) -> bool:
-    """Whether the input stored this list as text rather than bytes (tf-keras writes layer
-    names as bytes, an optimizer's weight names as text): the output keeps the input's way."""
-    if group is None:
-        return False
-    attrs = group.attrs
-    value = attrs[name] if name in attrs else attrs[f"{name}0"] if f"{name}0" in attrs else None
-    items = value.tolist() if hasattr(value, "tolist") else value
-    items = items if isinstance(items, (list, tuple)) else [items]
-    return bool(items) and isinstance(items[0], str)
-
-
-def _put_names(node, name: str, names: List[str], as_text: bool = False) -> None:
-    """A list of names as Keras's save_attributes_to_hdf5_group writes it: one array, split
-    into ``name0``, ``name1``... when it would not fit an HDF5 object header."""
+def _put_names(node, name: str, names: List[str]) -> None:
+    """A list of names as Keras's save_attributes_to_hdf5_group writes it: one array of UTF-8
+    bytes (every Keras loader decodes bytes or takes text), split into ``name0``, ``name1``...
+    when it would not fit an HDF5 object header."""
     import numpy as np
 
-    if as_text:
-        data = np.asarray(names, dtype=_h5py().string_dtype())
-    else:
-        data = np.asarray([n.encode("utf-8") for n in names]) if names else np.asarray([], dtype="S1")
+    data = np.asarray([n.encode("utf-8") for n in names]) if names else np.asarray([], dtype="S1")
     chunks = 1
     parts = np.array_split(data, chunks)
     while any(p.nbytes > _HDF5_OBJECT_HEADER_LIMIT for p in parts) and chunks < len(data):
@@ -337,7 +342,7 @@ def _copy_dataset(h5, size: int, d: _Dataset, dest) -> None:
         shape = h5util.shape_of(source)
         stored = h5util.dtype_name(source)
     if stored == "string":
-        values = np.concatenate([c for c in h5util.iter_values(source, d.source, size, CHUNK)] or [np.empty(0, object)])
+        values = np.concatenate([c for c in h5util.iter_values(h5, source, d.source, size, CHUNK)] or [np.empty(0, object)])
         dest.create_dataset(d.key, data=values.reshape(shape), dtype=_h5py().string_dtype())
         return
     dtype = _numpy(d.dtype) if d.dtype else h5util.numpy_dtype(source)
@@ -348,7 +353,7 @@ def _copy_dataset(h5, size: int, d: _Dataset, dest) -> None:
     if d.dtype == "bfloat16":
         out.attrs["dtype"] = "bfloat16"
     done = 0
-    for chunk in h5util.iter_values(source, d.source, size, CHUNK):  # bounded slabs, in C order
+    for chunk in h5util.iter_values(h5, source, d.source, size, CHUNK):  # bounded slabs, in C order
         if d.dtype:
             chunk = chunk.astype(dtype)
         for selection, start, stop in _slabs(shape, done, done + chunk.size):

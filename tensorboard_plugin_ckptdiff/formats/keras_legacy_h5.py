@@ -129,9 +129,9 @@ def read(fs, path: str) -> records.Checkpoint:
 
 def read_tensor(fs, path: str, key: str):
     with h5util.opened(fs, path) as (h5, size):
-        return h5util.read_values(h5util.dataset_at(h5, key), key, size)
+        return h5util.read_values(h5, h5util.dataset_at(h5, key), key, size)
 
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
     with h5util.opened(fs, path) as (h5, size):
-        yield from h5util.iter_values(h5util.dataset_at(h5, key), key, size, max_bytes)
+        yield from h5util.iter_values(h5, h5util.dataset_at(h5, key), key, size, max_bytes)

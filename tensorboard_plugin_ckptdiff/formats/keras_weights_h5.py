@@ -256,23 +256,23 @@ def _candidate_files(fs, path: str, key: str) -> List[str]:
 
 @contextlib.contextmanager
 def _located(fs, path: str, key: str):
-    """(dataset, size of the file holding it) for ``key``, the file open while in use."""
+    """(file, dataset, size of the file holding it) for ``key``, the file open while in use."""
     sharded = path.endswith(".json")
     for candidate in _candidate_files(fs, path, key):
         with h5util.opened(fs, candidate) as (h5, size):
             with h5util.h5_errors(f"cannot find tensor {key!r}"):
                 present = not sharded or key.strip("/") in h5
             if present:
-                yield h5util.dataset_at(h5, key), size
+                yield h5, h5util.dataset_at(h5, key), size
                 return
     raise CheckpointError(f"no tensor {key!r} in this checkpoint")
 
 
 def read_tensor(fs, path: str, key: str):
-    with _located(fs, path, key) as (dataset, size):
-        return h5util.read_values(dataset, key, size)
+    with _located(fs, path, key) as (h5, dataset, size):
+        return h5util.read_values(h5, dataset, key, size)
 
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
-    with _located(fs, path, key) as (dataset, size):
-        yield from h5util.iter_values(dataset, key, size, max_bytes)
+    with _located(fs, path, key) as (h5, dataset, size):
+        yield from h5util.iter_values(h5, dataset, key, size, max_bytes)

@@ -65,9 +65,11 @@ def _meta_graphs(raw: bytes):
 
 def _object_paths(graph) -> Dict[int, str]:
     """node id -> its shortest path from the root of a SavedObjectGraph."""
+    count = len(graph.nodes)
+    if not count:  # a damaged object graph may have no root at all
+        return {}
     paths: Dict[int, str] = {0: ""}
     queue = deque([0])
-    count = len(graph.nodes)
     while queue:
         node_id = queue.popleft()
         for child in graph.nodes[node_id].children:

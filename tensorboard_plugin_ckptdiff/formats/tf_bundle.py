@@ -217,6 +217,8 @@ def _strings(key: str, entry: bundle_proto.Entry, buf: bytes) -> List[bytes]:
     pos = 0
     for _ in range(count):
         length, pos = index_table.read_varint(buf, pos, len(buf))
+        if length > len(buf):  # a varint can claim up to 2**70: more than this tensor holds
+            raise CheckpointError(f"the string tensor {key!r} claims a {length}-byte string in {len(buf)} bytes")
         lengths.append(length)
         crc = google_crc32c.extend(crc, length.to_bytes(4 if length <= 0xFFFFFFFF else 8, "little"))
     if pos + 4 > len(buf):

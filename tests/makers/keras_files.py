@@ -150,3 +150,54 @@ def safetensors_file(directory: str, name: str = "model.safetensors") -> str:
     path = os.path.join(directory, name)
     save_file(safetensors_tensors(), path, metadata={"format": "np", "writer": "ckptdiff tests"})
     return path
+
+
+def h5_variety(directory: str) -> Dict[str, str]:
+    """``.weights.h5`` files laid out as Keras lays them out, written by h5py with what Keras
+    itself does not use but an HDF5 tool or another writer may (h5repack, libver="latest"):
+    chunked datasets with gzip, shuffle and Fletcher-32, partial edge chunks, compact and
+    never-written storage, scalars, empty and big-endian datasets, bools, strings, a
+    bfloat16 opaque, many attributes and members (dense storage with libver="latest"), soft
+    and external links, a committed datatype, and a user block before the superblock."""
+    import h5py
+    import ml_dtypes
+    import numpy as np
+
+    os.makedirs(directory, exist_ok=True)
+    rng = np.random.default_rng(1)
+    out = {}
+    for name, options in (("earliest", {}), ("latest", {"libver": "latest"}), ("userblock", {"userblock_size": 512})):
+        path = os.path.join(directory, f"variety_{name}.weights.h5")
+        with h5py.File(path, "w", **options) as f:
+            for k in range(12):  # past 8 attributes: dense attribute storage with libver="latest"
+                f.attrs[f"note{k}"] = f"attribute {k}"
+            f.attrs["layer_names_like"] = np.array([b"dense", b"strings"])
+            dense = f.create_group("layers/dense/vars")
+            dense.attrs["name"] = "dense"
+            dense.create_dataset("0", data=rng.standard_normal((40, 30)).astype("float32"), chunks=(16, 7),
+                                 compression="gzip", shuffle=True, fletcher32=True)
+            dense.create_dataset("1", data=rng.standard_normal((10, 7)).astype("float16"), chunks=(3, 4),
+                                 compression="gzip", compression_opts=9)
+            dense.create_dataset("2", data=np.int64(7))
+            dense.create_dataset("3", data=np.zeros((0, 4), "float32"))
+            dense.create_dataset("4", data=rng.standard_normal(5) > 0)
+            bf16 = dense.create_dataset("5", data=rng.standard_normal(6).astype(ml_dtypes.bfloat16).view("V2"))
+            bf16.attrs["dtype"] = "bfloat16"
+            dense.create_dataset("6", data=rng.standard_normal((2, 2)).astype(">f8"))
+            dense.create_dataset("7", shape=(3,), dtype="float32")  # never written: fill values
+            dense.create_dataset("8", shape=(4, 4), dtype="float32", chunks=(2, 2))  # no chunk written
+            space = h5py.h5s.create_simple((3,))
+            plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            plist.set_layout(h5py.h5d.COMPACT)
+            compact = h5py.h5d.create(dense.id, b"9", h5py.h5t.NATIVE_INT32, space, dcpl=plist)
+            compact.write(h5py.h5s.ALL, h5py.h5s.ALL, np.arange(3, dtype="int32"))
+            f.create_dataset("layers/strings/vars/0", data=np.array(["a", "bc", "def"], dtype=h5py.string_dtype()))
+            many = f.create_group("layers/many")  # past 8 members: dense link storage with libver="latest"
+            for k in range(11):
+                many.create_dataset(f"vars/{k}", data=np.full((2,), k, "int32")) if k == 0 else \
+                    many.create_group(f"sub{k}").create_dataset("w", data=np.full((k,), k, "float32"))
+            f["layers/soft"] = h5py.SoftLink("/layers/dense/vars/0")
+            f["layers/outside"] = h5py.ExternalLink("elsewhere.h5", "/x")
+            f["a_type"] = np.dtype("float32")  # a committed datatype: neither group nor dataset
+        out[name] = path
+    return out

@@ -63,8 +63,10 @@ def write_seeds(directory: str) -> List[Seed]:
         os.makedirs(path, exist_ok=True)
         return path
 
+    # many_tf2: an object graph past 8 KiB, which object_names decodes with numpy gathers.
     for label, write in (("keras_tf2", bundles.keras_tf2_checkpoint), ("tf1_saver", bundles.tf1_saver_checkpoint),
-                         ("sharded_tf2", bundles.sharded_tf2_checkpoint)):
+                         ("sharded_tf2", bundles.sharded_tf2_checkpoint),
+                         ("many_tf2", lambda d: bundles.many_variables_checkpoint(d, 300))):
         prefix = write(sub(label))
         files = _bundle_files(prefix)
         base = os.path.basename(prefix)
@@ -83,7 +85,32 @@ def write_seeds(directory: str) -> List[Seed]:
     for kind, name in (("weights_h5", "model_save_weights.weights.h5"), ("keras_zip", "model.keras"),
                        ("legacy_h5", "legacy.h5"), ("safetensors", "tiny.safetensors")):
         seeds.append(Seed(kind, name, {name: open(os.path.join(seed_path, name), "rb").read()}, name, name))
+    # HDF5 the way other writers lay it out (chunks, filters, dense storage, a user block),
+    # and a .keras whose weights member is deflated rather than stored.
+    from makers import keras_files
+
+    for label, path in keras_files.h5_variety(sub("variety")).items():
+        name = os.path.basename(path)
+        seeds.append(Seed("weights_h5", label, {name: open(path, "rb").read()}, name, name))
+    # A sharded save: its JSON weight map and one of its parts, each mutated in turn.
+    sharded = {name: open(os.path.join(seed_path, name), "rb").read() for name in os.listdir(seed_path)
+               if name.startswith("sharded")}
+    part = sorted(name for name in sharded if name.endswith(".weights.h5"))[0]
+    seeds.append(Seed("weights_h5", "sharded_index", sharded, "sharded.weights.json", "sharded.weights.json"))
+    seeds.append(Seed("weights_h5", "sharded_part", sharded, part, "sharded.weights.json"))
+    deflated = deflate_members(open(os.path.join(seed_path, "model.keras"), "rb").read())
+    seeds.append(Seed("keras_zip", "deflated", {"deflated.keras": deflated}, "deflated.keras", "deflated.keras"))
     return seeds
+
+
+def deflate_members(keras_bytes: bytes) -> bytes:
+    """The same .keras archive with every member deflated (zip tools do that; Keras stores)."""
+    src = zipfile.ZipFile(io.BytesIO(keras_bytes))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------- mutations
@@ -280,7 +307,8 @@ def zip_members(keras_bytes: bytes) -> List[str]:
 TIME_LIMIT = 10.0  # seconds per input: our readers take milliseconds on these files
 MEMORY_LIMIT = 3 << 30  # address space of the worker (numpy + h5py need ~1 GiB of it)
 RSS_BLOWUP = 256 << 20  # peak resident growth on one input that counts as a blow-up
-MAX_TENSORS = 8
+MAX_TENSORS = 4
+MAX_CHUNKED = 1
 
 
 class Outcome(NamedTuple):
@@ -307,7 +335,7 @@ def _wrapped(e) -> bool:
 def _check(root: str, seed_open: str, check: str) -> Outcome:
     import traceback
 
-    from tensorboard_plugin_ckptdiff import errors, formats, records
+    from tensorboard_plugin_ckptdiff import errors, formats, records, storage
 
     path = os.path.normpath(os.path.join(root, seed_open))
     try:
@@ -320,14 +348,15 @@ def _check(root: str, seed_open: str, check: str) -> Outcome:
             except errors.CheckpointError as e:
                 return Outcome("wrapped", repr(e.__cause__)) if _wrapped(e) else Outcome("error", str(e))
             return Outcome("ok")
-        listed = formats.read_or_error(path)
-        if listed.status not in (records.OK, records.INCOMPLETE, records.ERROR):
-            return Outcome("escaped", f"read_or_error status {listed.status!r}")
         try:
             checkpoint = formats.read(path)
-        except errors.IncompleteCheckpoint as e:
-            return Outcome("incomplete", str(e))
         except errors.CheckpointError as e:
+            # What a listing shows of it: read_or_error must turn it into a record, not raise.
+            listed = formats.read_or_error(path)
+            if listed.status not in (records.INCOMPLETE, records.ERROR):
+                return Outcome("escaped", f"read_or_error status {listed.status!r} after {e}")
+            if isinstance(e, errors.IncompleteCheckpoint):
+                return Outcome("incomplete", str(e))
             return Outcome("wrapped", f"{e} <- {e.__cause__!r}") if _wrapped(e) else Outcome("error", str(e))
         for variable in checkpoint.variables[:MAX_TENSORS]:
             try:
@@ -335,6 +364,17 @@ def _check(root: str, seed_open: str, check: str) -> Outcome:
             except errors.CheckpointError as e:
                 if _wrapped(e):
                     return Outcome("wrapped", f"read_tensor {variable.key}: {e} <- {e.__cause__!r}")
+        # The drift path: values in small slabs, through each reader's own iter_chunks.
+        module = formats.reader_for_format(checkpoint.format)
+        for variable in checkpoint.variables[:MAX_CHUNKED] if hasattr(module, "iter_chunks") else ():
+            try:
+                for _ in module.iter_chunks(storage.for_path(checkpoint.path), checkpoint.path, variable.key, 256):
+                    pass
+            except errors.CheckpointError as e:
+                if _wrapped(e):
+                    return Outcome("wrapped", f"iter_chunks {variable.key}: {e} <- {e.__cause__!r}")
+            except Exception as e:  # iter_chunks has no catch-all of its own: anything else is a bug
+                return Outcome("escaped", f"iter_chunks {variable.key}: {type(e).__name__}: {e}")
         return Outcome("ok")
     except BaseException as e:  # noqa: BLE001 - anything else is exactly what we look for
         return Outcome("escaped", "".join(traceback.format_exception(e))[-2000:])
@@ -362,23 +402,31 @@ def _worker_main() -> None:
 
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # library chatter goes to stderr, the protocol keeps the real stdout
+
+    def send(reply):
+        body = pickle.dumps(reply)
+        out.write(struct.pack("<Q", len(body)) + body)
+        out.flush()
+
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     cov = None
-    if os.environ.get("CKPTDIFF_FUZZ_COVERAGE"):
-        import coverage
+    try:  # a worker that cannot start says why, so the harness never mistakes it for a crash
+        if os.environ.get("CKPTDIFF_FUZZ_COVERAGE"):
+            import coverage
 
-        import tensorboard_plugin_ckptdiff
+            import tensorboard_plugin_ckptdiff
 
-        package = os.path.dirname(tensorboard_plugin_ckptdiff.__file__)
-        cov = coverage.Coverage(data_file=None, include=[os.path.join(package, "formats", "*")])
-        cov.start()
-    from tensorboard_plugin_ckptdiff import formats  # noqa: F401 - import before timing inputs
+            package = os.path.dirname(tensorboard_plugin_ckptdiff.__file__)
+            cov = coverage.Coverage(data_file=None, include=[os.path.join(package, "formats", "*")])
+            cov.start()
+        from tensorboard_plugin_ckptdiff import formats  # noqa: F401 - import before timing inputs
 
-    for name in formats._MODULES:
-        try:
+        for name in formats._MODULES:
             formats.reader_for_format(name)
-        except ImportError:
-            pass
+    except BaseException as e:  # noqa: BLE001
+        send(("failed", f"{type(e).__name__}: {e}"))
+        return
+    send(("ready",))
     base = tempfile.mkdtemp(prefix="ckptdiff-fuzz-")
     outside: List[str] = []
     _guard_paths(base, outside)
@@ -410,9 +458,7 @@ def _worker_main() -> None:
                 outcome = Outcome("memory", f"peak memory grew by {grown >> 20} MiB on one input")
             shutil.rmtree(root, ignore_errors=True)
             reply = tuple(outcome)
-        body = pickle.dumps(reply)
-        out.write(struct.pack("<Q", len(body)) + body)
-        out.flush()
+        send(reply)
 
 
 
@@ -431,6 +477,16 @@ def _coverage_lines(cov) -> Dict[str, Tuple[List[int], List[int]]]:
         out[os.path.relpath(path, os.path.dirname(package))] = (sorted(statements), executed)
     del data
     return out
+
+
+class HarnessError(RuntimeError):
+    """The harness itself cannot run (its worker does not start): not a finding about a reader."""
+
+
+def coverage_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("coverage") is not None
 
 
 class Worker:
@@ -452,6 +508,18 @@ class Worker:
         self.proc = subprocess.Popen([sys.executable, "-c", "from makers import robustness; robustness._worker_main()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env)
+        # The first message says whether the worker could start (imports, coverage.py):
+        # without it, a worker failing at start would read as a crash on every input.
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], 180.0)
+        header = self.proc.stdout.read(8) if ready else b""
+        hello = pickle.loads(self.proc.stdout.read(struct.unpack("<Q", header)[0])) if len(header) == 8 else None
+        if hello != ("ready",):
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            why = hello[1] if isinstance(hello, tuple) and len(hello) > 1 else "it exited or hung while starting"
+            raise HarnessError(f"the fuzz worker could not start: {why}")
 
     def _ask(self, message, time_limit):
         if self.proc is None or self.proc.poll() is not None:
@@ -479,9 +547,7 @@ class Worker:
 
     def run(self, files: Dict[str, bytes], seed_open: str, check: str = "checkpoint",
             time_limit: Optional[float] = None) -> Outcome:
-        # The first input also pays for the worker's imports.
-        limit = (time_limit or self.time_limit) + (20.0 if self.proc is None else 0.0)
-        reply = self._ask(("read", files, seed_open, check), limit)
+        reply = self._ask(("read", files, seed_open, check), time_limit or self.time_limit)
         return reply if isinstance(reply, Outcome) else Outcome(*reply)
 
     def _harvest(self):
