@@ -293,17 +293,24 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
     def _with_remap_command(self, report, base_ref):
         """The report with the ``ckptdiff remap`` command for this pair in its fix (a snippet of
         language shell, absolute paths): the server plans it and never writes anything."""
-        from tensorboard_plugin_ckptdiff import remap_command
+        from tensorboard_plugin_ckptdiff import isolation, remap_command
 
         target = report.target
-        if not isinstance(target, records.Checkpoint) or not target.location:
+        if not isinstance(target, records.Checkpoint) or not target.location or not remap_command.may_help(report):
             return report
         try:
             words = self._base_words(base_ref, report.base)
-            return remap_command.offered(report, words, target.location, target.location)
-        except Exception:  # a fix that cannot be planned is left out; the diff itself stands
+            if words is None:
+                return report
+            # Planning reads the target's index, object graph or HDF5 tree: in a reader process.
+            location = target.location
+            found = isolation.call(remap_command.planned_snippet, report, words, location, location)
+        except errors.CheckpointError:  # a fix that cannot be planned is left out; the diff stands
+            return report
+        except Exception:
             logger.exception("ckptdiff: planning the remap command failed")
             return report
+        return remap_command.with_snippet(report, found)
 
     def _base_words(self, ref, base) -> Optional[List[str]]:
         """BASE as ``ckptdiff remap --to`` takes it, or None where the command cannot name it."""

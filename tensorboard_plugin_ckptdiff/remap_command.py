@@ -29,13 +29,30 @@ def offered(report: records.Report, base_argument: Optional[Sequence[str]], targ
     when it helps. ``base_argument``: BASE as command-line words (None: BASE cannot be named
     there); ``target_file``: the checkpoint TARGET resolves to, spelled as the command's output
     should be (relative as the user gave it, or absolute)."""
+    return with_snippet(report, planned_snippet(report, base_argument, target_argument, target_file))
+
+
+def planned_snippet(report: records.Report, base_argument: Sequence[str], target_argument: str,
+                    target_file: str) -> Optional[records.Snippet]:
+    """The command's snippet, or None (what ``offered`` adds; the tab runs it in a reader
+    process, since it reads the target's metadata)."""
     try:
-        found = snippet(report, base_argument, target_argument, output_for(target_file))
+        return snippet(report, base_argument, target_argument, output_for(target_file))
     except (CheckpointError, InvalidArgument, OSError):
-        return report  # a fix that cannot be planned is not offered; the diff stands as it is
+        return None
+
+
+def with_snippet(report: records.Report, found: Optional[records.Snippet]) -> records.Report:
     if found is None:
         return report
     return dataclasses.replace(report, fix=dataclasses.replace(report.fix, snippets=report.fix.snippets + (found,)))
+
+
+def may_help(report: records.Report) -> bool:
+    """Whether the diff holds anything a remap changes (most do not): checked before any plan."""
+    counts = report.summary
+    return bool(counts["renamed"] or counts["dtype_mismatch"] or counts["unexpected"]
+                or report.mode == pairing.KERAS_ORDER and (counts["shape_mismatch"] or counts["missing"]))
 
 
 def output_for(target_file: str) -> str:
@@ -61,12 +78,10 @@ def snippet(report: records.Report, base_argument: Optional[Sequence[str]], targ
         remapping.writer_for(target.format)
     except InvalidArgument:
         return None
-    counts = report.summary
-    if not (counts["renamed"] or counts["dtype_mismatch"] or counts["unexpected"] or report.mode == pairing.KERAS_ORDER
-            and (counts["shape_mismatch"] or counts["missing"])):
-        return None  # nothing a remap changes (most diffs): no plan is made
+    if not may_help(report):
+        return None  # nothing a remap changes: no plan is made
     before = {e.base.key for e in report.entries if e.base is not None and e.restored}
-    for drop in (False, True) if counts["unexpected"] else (False,):
+    for drop in (False, True) if report.summary["unexpected"] else (False,):
         plan = remap_plan.plan(report, drop_unexpected=drop)
         if not plan.changes:
             continue

@@ -36,7 +36,7 @@ def _files(root):
     return sorted(os.path.join(d, f) for d, _, names in os.walk(root) for f in names)
 
 
-def _pair_diff(client, name):
+def _pair_diff(client, name, **args):
     for _ in range(100):
         status, body = logdirs.get_route(client, "runs")
         if status == 200 and not body["scanning"]:
@@ -46,7 +46,7 @@ def _pair_diff(client, name):
     architecture = runs_by_name[f"{name}/train"]["architectures"][0]
     checkpoint = runs_by_name[f"{name}/ckpt"]["checkpoints"][-1]
     status, report = logdirs.get_route(client, "diff", base="architecture:" + architecture["id"],
-                                       target="checkpoint:" + checkpoint["id"])
+                                       target="checkpoint:" + checkpoint["id"], **args)
     assert status == 200, report
     return report
 
@@ -108,6 +108,18 @@ def test_the_tabs_dtype_command_casts_and_tf_train_checkpoint_restores(client, l
     outcome = restore.tf2_read(model, _output(snippet["code"]))
     assert outcome.ok, outcome.error
     assert len(outcome.restored) == snippet["restores"] == 2
+
+
+def test_the_tab_plans_the_command_in_a_reader_process(client, monkeypatch):
+    """Planning reads the target's index and object graph: like every read of a checkpoint's
+    bytes inside TensorBoard, it runs where a crash costs a reader process, not the server."""
+    from tensorboard_plugin_ckptdiff import isolation
+
+    calls = []
+    real = isolation.call
+    monkeypatch.setattr(isolation, "call", lambda fn, *args, **kw: calls.append(fn.__name__) or real(fn, *args, **kw))
+    report = _pair_diff(client, "renamed_layer_tf1", mode="name")  # not cached: another mode asked for
+    assert _shell(report) and "planned_snippet" in calls
 
 
 def test_no_command_where_no_remap_changes_the_outcome(client):
