@@ -89,7 +89,7 @@ def remap(report_or_pair, out: str, mode: str = "auto", drop_unexpected: bool = 
     from tensorboard_plugin_ckptdiff.staging import Staging
 
     with Staging(out) as staging:
-        files, last = writer.write(fs, target, layout, out, staging)
+        _, last = writer.write(fs, target, layout, out, staging)
         last = list(last)
         state = _state_file(writer, out, staging)
         if state:
