@@ -64,7 +64,10 @@ def test_the_fix_panel_shows_the_remap_command_for_the_pair(browser, server, wid
         assert f"--to {os.path.join(logdir, 'renamed_layer_tf1', 'train')} --architecture graph/0" in text
         box, view = code.bounding_box(), page.viewport_size
         assert 0 <= box["x"] and box["x"] + box["width"] <= view["width"] and box["y"] + box["height"] <= view["height"]
-        snippet.locator("button").click()
+        button = snippet.locator("button")
+        button.click()
+        servers.wait_until(lambda: button.get_attribute("data-copied") is not None, "the copy to finish", 10)
+        assert button.inner_text() == "Copied ✓"
         assert page.evaluate("navigator.clipboard.readText()") == text
         os.makedirs(ARTIFACTS, exist_ok=True)
         page.screenshot(path=os.path.join(ARTIFACTS, f"remap_command_{width}_{'dark' if dark else 'light'}.png"))
