@@ -21,7 +21,8 @@ TEST = [
     "tensorflow==2.21.0",
     "keras==3.15.1",
     "tf-keras==2.21.0",
-    "h5py>=3.10,<4",  # the tests hold the pure-Python HDF5 reading against libhdf5's, and edit files
+    # the tests hold the pure-Python HDF5 reading against libhdf5's, edit files, and write remaps
+    "h5py>=3.10,<4",
     "safetensors>=0.4,<1",
     # Third-party loaders the verdicts are held against (tests only: the package never imports
     # them). transformers 4.57 is the last line with TF models; keras-hub 0.32 builds on Keras
@@ -48,7 +49,12 @@ setuptools.setup(
     package_data={"tensorboard_plugin_ckptdiff": ["static/*", "static/**/*"]},
     python_requires=">=3.11",  # pyfive 1.3, and Keras 3.15 itself
     install_requires=RUNTIME,
-    extras_require={"test": TEST, "remote": ["fsspec>=2024.6", "s3fs>=2024.6"]},
+    extras_require={
+        "test": TEST,
+        "remote": ["fsspec>=2024.6", "s3fs>=2024.6"],
+        # `ckptdiff remap` writes .weights.h5 / .h5 / .keras with h5py; reading never needs it.
+        "remap": ["h5py>=3.10,<4"],
+    },
     entry_points={
         "tensorboard_plugins": ["ckptdiff = tensorboard_plugin_ckptdiff.plugin:CheckpointDiffPlugin"],
         "console_scripts": ["ckptdiff = tensorboard_plugin_ckptdiff.cli:run"],

@@ -12,7 +12,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Order: quick ones first; fuzz and load take minutes by design.
-ORDER = ("read_index", "read_h5", "isolation", "diff", "logdir", "drift", "ui", "agreement", "load", "fuzz")
+ORDER = ("read_index", "read_h5", "isolation", "diff", "logdir", "drift", "remap", "ui", "agreement", "load", "fuzz")
 QUICK_ARGS = {"fuzz": ["--minutes", "5"]}
 
 

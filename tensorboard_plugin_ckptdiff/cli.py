@@ -66,7 +66,13 @@ def _register_drift(sub):
     cli_drift.register(sub)
 
 
-_EXTRA_COMMANDS = (_register_diff, _register_drift)
+def _register_remap(sub):
+    from tensorboard_plugin_ckptdiff import cli_remap
+
+    cli_remap.register(sub)
+
+
+_EXTRA_COMMANDS = (_register_diff, _register_drift, _register_remap)
 
 
 def run() -> None:

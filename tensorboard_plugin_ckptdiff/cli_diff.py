@@ -17,9 +17,8 @@ def register(subparsers) -> None:
     diff = subparsers.add_parser(
         "diff", help="would TARGET restore into BASE: per-variable statuses, the verdict and a fix")
     for side, what in (("base", "what is restored into"), ("target", "what is read")):
-        diff.add_argument(side, help=(
-            f"{what}: a checkpoint path (prefix, file, directory, URL with ://), a .keras archive, "
-            "or module:function returning a Keras model or tf.Module"))
+        diff.add_argument(side, help=f"{what}: {SIDE_HELP}")
+    add_architecture_option(diff)
     diff.add_argument("--mode", default="auto",
                       choices=("auto", "name", "object_path", "keras_order", "transformers", "structure"),
                       help="how to pair variables (default: the real loader's rule for TARGET's format)")
@@ -31,11 +30,13 @@ def register(subparsers) -> None:
 
 
 def _diff(args) -> int:
-    from tensorboard_plugin_ckptdiff import api, text_report
+    from tensorboard_plugin_ckptdiff import api, diff, remap_command, text_report
 
-    base = api.as_base(side(args.base))
+    base = api.as_base(side(args.base, args.architecture))
     target = _as_given(api.as_target(side(args.target)), args.target)
-    report = api.compare(base, target, mode=args.mode, kinds=args.kinds)
+    report = remap_command.offered(api.compare(base, target, mode=args.mode),
+                                   base_argument(args.base, args.architecture), args.target, target.path)
+    report = diff.narrowed(report, args.kinds)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
@@ -51,8 +52,36 @@ def _as_given(target, arg: str):
     return target
 
 
-def side(arg: str):
-    """A path when it exists or is a URL; otherwise ``dotted.module:function``."""
+SIDE_HELP = ("a checkpoint path (prefix, file, directory, URL with ://), a .keras archive, a TF1 .meta "
+             "file, a TensorBoard run directory (its newest architecture, or --architecture), or "
+             "module:function returning a Keras model or tf.Module")
+
+
+def add_architecture_option(parser) -> None:
+    parser.add_argument("--architecture", metavar="SOURCE/STEP", default=None,
+                        help="when BASE is a run directory: which of its architectures (graph/0, model_spec/3); "
+                             "default: the newest")
+
+
+def base_argument(arg: str, architecture=None):
+    """BASE as it is spelled on a command line (for the remap command a diff offers)."""
+    return [arg] + (["--architecture", architecture] if architecture else [])
+
+
+def side(arg: str, architecture=None):
+    """A path when it exists or is a URL (a run directory: its architecture; a ``.meta``: the
+    graph it describes); otherwise ``dotted.module:function``."""
+    from tensorboard_plugin_ckptdiff.architectures import run_dir
+
+    if run_dir.is_run(arg) and not os.path.exists(os.path.join(arg, "checkpoint")):
+        return run_dir.choose(arg, architecture)
+    if architecture:
+        raise InvalidArgument("--architecture picks among the architectures of a run directory; "
+                              f"{arg!r} is not one")
+    if arg.endswith(".meta") and os.path.isfile(arg):
+        from tensorboard_plugin_ckptdiff.architectures import meta_graph
+
+        return meta_graph.from_meta_graph_file(None, arg, id=arg)
     if "://" in arg or os.path.exists(arg) or os.path.exists(arg + ".index"):
         return arg
     module_name, colon, function = arg.partition(":")

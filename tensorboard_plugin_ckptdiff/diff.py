@@ -24,10 +24,24 @@ def compare(base, target, mode: str = "auto", kinds: Union[None, str, Iterable[s
     # Pairing makes hundreds of thousands of small objects and none of them cycles: the
     # cyclic collector would walk every variable of both sides again and again for nothing.
     with gc_pause.paused():
-        return _compare(base, target, mode, wanted)
+        return _narrowed(_compare(base, target, mode), wanted)
 
 
-def _compare(base, target, mode, wanted) -> records.Report:
+def narrowed(report: records.Report, kinds: Union[None, str, Iterable[str]]) -> records.Report:
+    """``report`` with the entries and counts of ``kinds`` only (verdicts and fix unchanged)."""
+    return _narrowed(report, _kinds(kinds))
+
+
+def _narrowed(report: records.Report, wanted) -> records.Report:
+    if wanted is None:
+        return report
+    shown = tuple(e for e in report.entries if e.kind in wanted)
+    counts = collections.Counter(e.status for e in shown)
+    return dataclasses.replace(report, entries=shown,
+                               summary={status: counts.get(status, 0) for status in records.STATUSES})
+
+
+def _compare(base, target, mode) -> records.Report:
     paired = pairing.pair(base, target, mode)
     renames: List[renamed.Rename] = []
     if paired.mode in (pairing.NAME, pairing.OBJECT_PATH, pairing.TRANSFORMERS) and paired.missing and paired.unexpected:
@@ -37,13 +51,12 @@ def _compare(base, target, mode, wanted) -> records.Report:
     judged = verdict.judge(paired.loader, entries)
     _mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))
     remedy = fix.suggest(paired, entries, renames, fix.location(target), judged)
-    shown = tuple(entries) if wanted is None else tuple(e for e in entries if e.kind in wanted)
-    counts = collections.Counter(e.status for e in shown)
+    counts = collections.Counter(e.status for e in entries)
     return records.Report(
         base=base, target=target, mode=paired.mode, restorable=judged.restorable,
         resumable=judged.resumable, verdict=judged.verdict,
         summary={status: counts.get(status, 0) for status in records.STATUSES},
-        entries=shown, fix=remedy)
+        entries=tuple(entries), fix=remedy)
 
 
 def restored_keys(base, target, mode: str = "auto") -> Tuple[str, ...]:

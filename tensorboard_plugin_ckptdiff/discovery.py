@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -101,6 +102,19 @@ def roots(logdir: str, logdir_spec: str = "") -> List[Root]:
             path = os.path.realpath(os.path.expanduser(path))
         out.append(Root(path, label))
     return out
+
+
+def run_directory(roots: List[Root], run: str) -> Optional[str]:
+    """The directory of a run named as ``Root.name`` names it, or None when no root has it."""
+    for root in roots:
+        join = posixpath.join if storage.is_remote(root.path) else os.path.join
+        if not root.label:
+            return root.path if run == "." else join(root.path, *run.split("/"))
+        if run == root.label:
+            return root.path
+        if run.startswith(root.label + "/"):
+            return join(root.path, *run[len(root.label) + 1:].split("/"))
+    return None
 
 
 def step_from_name(name: str) -> Optional[int]:

@@ -130,7 +130,7 @@ def _keras3(pairing, entries, path, failed) -> List[records.Snippet]:
     from tensorboard_plugin_ckptdiff import restored
 
     out = []
-    moves = _slot_renames(entries)
+    moves = slot_moves(entries)
     promised = _after_moves(pairing, moves) if moves else ()
     # Offered only when the moves bring in more than the file gives as it is.
     if set(promised) > {e.base.key for e in entries if e.restored}:
@@ -217,7 +217,7 @@ def _from_pretrained(loader, entries, path) -> records.Snippet:
         restores=_in_order(entries, keys))
 
 
-def _slot_renames(entries) -> List[Tuple[str, str]]:
+def slot_moves(entries) -> List[Tuple[str, str]]:
     """Layers of the file whose variables fit, one to one, a layer slot of the model that is
     wrong now (an inserted or removed layer shifts every slot after it)."""
     base_slots: Dict[str, List[records.Variable]] = collections.defaultdict(list)

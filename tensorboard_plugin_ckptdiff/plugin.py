@@ -20,7 +20,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tensorboard_plugin_ckptdiff import (catalog, discovery, drift_routes, errors, gc_pause, metadata, pairing,
-                                         records, runs_overview, verdict_cache)
+                                         records, runs_overview, storage, verdict_cache)
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         flags = context.flags
         self._reload_interval = float(getattr(flags, "reload_interval", 5.0) if flags else 5.0)
         roots = discovery.roots(context.logdir or "", getattr(flags, "logdir_spec", "") if flags else "")
+        self._roots = roots
         self._catalog = catalog.Catalog(roots, self._reload_interval)
         self._lock = threading.Lock()
         self._architectures: Dict[Optional[str], Tuple[float, Dict[str, list]]] = {}
@@ -337,8 +338,10 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 return hit[2]
         from tensorboard_plugin_ckptdiff import diff
 
+        # The remap command is planned on the whole diff; the kinds asked for narrow what is shown.
+        report = diff.narrowed(self._with_remap_command(diff.compare(base, target, mode=mode), base_ref), kinds)
         with gc_pause.paused():  # a report's JSON is tens of thousands of small dicts
-            text = _dumps(diff.compare(base, target, mode=mode, kinds=kinds).to_json())
+            text = _dumps(report.to_json())
         with self._lock:
             self._reports[key] = (base, target, text)  # holding the sides keeps id() unique
             while len(self._reports) > _REPORTS_KEPT:
@@ -350,6 +353,46 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         return self._drift.drift(base_id, target_id, kinds)
 
     # ------------------------------------------------------------------ helpers
+
+    def _with_remap_command(self, report, base_ref):
+        """The report with the ``ckptdiff remap`` command for this pair in its fix (a snippet of
+        language shell, absolute paths): the server plans it and never writes anything."""
+        from tensorboard_plugin_ckptdiff import isolation, remap_command
+
+        target = report.target
+        if not isinstance(target, records.Checkpoint) or not target.location or not remap_command.may_help(report):
+            return report
+        try:
+            words = self._base_words(base_ref, report.base)
+            if words is None:
+                return report
+            # Planning reads the target's index, object graph or HDF5 tree: in a reader process.
+            location = target.location
+            found = isolation.call(remap_command.planned_snippet, report, words, location, location)
+        except errors.CheckpointError:  # a fix that cannot be planned is left out; the diff stands
+            return report
+        except Exception:
+            logger.exception("ckptdiff: planning the remap command failed")
+            return report
+        return remap_command.with_snippet(report, found)
+
+    def _base_words(self, ref, base) -> Optional[List[str]]:
+        """BASE as ``ckptdiff remap --to`` takes it, or None where the command cannot name it."""
+        kind, ident = ref
+        if isinstance(base, records.Checkpoint):
+            return [base.location] if base.location else None
+        if ident.startswith(_CARRIED):
+            found = self._catalog.find(ident[len(_CARRIED):])
+            if found.meta_path is not None:
+                return [found.meta_path if storage.is_remote(found.meta_path) else os.path.abspath(found.meta_path)]
+            if base.source == records.KERAS_ARCHIVE:
+                return [self._readable_checkpoint(found.id).location]
+            return None  # a SavedModel's graph: the command would read the SavedModel as a checkpoint
+        directory = discovery.run_directory(self._roots, base.run) if base.run is not None else None
+        if directory is None:
+            return None
+        directory = directory if storage.is_remote(directory) else os.path.abspath(directory)
+        return [directory, "--architecture", f"{base.source}/{base.step}"]
 
     def _where(self, request):
         return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)

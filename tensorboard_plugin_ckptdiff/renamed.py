@@ -87,7 +87,9 @@ def _moved_scopes(side: _Side, other: _Side) -> Dict[str, List[Tuple[str, record
 
 
 def _signature(members) -> tuple:
-    return tuple(sorted((rel, v.shape, v.dtype) for rel, v in members))
+    # The kind too: a model's weights are never the same variables as an optimizer's slots of
+    # the same shape (a whole-model h5 holds Adam/m/dense_1/kernel beside dense_1/kernel).
+    return tuple(sorted((rel, v.shape, v.dtype, v.kind) for rel, v in members))
 
 
 def _scope_renames(a: _Side, b: _Side, claimed: set, ordered: bool) -> List[Rename]:

@@ -116,3 +116,20 @@ def _table(rows) -> List[str]:
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
     fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return [fmt(header)] + [fmt(r) for r in rows]
+
+
+def remapped(result) -> str:
+    """What ``ckptdiff remap`` wrote, then the written file's diff against the base."""
+    done = [f"{n} {word}" for n, word in ((result.renamed, "renamed"), (result.cast, "cast"),
+                                          (result.dropped, "dropped"), (result.moved_layers, "layers moved"))
+            if n]
+    lines = [f"Wrote {result.path} ({result.format}): {', '.join(done) or 'nothing to change'}; "
+             f"{result.copied} copied as they were."]
+    lines += [f"  {sentence}" for sentence in result.left]
+    report = result.report
+    lines += ["", counts_line(report.entries)]
+    rows = [_row(e) for e in report.entries if e.status != records.MATCH or not e.restored]
+    if rows:
+        lines += [""] + _table(_fold(rows))
+    lines += ["", report.verdict]
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 from makers import restore
 
-from tensorboard_plugin_ckptdiff import api
+from tensorboard_plugin_ckptdiff import api, remap_command
 
 SAVED = [("dense_1", (3, 4)), ("dense_output", (4, 2))]
 RENAMED = [("incorrect_name", (3, 4)), ("dense_output", (4, 2))]
@@ -61,7 +61,11 @@ def test_a_renamed_layer_exits_1_and_prints_the_scope_map(files):
 
 def test_json_output_is_the_reports_to_json(files):
     done = ckptdiff(files["renamed"], files["saved"], "--json", cwd=files["root"])
-    assert json.loads(done.stdout) == json.loads(json.dumps(api.compare(files["renamed"], files["saved"]).to_json()))
+    report = api.compare(files["renamed"], files["saved"])
+    # with the remap command the diff offers, as /diff gives it (TARGET as given: the prefix)
+    report = remap_command.offered(report, [files["renamed"]], files["saved"], files["saved"])
+    assert report.fix.snippets[-1].language == "shell"
+    assert json.loads(done.stdout) == json.loads(json.dumps(report.to_json()))
 
 
 def test_kinds_narrow_the_json_entries(files):

@@ -1,6 +1,7 @@
 """A logdir on s3:// (fsspec/s3fs) against a real S3 API server on loopback (moto_server,
 in its own process), holding checkpoints uploaded from real files: discovery, metadata reads and diffs
-work, and metadata reads fetch byte ranges (index, footer, h5 tree), never whole data.
+work, and metadata reads fetch byte ranges (index, footer, h5 tree), never whole data; a remote
+checkpoint remaps into a local copy.
 
 The endpoint reaches s3fs the way a user would configure it: the AWS_ENDPOINT_URL
 environment variable (botocore's own setting; FSSPEC_S3_ENDPOINT_URL works too).
@@ -186,3 +187,31 @@ def test_plugin_diffs_remote_checkpoints_as_it_diffs_local_ones(plugin, s3, pair
     base, target = (_local_and_remote(s3, ident[len("exp/"):])[0] for ident in pair)
     assert body["summary"] == diff.compare(base, target).to_json()["summary"]
     assert body["summary"]["match"] > 0
+
+
+# ------------------------------------------------------------------ ckptdiff remap of a remote checkpoint
+# (the tab's command for a logdir on object storage): read by byte ranges, written locally.
+
+
+def test_a_remote_bundle_is_remapped_into_a_local_copy_of_the_same_bytes(s3, tmp_path):
+    from tensorboard_plugin_ckptdiff import remap
+
+    url = s3["url"] + "/exp/ckpt/ckpt-2"
+    result = remap((url, url), str(tmp_path / "ckpt-2"))
+    assert result.restorable
+    local = os.path.join(s3["local"], "ckpt")
+    for name in ("ckpt-2.index", "ckpt-2.data-00000-of-00001"):
+        with open(tmp_path / name, "rb") as a, open(os.path.join(local, name), "rb") as b:
+            assert a.read() == b.read(), name
+
+
+def test_a_remote_keras_file_is_remapped_with_its_values(s3, tmp_path):
+    from tensorboard_plugin_ckptdiff import formats, remap
+
+    url = s3["url"] + "/exp/ckpt/model-02.weights.h5"
+    result = remap((url, url), str(tmp_path / "model.weights.h5"))
+    assert result.restorable
+    original = formats.read(os.path.join(s3["local"], "ckpt", "model-02.weights.h5"))
+    for v in original.variables:
+        np.testing.assert_array_equal(formats.read_tensor(formats.read(result.path), v.key),
+                                      formats.read_tensor(original, v.key))

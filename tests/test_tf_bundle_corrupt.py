@@ -2,15 +2,13 @@
 
 import os
 import shutil
-import struct
 
-import google_crc32c
 import pytest
 
 from makers import bundles
 from tensorboard_plugin_ckptdiff import formats, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
-from tensorboard_plugin_ckptdiff.formats import index_table, tf_bundle
+from tensorboard_plugin_ckptdiff.formats import bundle_proto, index_table, tf_bundle
 
 FS = storage.for_path("/")
 
@@ -130,34 +128,13 @@ def test_wrong_magic_is_a_checkpoint_error(originals, tmp_path):
 
 def _varint(n):
     out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _block(pairs):
-    body = b"".join(b"\x00" + _varint(len(k)) + _varint(len(v)) + k + v for k, v in pairs)
-    return body + struct.pack("<II", 0, 1)
+    bundle_proto.put_varint(out, n)
+    return bytes(out)
 
 
 def _table(pairs):
-    """A valid table holding ``pairs`` (sorted) in one data block, as TF's reader expects."""
-    out = bytearray()
-
-    def put(block):
-        offset = len(out)
-        crc = google_crc32c.extend(google_crc32c.value(block), b"\x00")
-        out.extend(block + b"\x00" + struct.pack("<I", index_table.mask(crc)))
-        return _varint(offset) + _varint(len(block))
-
-    data_handle = put(_block(pairs))
-    meta_handle = put(_block([]))
-    index_handle = put(_block([(pairs[-1][0], data_handle)]))
-    footer = (meta_handle + index_handle).ljust(40, b"\x00") + struct.pack("<Q", index_table.MAGIC)
-    return bytes(out + footer)
+    """A valid table holding ``pairs`` (sorted), as TF's reader expects."""
+    return index_table.write_table(pairs)
 
 
 def _rewrite(prefix, key, field_bytes):

@@ -41,6 +41,14 @@ def name(enum: int) -> str:
     return NAMES.get(enum) or f"dtype_{enum}"
 
 
+_ENUMS = {name: enum for enum, name in NAMES.items()}
+
+
+def enum(dtype_name: str) -> int:
+    """The DataType value of a numpy-style dtype name (the inverse of ``name``)."""
+    return _ENUMS[dtype_name]
+
+
 def itemsize(dtype_name: str) -> Optional[int]:
     """Bytes per element, or None for string, resource, variant and unknown types."""
     return ITEMSIZE.get(dtype_name)

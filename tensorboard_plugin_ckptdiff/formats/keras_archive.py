@@ -164,6 +164,10 @@ def _opened(fs, path: str):
         yield zf, h5, info.file_size
 
 
+# (zip, weights h5, weights size), all closed on exit: what the remap writer copies from.
+opened = _opened
+
+
 # ---------------------------------------------------------------- the config
 
 

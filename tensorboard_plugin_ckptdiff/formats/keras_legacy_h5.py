@@ -42,6 +42,9 @@ def _strip(name: str) -> str:
     return name[:-2] if name.endswith(":0") else name
 
 
+strip = _strip  # a weight's name without ":0", as the reader names it (the remap writer too)
+
+
 def _variable(h5, key: str, weight_name: str, **fields) -> records.Variable:
     if key not in h5:
         raise CheckpointError(f"weight {weight_name!r} is listed in 'weight_names' but there is no dataset {key!r}")

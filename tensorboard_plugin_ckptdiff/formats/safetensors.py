@@ -14,7 +14,7 @@ import re
 import struct
 from typing import Dict, Iterator, List, NamedTuple, Tuple
 
-from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff import records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import h5util
 
@@ -153,7 +153,11 @@ def _layer(name: str):
 
 
 def read(fs, path: str) -> records.Checkpoint:
-    header = parse_header(fs, path)
+    return checkpoint_of(parse_header(fs, path), path)
+
+
+def checkpoint_of(header: Header, path: str) -> records.Checkpoint:
+    """The Checkpoint record of a parsed header (also what a header about to be written reads as)."""
     # transformers' save_pretrained marks TF weights {"format": "tf"}: from_pretrained loads them
     # by these names (the model's own name stripped, ":0" kept); PyTorch-format files ("pt") go
     # through a name conversion that is not modelled here, so they stay plain safetensors.
@@ -214,12 +218,30 @@ def read_tensor(fs, path: str, key: str):
 def _chunks(fs, path: str, header: Header, key: str, max_bytes: int) -> Iterator:
     import numpy as np
 
+    dtype = _numpy_dtype(_tensor_of(header, key))
+    for data in stored_bytes(fs, path, header, key, max(1, max_bytes // dtype.itemsize) * dtype.itemsize):
+        yield np.frombuffer(data, dtype=dtype)
+
+
+def copy_stored(fs, path: str, header: Header, key: str, out) -> None:
+    """Append the bytes of one tensor as stored to the open file ``out``: inside the kernel
+    between local files, else as ``stored_bytes`` hands them over."""
     t = _tensor_of(header, key)
-    dtype = _numpy_dtype(t)
-    step = max(1, max_bytes // dtype.itemsize) * dtype.itemsize
+    copied = storage.kernel_copy(fs, path, t.begin, t.end - t.begin, out)
+    if copied is None:
+        for chunk in stored_bytes(fs, path, header, key):
+            out.write(chunk)
+    elif copied != t.end - t.begin:
+        _fail(f"the file ended inside tensor {t.name!r}: it was truncated after the header was read")
+
+
+def stored_bytes(fs, path: str, header: Header, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+    """The bytes of one tensor as stored, in chunks of at most ``max_bytes`` (the remap writer
+    copies them bit for bit, sub-byte dtypes included)."""
+    t = _tensor_of(header, key)
     with fs.open(path) as f:
-        for begin in range(t.begin, t.end, step):
-            yield np.frombuffer(_read_range(f, t, begin, min(begin + step, t.end)), dtype=dtype)
+        for begin in range(t.begin, t.end, max(1, max_bytes)):
+            yield _read_range(f, t, begin, min(begin + max(1, max_bytes), t.end))
 
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:

@@ -101,3 +101,9 @@ def entries(fs, directory: str) -> List[Tuple[str, Optional[float]]]:
         seen.add(prefix)
         out.append((prefix, stamps[i] if i < len(stamps) else None))
     return out
+
+
+def text(name: str) -> bytes:
+    """A state file naming one checkpoint, ``name`` relative to its directory (as TF2 writes)."""
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return f"model_checkpoint_path: {quoted}\nall_model_checkpoint_paths: {quoted}\n".encode("utf-8")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from operator import add, itemgetter
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import google_crc32c
 
-from tensorboard_plugin_ckptdiff import gc_pause, records
+from tensorboard_plugin_ckptdiff import gc_pause, records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
 from tensorboard_plugin_ckptdiff.formats import bundle_proto, dtypes, index_scan, index_table, object_names, slice_keys
 
@@ -26,6 +26,7 @@ _MAX_SHARDS = 1 << 20
 _STEP = re.compile(r"-(\d+)$")
 _TEMP_PART = re.compile(r"^part-\d+-of-\d+\.index$")
 DEFAULT_CHUNK = 64 << 20
+COPY_CHUNK = 4 << 20  # copying: a chunk read, checked and written while it is still in the CPU's cache
 
 
 def index_path(prefix: str) -> str:
@@ -237,6 +238,21 @@ def _strings(key: str, entry: bundle_proto.Entry, buf: bytes) -> List[bytes]:
     return out
 
 
+def encode_strings(values: List[bytes]) -> Tuple[bytes, int]:
+    """(bytes, masked entry CRC32C) of a DT_STRING tensor holding ``values`` in C order:
+    the layout ``_strings`` reads."""
+    lengths = bytearray()
+    crc = 0
+    for value in values:
+        bundle_proto.put_varint(lengths, len(value))
+        crc = google_crc32c.extend(crc, len(value).to_bytes(4 if len(value) <= 0xFFFFFFFF else 8, "little"))
+    stored = index_table.mask(crc).to_bytes(4, "little")
+    crc = google_crc32c.extend(crc, stored)
+    data = b"".join(values)
+    crc = google_crc32c.extend(crc, data)
+    return bytes(lengths) + stored + data, index_table.mask(crc)
+
+
 def _string_tensor(fs, prefix: str, bundle: Bundle, key: str) -> List[bytes]:
     entry = bundle.entries[key]
     return _strings(key, entry, _read_range(fs, prefix, bundle, entry, 0, entry.size))
@@ -253,14 +269,28 @@ def _chunks_whole(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterat
     import numpy as np
 
     item = np_dtype.itemsize
-    step = max(item, max_bytes - max_bytes % item)
+    for chunk in stored_bytes(fs, prefix, bundle, key, entry, max(item, max_bytes - max_bytes % item)):
+        yield np.frombuffer(chunk, dtype=np_dtype)
+
+
+def stored_bytes(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.Entry,
+                 max_bytes: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+    """The bytes ``entry`` (a whole tensor or one slice of one) occupies in its data shard, in
+    chunks of at most ``max_bytes``, CRC32C-checked: the last chunk leaves only after the
+    checksum matched, so a bad tensor never completes. A string tensor comes as one chunk,
+    checked as its layout demands. (The remap writer copies values with this, bit for bit.)"""
+    if entry.dtype == DT_STRING:
+        raw = _read_range(fs, prefix, bundle, entry, 0, entry.size)
+        _strings(key, entry, raw)
+        yield raw
+        return
     crc = 0
     done = 0
     path = data_path(prefix, entry.shard_id, bundle.header.num_shards)
     with fs.open(path) as f:
         f.seek(entry.offset)
         while done < entry.size:
-            want = min(step, entry.size - done)
+            want = min(max_bytes, entry.size - done)
             chunk = f.read(want)
             if len(chunk) != want:
                 raise IncompleteCheckpoint(
@@ -270,9 +300,54 @@ def _chunks_whole(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterat
             done += want
             if done == entry.size:
                 _verify(key, entry, crc)  # before the last chunk leaves: a bad tensor never completes
-            yield np.frombuffer(chunk, dtype=np_dtype)
+            yield chunk
     if entry.size == 0:
         _verify(key, entry, 0)
+
+
+def copy_stored(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.Entry, out) -> Callable[[], None]:
+    """Append the bytes ``entry`` occupies to the open file ``out``, bit for bit, and return
+    the check of what was appended. Between local files they are copied inside the kernel and
+    the check reads them back from ``out`` against the entry's CRC32C (the caller can sync the
+    file meanwhile; the copy is not to be trusted before the check ran). Otherwise they are
+    checked on the way in, as ``stored_bytes`` hands them over, and the check does nothing."""
+    if entry.dtype != DT_STRING and entry.crc32c is not None and entry.size:
+        start = out.tell()
+        copied = storage.kernel_copy(fs, data_path(prefix, entry.shard_id, bundle.header.num_shards),
+                                     entry.offset, entry.size, out)
+        if copied is not None:
+            if copied != entry.size:
+                raise IncompleteCheckpoint(
+                    f"data shard {entry.shard_id + 1} of {bundle.header.num_shards} ended early — "
+                    "the checkpoint may still be being written")
+            return lambda: _verify(key, entry, _crc_of_written(out.name, start, entry.size))
+    for chunk in stored_bytes(fs, prefix, bundle, key, entry, COPY_CHUNK):
+        out.write(chunk)
+    return _checked
+
+
+def _checked() -> None:
+    """The check of bytes that were checked as they were read."""
+
+
+def _crc_of_written(path: str, start: int, size: int) -> int:
+    import numpy as np
+
+    crc = 0
+    # One small buffer, refilled: it stays in the CPU's cache between the read and the CRC
+    # (a 16 MiB one makes the check three times slower).
+    buffer = bytearray(min(size, COPY_CHUNK >> 2))
+    view = np.frombuffer(buffer, np.uint8)
+    view.flags.writeable = False  # the CRC extension takes read-only buffers only
+    with open(path, "rb", buffering=0) as f:
+        f.seek(start)
+        while size:
+            n = f.readinto(memoryview(buffer)[:min(size, len(buffer))])
+            if not n:
+                raise CheckpointError("the remapped file is shorter than what was copied into it")
+            crc = google_crc32c.extend(crc, view[:n])
+            size -= n
+    return crc
 
 
 def _chunks_sliced(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterator:
@@ -384,13 +459,19 @@ def read_tensor(fs, path: str, key: str):
 
 def object_graph(fs, prefix: str, bundle: Bundle) -> Optional[records.ObjectGraph]:
     """The checkpoint's object graph, or None for a name-based bundle."""
+    raw = object_graph_bytes(fs, prefix, bundle)
+    return None if raw is None else object_names.decode_graph(raw)
+
+
+def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
+    """The serialized TrackableObjectGraph, checked, or None for a name-based bundle."""
     if OBJECT_GRAPH_KEY not in bundle.entries:
         return None
     entry = bundle.entries[OBJECT_GRAPH_KEY]
     if entry.dtype != DT_STRING or entry.shape != ():
         raise CheckpointError(f"{OBJECT_GRAPH_KEY} is not a string scalar: the index file is corrupt")
     (raw,) = _string_tensor(fs, prefix, bundle, OBJECT_GRAPH_KEY)
-    return object_names.decode_graph(raw)
+    return raw
 
 
 def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]]) -> Tuple[records.Variable, ...]:

@@ -261,3 +261,16 @@ FORMATS = {
     "keras_legacy_h5": ("tf_keras", _write_legacy_h5, keras_load),
     "tf_bundle": ("keras", tf2_write, tf2_read),
 }
+
+
+def tf1_restored_values(build, path):
+    """{name: value} of every global variable after ``build()`` (which makes a graph's variables)
+    and a TF1 Saver restore from ``path`` in a fresh graph; the Saver's own error if it fails."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        build()
+        variables = tf.compat.v1.global_variables()
+        with tf.compat.v1.Session() as sess:
+            tf.compat.v1.train.Saver().restore(sess, path)
+            return dict(zip((v.op.name for v in variables), sess.run(variables)))

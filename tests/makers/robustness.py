@@ -123,18 +123,6 @@ INTERESTING = (0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0
 WIDTHS = (1, 2, 4, 8)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def mutate(data: bytes, ops, donor: bytes = b"") -> bytes:
     """Apply each (op, a, b, c) in turn: bit flips, truncations, deletions, insertions,
     splices from ``donor`` (another real file), integer/length-field overwrites, repeats."""
@@ -211,37 +199,7 @@ def write_table(pairs: List[Tuple[bytes, bytes]]) -> bytes:
     compression): lets a fuzzer edit one bundle entry's bytes and still pass every CRC."""
     from tensorboard_plugin_ckptdiff.formats import index_table
 
-    def block(entries):
-        body = bytearray()
-        restarts = []
-        for key, value in entries:
-            restarts.append(len(body))
-            body += _varint(0) + _varint(len(key)) + _varint(len(value)) + key + value
-        restarts = restarts or [0]
-        body += b"".join(struct.pack("<I", r) for r in restarts) + struct.pack("<I", len(restarts))
-        return bytes(body)
-
-    out = bytearray()
-
-    def put(body):
-        offset = len(out)
-        crc = index_table.mask(_crc(body + b"\x00"))
-        out.extend(body + b"\x00" + struct.pack("<I", crc))
-        return offset, len(body)
-
-    data_handle = put(block(pairs))
-    meta_handle = put(block([]))
-    last_key = pairs[-1][0] if pairs else b""
-    index_handle = put(block([(last_key, _varint(data_handle[0]) + _varint(data_handle[1]))]))
-    footer = b"".join(_varint(v) for v in (*meta_handle, *index_handle))
-    out += footer.ljust(40, b"\x00") + struct.pack("<Q", index_table.MAGIC)
-    return bytes(out)
-
-
-def _crc(data: bytes) -> int:
-    import google_crc32c
-
-    return google_crc32c.value(data)
+    return index_table.write_table(pairs, block_size=1 << 62, restart_interval=1)
 
 
 def mutate_entries(index: bytes, ops) -> bytes:
