@@ -4,14 +4,11 @@ paths the server gave it, and a Copy button that copies it whole), absent where 
 
 import os
 import shutil
-import subprocess
-import sys
-import urllib.parse
 
 import pytest
 
 from makers import servers
-from test_dashboard_e2e import ARTIFACTS, ROOT, browser  # noqa: F401  (the same Chromium, launched the same way)
+from makers.browser import ARTIFACTS, ROOT, Tab, settled_runs, start_tensorboard
 
 pytestmark = pytest.mark.e2e
 
@@ -20,38 +17,34 @@ pytestmark = pytest.mark.e2e
 def server(tmp_path_factory):
     logdir = str(tmp_path_factory.mktemp("remap_tab") / "logs")
     shutil.copytree(os.path.join(ROOT, "demo_logs"), logdir)
-    port = servers.free_port()
-    process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
-                                "--host", "127.0.0.1", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/"
+    process, base = start_tensorboard(logdir)
     try:
-        servers.wait_until(lambda: servers.get_json(base + "data/plugin/ckptdiff/runs")[0] == 200
-                           and not servers.get_json(base + "data/plugin/ckptdiff/runs")[1]["scanning"], "the listing")
+        settled_runs(base)
         yield base, logdir
     finally:
         servers.stop(process)
 
 
 def _open(browser, base, case, width, dark=False):
-    runs = {r["run"]: r for r in servers.get_json(base + "data/plugin/ckptdiff/runs")[1]["runs"]}
+    """The tab on ``case``'s model against its newest checkpoint, its fix drawer open."""
+    runs = {r["run"]: r for r in settled_runs(base)}
     refs = {"base": "architecture:" + runs[f"{case}/train"]["architectures"][-1]["id"],
             "target": "checkpoint:" + runs[f"{case}/ckpt"]["checkpoints"][-1]["id"]}
-    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme="dark" if dark else "light",
-                                  permissions=["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    page.goto(base + "#ckptdiff" + "".join(
-        f"&{urllib.parse.quote('p.ckptdiff.' + k, safe='')}={urllib.parse.quote(v, safe='')}" for k, v in refs.items()))
-    ui = page.frame_locator("iframe[src*='plugin_entry.html']")
-    ui.locator("body[data-diff-ready=yes]").wait_for(timeout=90000)
-    return context, page, ui
+    tab = Tab(browser, base, width=width, height=900)
+    if dark:
+        tab.page.emulate_media(color_scheme="dark")
+    ui = tab.open(refs)
+    ui.locator(".fix-button").click()
+    ui.locator("#fix-drawer").wait_for(state="visible")
+    return tab, ui
 
 
 @pytest.mark.parametrize("width", [1280, 1600])
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 def test_the_fix_panel_shows_the_remap_command_for_the_pair(browser, server, width, dark):
     base, logdir = server
-    context, page, ui = _open(browser, base, "renamed_layer_tf1", width, dark)
+    tab, ui = _open(browser, base, "renamed_layer_tf1", width, dark)
+    page = tab.page
     try:
         snippet = ui.locator(".snippet", has=ui.locator("code.language-shell"))
         snippet.scroll_into_view_if_needed()
@@ -72,14 +65,15 @@ def test_the_fix_panel_shows_the_remap_command_for_the_pair(browser, server, wid
         os.makedirs(ARTIFACTS, exist_ok=True)
         page.screenshot(path=os.path.join(ARTIFACTS, f"remap_command_{width}_{'dark' if dark else 'light'}.png"))
     finally:
-        context.close()
+        tab.close()
 
 
 def test_no_remap_command_where_no_remap_fixes_the_pair(browser, server):
     base, _ = server
-    context, _, ui = _open(browser, base, "added_layer", 1280)
+    tab, ui = _open(browser, base, "added_layer", 1280)
     try:
-        assert ui.locator(".fix").count() and ui.locator("code.language-shell").count() == 0
-        assert ui.locator(".snippet h4").first.is_visible()  # the other fixes are still shown
+        drawer = ui.locator("#fix-drawer")
+        assert "ckptdiff remap" not in drawer.inner_text()
+        assert drawer.locator(".snippet h4").first.is_visible()  # the other fixes are still shown
     finally:
-        context.close()
+        tab.close()
