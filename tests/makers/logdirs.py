@@ -176,7 +176,12 @@ def corrupt_checkpoints(directory: str, bundle_prefix: str) -> dict:
     {what: file name}."""
     import struct
 
-    from makers.robustness import _varint
+    from tensorboard_plugin_ckptdiff.formats import bundle_proto
+
+    def _varint(n):
+        out = bytearray()
+        bundle_proto.put_varint(out, n)
+        return bytes(out)
 
     os.makedirs(directory, exist_ok=True)
     made = {}
