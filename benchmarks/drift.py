@@ -36,7 +36,8 @@ print(json.dumps({"seconds": time.perf_counter() - start, "bytes": total}))
 
 _DRIFT = """
 import json, resource, sys, time
-from tensorboard_plugin_ckptdiff import diff, formats, value_drift
+from tensorboard_plugin_ckptdiff import diff, formats
+from tensorboard_plugin_ckptdiff.values import drift as value_drift
 base, target = (value_drift.Source.of(formats.read(p)) for p in sys.argv[1:3])
 report = diff.compare(base.checkpoint, target.checkpoint)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

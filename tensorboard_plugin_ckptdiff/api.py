@@ -54,6 +54,6 @@ def _is_model(obj) -> bool:
 def drift(a, b, **options):
     """Value drift from checkpoint ``a`` to checkpoint ``b`` (paths or read() results);
     options: mode, kinds, progress. Returns a value_drift.Drift."""
-    from tensorboard_plugin_ckptdiff import value_drift
+    from tensorboard_plugin_ckptdiff.values import drift as value_drift
 
     return value_drift.drift(a, b, **options)

@@ -19,8 +19,10 @@ from tensorboard.backend import http_util, json_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_ckptdiff import (catalog, discovery, drift_routes, errors, gc_pause, metadata, pairing,
-                                         records, runs_overview, storage, verdict_cache)
+from tensorboard_plugin_ckptdiff.logdir import catalog, overview as runs_overview, verdicts as verdict_cache, walk as discovery
+from tensorboard_plugin_ckptdiff.values import service
+from tensorboard_plugin_ckptdiff import errors, gc_pause, metadata, records, storage
+from tensorboard_plugin_ckptdiff.diff import pairing
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +151,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         self._snapshots: Dict[Optional[str], "_Snapshot"] = {}
         self._carried: "collections.OrderedDict[tuple, records.Architecture]" = collections.OrderedDict()
         self._carried_failed: Dict[tuple, str] = {}
-        self._drift = drift_routes.DriftRoutes(self._catalog, self._readable_checkpoint)
+        self._drift = service.DriftRoutes(self._catalog, self._readable_checkpoint)
         self._verdicts = verdict_cache.VerdictCache(self._verdict_key, self._whole)
         # The pass that verifies the listing also feeds the overview its verdicts.
         self._catalog.subscribe(self._verdicts.offer)
@@ -357,7 +359,8 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
     def _with_remap_command(self, report, base_ref):
         """The report with the ``ckptdiff remap`` command for this pair in its fix (a snippet of
         language shell, absolute paths): the server plans it and never writes anything."""
-        from tensorboard_plugin_ckptdiff import isolation, remap_command
+        from tensorboard_plugin_ckptdiff import isolation
+        from tensorboard_plugin_ckptdiff.remapping import command as remap_command
 
         target = report.target
         if not isinstance(target, records.Checkpoint) or not target.location or not remap_command.may_help(report):

@@ -292,7 +292,7 @@ class Report:
         }
 
     def to_text(self) -> str:
-        from tensorboard_plugin_ckptdiff import text  # presentation lives apart
+        from tensorboard_plugin_ckptdiff.diff import text
 
         return text.report_text(self)
 

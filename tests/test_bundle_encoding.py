@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from makers import bundles
-from tensorboard_plugin_ckptdiff.formats import bundle_proto, index_table, slice_keys, tf_bundle
+from tensorboard_plugin_ckptdiff.formats._bundle import proto, slices, table as index_table
+from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
 
 def _written_by(maker, name, **options):
@@ -36,9 +37,9 @@ def test_every_entry_and_the_header_re_encode_to_tensorflows_bytes(index_bytes):
     pairs = index_table.entries(index_bytes)
     header, *entries = pairs
     assert header[0] == b""
-    assert bundle_proto.encode_header(bundle_proto.parse_header(header[1])) == header[1]
+    assert proto.encode_header(proto.parse_header(header[1])) == header[1]
     for key, value in entries:
-        assert bundle_proto.encode_entry(bundle_proto.parse_entry(value)) == value, key
+        assert proto.encode_entry(proto.parse_entry(value)) == value, key
 
 
 def test_the_table_writer_lays_out_tensorflows_index_byte_for_byte(index_bytes):
@@ -56,7 +57,7 @@ def test_slice_keys_tensorflow_wrote_re_encode_to_the_same_bytes(tf1_ckpt, shard
         with open(prefix + ".index", "rb") as f:
             for key, _ in index_table.entries(f.read()):
                 if key[:1] == b"\x00":
-                    assert slice_keys.encode(*slice_keys.decode(key)) == key
+                    assert slices.encode(*slices.decode(key)) == key
                     found += 1
     assert found >= 3 + 6  # the partitioned embedding and the two-axis sharded tensor
 
@@ -65,14 +66,14 @@ def test_slice_keys_tensorflow_wrote_re_encode_to_the_same_bytes(tf1_ckpt, shard
 @given(st.text(min_size=1, max_size=30),
        st.lists(st.tuples(st.integers(0, 1 << 62), st.one_of(st.just(-1), st.integers(0, 1 << 62))), max_size=5))
 def test_slice_keys_decode_what_encode_wrote(name, extents):
-    assert slice_keys.decode(slice_keys.encode(name, tuple(extents))) == (name, tuple(extents))
+    assert slices.decode(slices.encode(name, tuple(extents))) == (name, tuple(extents))
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(max_size=300), max_size=20))
 def test_string_tensors_read_back_as_written_with_their_checksums(values):
     raw, crc = tf_bundle.encode_strings(values)
-    entry = bundle_proto.Entry(tf_bundle.DT_STRING, (len(values),), 0, 0, len(raw), crc, ())
+    entry = proto.Entry(tf_bundle.DT_STRING, (len(values),), 0, 0, len(raw), crc, ())
     assert tf_bundle._strings("k", entry, raw) == values
 
 

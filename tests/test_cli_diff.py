@@ -9,7 +9,8 @@ import textwrap
 import pytest
 from makers import restore
 
-from tensorboard_plugin_ckptdiff import api, remap_command
+from tensorboard_plugin_ckptdiff import api
+from tensorboard_plugin_ckptdiff.remapping import command as remap_command
 
 SAVED = [("dense_1", (3, 4)), ("dense_output", (4, 2))]
 RENAMED = [("incorrect_name", (3, 4)), ("dense_output", (4, 2))]

@@ -566,7 +566,7 @@ def test_tensorboards_reload_button_lists_a_new_checkpoint(tab, server, logdir, 
 # walk runs. The first /runs waits 1 s for it, not 10.
 _HELD_FIRST_SCAN = """
 import os, sys, time
-from tensorboard_plugin_ckptdiff import catalog, discovery
+from tensorboard_plugin_ckptdiff.logdir import catalog, walk as discovery
 walk, release = discovery.scan, sys.argv.pop(1)
 def held_walk(*args, **kwargs):
     deadline = time.monotonic() + 300

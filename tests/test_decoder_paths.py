@@ -17,7 +17,8 @@ import pytest
 from makers import bundles, robustness
 from tensorboard_plugin_ckptdiff import storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import index_scan, index_table, object_names, tf_bundle
+from tensorboard_plugin_ckptdiff.formats._bundle import entries_python, object_graph, table as index_table
+from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
 FS = storage.for_path("/")
 CASES = ["keras", "tf1", "sharded", "many"]
@@ -60,7 +61,7 @@ def graphs(prefixes):
 
 def _outcome(data, vectorized):
     try:
-        table = index_scan.scan(data, vectorized)
+        table = entries_python.scan(data, vectorized)
     except CheckpointError as e:
         return "raises", e.message
     return table.header, table.keys, table.entries, table.error and table.error.message
@@ -146,7 +147,7 @@ def test_a_fresh_cli_process_reads_without_importing_numpy(tmp_path):
 
 def _graph_outcome(raw, vectorized):
     try:
-        return object_names.decode_graph(raw, vectorized).nodes
+        return object_graph.decode_graph(raw, vectorized).nodes
     except CheckpointError as e:
         return "raises", e.message
 

@@ -7,7 +7,8 @@ import pytest
 from tensorboard.backend.event_processing import data_ingester
 
 from makers import logdirs
-from tensorboard_plugin_ckptdiff import catalog, discovery, storage
+from tensorboard_plugin_ckptdiff.logdir import catalog, walk as discovery
+from tensorboard_plugin_ckptdiff import storage
 
 
 @pytest.fixture(scope="session")

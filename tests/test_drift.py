@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from makers import drift as makers
-from tensorboard_plugin_ckptdiff import cli, storage, value_drift
+from tensorboard_plugin_ckptdiff import cli, storage
+from tensorboard_plugin_ckptdiff.values import drift as value_drift
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import tf_bundle
 

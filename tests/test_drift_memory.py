@@ -26,7 +26,8 @@ print(list(drift.big_bundle_pair({directory!r})))
 # baseline, so the delta is the values' working set.
 _MEASURE = """
 import json, resource, sys
-from tensorboard_plugin_ckptdiff import diff, formats, value_drift
+from tensorboard_plugin_ckptdiff import diff, formats
+from tensorboard_plugin_ckptdiff.values import drift as value_drift
 base, target = (value_drift.Source.of(formats.read(p)) for p in sys.argv[1:3])
 report = diff.compare(base.checkpoint, target.checkpoint)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from makers import drift as makers
 from makers import logdirs
 from test_drift import tf_values
-from tensorboard_plugin_ckptdiff import value_drift
+from tensorboard_plugin_ckptdiff.values import drift as value_drift
 
 API = logdirs.PLUGIN_ROUTES
 

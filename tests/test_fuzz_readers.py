@@ -60,7 +60,7 @@ def test_every_seed_reads_cleanly_before_mutation(seeds, worker):
 def test_rewritten_index_table_reads_like_the_original(seeds, worker):
     # The entry-level mutations re-encode tables: the encoder must be faithful, or the
     # bundle_entry fuzzing would only be testing our own writer.
-    from tensorboard_plugin_ckptdiff.formats import index_table
+    from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
 
     for seed in _seeds_of(seeds, "bundle_entry"):
         original = seed.files[seed.target]

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from tensorboard_plugin_ckptdiff import catalog, discovery, formats, isolation, records, storage
+from tensorboard_plugin_ckptdiff.logdir import catalog, walk
+from tensorboard_plugin_ckptdiff import formats, isolation, records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint, InvalidArgument
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -143,7 +144,7 @@ def test_the_catalog_reads_the_segfault_file_in_a_reader_process_and_marks_it_er
     (tmp_path / "run").mkdir()
     target = tmp_path / "run" / "model.h5"
     target.write_bytes(open(SEGFAULT_H5, "rb").read())
-    cat = catalog.Catalog([discovery.Root(str(tmp_path))], reload_interval=0)
+    cat = catalog.Catalog([walk.Root(str(tmp_path))], reload_interval=0)
     cat.refresh()
     record = cat.checkpoint("run/model.h5")
     assert record.status == records.ERROR and "HDF5" in record.error and record.path == "run/model.h5"
@@ -153,7 +154,7 @@ def test_read_found_is_what_the_catalog_runs_in_a_worker(tmp_path):
     # The catalog's unit of work pickles: the found checkpoint, its filesystem, its fields.
     import pickle
 
-    found = discovery.Found(id="x", path=SEGFAULT_H5, rel="x.h5", format=records.KERAS_LEGACY_H5, run=".",
+    found = walk.Found(id="x", path=SEGFAULT_H5, rel="x.h5", format=records.KERAS_LEGACY_H5, run=".",
                             step=None, wall_time=None, size_bytes=1, signature=())
     args = pickle.loads(pickle.dumps((found, storage.for_path(SEGFAULT_H5), {"id": "x"})))
     assert catalog.read_found(*args) == formats.read_or_error(SEGFAULT_H5, id="x").__class__(

@@ -125,7 +125,7 @@ def test_runs_says_scanning_until_the_first_pass_over_the_logdir_is_done(tmp_pat
     """A large or remote logdir takes a while to walk: meanwhile /runs answers at once with
     ``scanning`` true (not an empty list that reads as "no checkpoints"), then the listing."""
     from makers import keras_files
-    from tensorboard_plugin_ckptdiff import catalog, discovery
+    from tensorboard_plugin_ckptdiff.logdir import catalog, walk as discovery
 
     keras_files.safetensors_file(str(tmp_path / "run"))
     gate = threading.Event()
@@ -153,7 +153,7 @@ def test_runs_is_not_left_stale_by_a_rescan_landing_mid_request(tmp_path, monkey
     """A rescan that publishes between the moment /runs takes the listing and the moment it
     keys its cached answer must not leave the older answer cached as the newer one."""
     from makers import keras_files
-    from tensorboard_plugin_ckptdiff import catalog
+    from tensorboard_plugin_ckptdiff.logdir import catalog
 
     keras_files.safetensors_file(str(tmp_path / "run"), "a.safetensors")
     client = Client(logdirs.tensorboard_app("--logdir", str(tmp_path)))

@@ -12,7 +12,7 @@ import time
 import pytest
 from makers import logdirs, restore, runs
 
-from tensorboard_plugin_ckptdiff import remap_command
+from tensorboard_plugin_ckptdiff.remapping import command as remap_command
 
 SHELL = "shell"
 
@@ -131,7 +131,8 @@ def test_ckptdiff_diff_prints_the_command_with_paths_as_given_and_it_keeps_its_p
                                                                                        monkeypatch):
     import shutil
 
-    from tensorboard_plugin_ckptdiff import api, cli_diff
+    from tensorboard_plugin_ckptdiff import api
+    from tensorboard_plugin_ckptdiff.cli import diff as cli_diff
 
     shutil.copytree(os.path.join(logdir[0], "renamed_layer_tf1"), tmp_path / "run",
                     ignore=shutil.ignore_patterns(remap_command.OUTPUT_DIR))

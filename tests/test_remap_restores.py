@@ -302,11 +302,11 @@ def test_legacy_h5_layer_renamed_restores_by_name(tmp_path, whole_model):
     if whole_model:  # the optimizer's state and the model's config came along (text as text or bytes)
         import h5py
 
-        from tensorboard_plugin_ckptdiff.formats import h5util
+        from tensorboard_plugin_ckptdiff.formats import hdf5
 
         with h5py.File(path, "r") as before, h5py.File(result.path, "r") as after:
-            assert h5util.text_list(after.attrs["model_config"]) == h5util.text_list(before.attrs["model_config"])
-            assert h5util.text_list(after["optimizer_weights"].attrs["weight_names"]) == h5util.text_list(
+            assert hdf5.text_list(after.attrs["model_config"]) == hdf5.text_list(before.attrs["model_config"])
+            assert hdf5.text_list(after["optimizer_weights"].attrs["weight_names"]) == hdf5.text_list(
                 before["optimizer_weights"].attrs["weight_names"])
 
 
@@ -399,7 +399,8 @@ def test_keras3_drop_unexpected_makes_a_layers_variable_count_fit(tmp_path):
 def test_every_written_file_reads_back_as_the_preview_planned(tmp_path):
     """The remap command the diff offers promises what a preview of the layout restores: the
     preview must be what the reader then reads from the written file."""
-    from tensorboard_plugin_ckptdiff import remap_command, remap_plan, remapping, storage
+    from tensorboard_plugin_ckptdiff.remapping import command as remap_command, plan as remap_plan
+    from tensorboard_plugin_ckptdiff import remapping, storage
 
     cases = []
     saved = _subclassed("dense1")

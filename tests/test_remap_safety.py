@@ -15,7 +15,8 @@ import pytest
 from makers import bundles, restore
 
 import tensorboard_plugin_ckptdiff as ckptdiff
-from tensorboard_plugin_ckptdiff import discovery, formats, storage
+from tensorboard_plugin_ckptdiff.logdir import walk
+from tensorboard_plugin_ckptdiff import formats, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint, InvalidArgument
 from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
@@ -145,7 +146,7 @@ def test_killed_mid_copy_leaves_no_checkpoint_that_looks_whole(tf1, tmp_path):
     assert left and all(name.endswith("_temp") for name in left), left  # only the staging directory
     with pytest.raises(CheckpointError):
         formats.read(out)
-    assert not discovery.scan(storage.for_path(directory), discovery.Root(directory)).found  # the tab lists nothing
+    assert not walk.scan(storage.for_path(directory), walk.Root(directory)).found  # the tab lists nothing
     # and a second run writes it whole
     result = ckptdiff.remap((base, saved), out)
     assert result.restorable

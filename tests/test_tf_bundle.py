@@ -11,7 +11,8 @@ import pytest
 from makers import bundles
 from tensorboard_plugin_ckptdiff import formats, records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import state_file, tf_bundle
+from tensorboard_plugin_ckptdiff.formats._bundle import state_file
+from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
 FS = storage.for_path("/")
 

@@ -8,7 +8,8 @@ import pytest
 from makers import bundles
 from tensorboard_plugin_ckptdiff import formats, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
-from tensorboard_plugin_ckptdiff.formats import bundle_proto, index_table, tf_bundle
+from tensorboard_plugin_ckptdiff.formats._bundle import proto, table as index_table
+from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
 FS = storage.for_path("/")
 
@@ -128,7 +129,7 @@ def test_wrong_magic_is_a_checkpoint_error(originals, tmp_path):
 
 def _varint(n):
     out = bytearray()
-    bundle_proto.put_varint(out, n)
+    proto.put_varint(out, n)
     return bytes(out)
 
 

@@ -39,7 +39,7 @@ def from_model(model, id: str = "live", run: Optional[str] = None) -> records.Ar
 def framework_of(model) -> str:
     # By the packages the class comes from, so a tf.Module never imports Keras.
     roots = {cls.__module__.split(".", 1)[0] for cls in type(model).__mro__}
-    from tensorboard_plugin_ckptdiff import from_pretrained
+    from tensorboard_plugin_ckptdiff.diff import from_pretrained
 
     if "transformers" in roots and from_pretrained.is_transformers_model(model):
         return TRANSFORMERS
@@ -306,7 +306,7 @@ def _transformers_variables(model) -> List[records.Variable]:
     the TF name from_pretrained strips itself."""
     import dataclasses
 
-    from tensorboard_plugin_ckptdiff import from_pretrained
+    from tensorboard_plugin_ckptdiff.diff import from_pretrained
 
     return [dataclasses.replace(v, name=from_pretrained.display_name(v.full_name)) if v.kind == records.WEIGHT else v
             for v in _tf_keras_variables(model)]

@@ -71,7 +71,7 @@ def resolve(path: str, fs=None):
             return path, reader_for_format(records.SAVED_MODEL)
         state = fs.join(path, "checkpoint")
         if fs.stat(state) is not None:
-            from tensorboard_plugin_ckptdiff.formats import state_file
+            from tensorboard_plugin_ckptdiff.formats._bundle import state_file
 
             latest = state_file.latest(fs, path)
             if latest is None:

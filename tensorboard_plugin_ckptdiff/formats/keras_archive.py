@@ -21,7 +21,7 @@ from typing import Dict, Iterator, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import h5util, keras_weights_h5
+from tensorboard_plugin_ckptdiff.formats import hdf5, keras_weights_h5
 
 FORMAT = records.KERAS_ARCHIVE
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -102,7 +102,7 @@ def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes
     return data
 
 
-def _stored_window(raw, info: zipfile.ZipInfo, archive_size: int) -> h5util.Window:
+def _stored_window(raw, info: zipfile.ZipInfo, archive_size: int) -> hdf5.Window:
     """The bytes of an uncompressed member, in place: local header checked, then skipped."""
     raw.seek(info.header_offset)
     header = raw.read(_LOCAL_HEADER.size)
@@ -116,7 +116,7 @@ def _stored_window(raw, info: zipfile.ZipInfo, archive_size: int) -> h5util.Wind
         raise CheckpointError(
             f"member {info.filename!r} claims {info.file_size} bytes at offset {start} "
             f"in a {archive_size}-byte archive: the archive is truncated or corrupt")
-    return h5util.Window(raw, start, info.file_size)
+    return hdf5.Window(raw, start, info.file_size)
 
 
 def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, stack: contextlib.ExitStack):
@@ -127,7 +127,7 @@ def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, stack: contextlib.Exit
     try:
         with zf.open(info) as f:
             first = f.read(8)
-            if first != h5util.SIGNATURE:
+            if first != hdf5.SIGNATURE:
                 raise CheckpointError(f"member {info.filename!r} is not an HDF5 file (starts with {first!r})")
             spill.write(first)
             written = len(first)
@@ -149,8 +149,8 @@ def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, stack: contextlib.Exit
 
 @contextlib.contextmanager
 def _opened(fs, path: str):
-    """(zip, weights h5util.File, weights size) of an archive, all closed on exit."""
-    size = h5util.file_size(fs, path, "a .keras archive")
+    """(zip, weights hdf5.File, weights size) of an archive, all closed on exit."""
+    size = hdf5.file_size(fs, path, "a .keras archive")
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(fs.open(path))
         zf = stack.enter_context(_zip(raw, size))
@@ -159,7 +159,7 @@ def _opened(fs, path: str):
             member = _stored_window(raw, info, size)
         else:
             member = _inflated(zf, info, stack)
-        h5 = h5util.open_file(member, f"cannot open {WEIGHTS} inside the archive", info.file_size)
+        h5 = hdf5.open_file(member, f"cannot open {WEIGHTS} inside the archive", info.file_size)
         stack.callback(h5.close)
         yield zf, h5, info.file_size
 
@@ -222,9 +222,9 @@ def read(fs, path: str) -> records.Checkpoint:
 
 def read_tensor(fs, path: str, key: str):
     with _opened(fs, path) as (_, h5, size):
-        return h5util.read_values(h5, h5util.dataset_at(h5, key), key, size)
+        return hdf5.read_values(h5, hdf5.dataset_at(h5, key), key, size)
 
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
     with _opened(fs, path) as (_, h5, size):
-        yield from h5util.iter_values(h5, h5util.dataset_at(h5, key), key, size, max_bytes)
+        yield from hdf5.iter_values(h5, hdf5.dataset_at(h5, key), key, size, max_bytes)

@@ -24,9 +24,10 @@ import shutil
 import zipfile
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import from_pretrained, pairing, records
+from tensorboard_plugin_ckptdiff.diff import from_pretrained, pairing
+from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
-from tensorboard_plugin_ckptdiff.formats import h5util, keras_archive, keras_legacy_h5
+from tensorboard_plugin_ckptdiff.formats import hdf5, keras_archive, keras_legacy_h5
 
 FORMAT = "keras_h5"  # writes the three Keras HDF5 formats; remapping.py picks this module for each
 CHUNK = 16 << 20  # bounded slabs of one dataset
@@ -69,7 +70,7 @@ def _source(fs, target: records.Checkpoint) -> Iterator[Tuple[object, int]]:
     if target.path.endswith(".json"):
         raise InvalidArgument("sharded Keras weights (.weights.json) are not remapped: load them with "
                               "model.load_weights and save them unsharded first")
-    with h5util.opened(fs, target.path) as (h5, size):
+    with hdf5.opened(fs, target.path) as (h5, size):
         yield h5, size
 
 
@@ -81,8 +82,8 @@ def layout(fs, target: records.Checkpoint, plan) -> Layout:
     if plan.renames and not (legacy and plan.mode in (pairing.NAME, pairing.TRANSFORMERS)):
         raise plan.unsupported("Keras 3 files are read by layer slot (remap moves whole layers in keras_order "
                                "mode); a legacy .h5 by name or by transformers' rule")
-    with _source(fs, target) as (h5, _), h5util.h5_errors("cannot read the HDF5 tree"):
-        paths = [found.path for found in h5util.walk(h5)]
+    with _source(fs, target) as (h5, _), hdf5.h5_errors("cannot read the HDF5 tree"):
+        paths = [found.path for found in hdf5.walk(h5)]
         if legacy:
             return _legacy_layout(h5, target, plan, paths)
         moves = dict(plan.slot_moves)
@@ -140,13 +141,13 @@ def _with_empty_groups(h5, groups: Dict[str, Optional[str]]) -> Dict[str, Option
 def _legacy_layout(h5, target, plan, paths) -> Layout:
     prefix = keras_legacy_h5.MODEL_WEIGHTS if keras_legacy_h5.MODEL_WEIGHTS in h5 else ""
     root = h5[prefix] if prefix else h5
-    layers = h5util.name_attribute(root, "layer_names") or []
+    layers = hdf5.name_attribute(root, "layer_names") or []
     listed: Dict[str, List[str]] = {}  # input group -> its weight names
     for layer in layers:
-        listed[_join(prefix, layer)] = h5util.name_attribute(h5[_join(prefix, layer)], "weight_names") or []
+        listed[_join(prefix, layer)] = hdf5.name_attribute(h5[_join(prefix, layer)], "weight_names") or []
     for group in (_join(prefix, keras_legacy_h5.TOP_LEVEL), keras_legacy_h5.OPTIMIZER_WEIGHTS):
         if group in h5 and group not in listed:
-            listed[group] = h5util.name_attribute(h5[group], "weight_names") or []
+            listed[group] = hdf5.name_attribute(h5[group], "weight_names") or []
     new_layer: Dict[str, str] = {}  # input layer -> output layer
     renamed: Dict[str, Tuple[str, str]] = {}  # input dataset -> (output group, output weight name)
     for group, weights in listed.items():
@@ -288,7 +289,7 @@ def write(fs, target: records.Checkpoint, layout: Layout, out: str, staging) -> 
                 if info.filename == keras_archive.WEIGHTS:
                     archive.write(weights, keras_archive.WEIGHTS, compress_type=zipfile.ZIP_STORED)
                     continue
-                with h5util.h5_errors(f"cannot copy {info.filename} from the archive"), zf.open(info) as src, \
+                with hdf5.h5_errors(f"cannot copy {info.filename} from the archive"), zf.open(info) as src, \
                         archive.open(zipfile.ZipInfo(info.filename, info.date_time), "w") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
     return [out], [out]
@@ -337,15 +338,15 @@ def _put_names(node, name: str, names: List[str]) -> None:
 def _copy_dataset(h5, size: int, d: _Dataset, dest) -> None:
     import numpy as np
 
-    with h5util.h5_errors(f"cannot read tensor {d.source!r}"):
-        source = h5util.dataset_at(h5, d.source)
-        shape = h5util.shape_of(source)
-        stored = h5util.dtype_name(source)
+    with hdf5.h5_errors(f"cannot read tensor {d.source!r}"):
+        source = hdf5.dataset_at(h5, d.source)
+        shape = hdf5.shape_of(source)
+        stored = hdf5.dtype_name(source)
     if stored == "string":
-        values = np.concatenate([c for c in h5util.iter_values(h5, source, d.source, size, CHUNK)] or [np.empty(0, object)])
+        values = np.concatenate([c for c in hdf5.iter_values(h5, source, d.source, size, CHUNK)] or [np.empty(0, object)])
         dest.create_dataset(d.key, data=values.reshape(shape), dtype=_h5py().string_dtype())
         return
-    dtype = _numpy(d.dtype) if d.dtype else h5util.numpy_dtype(source)
+    dtype = _numpy(d.dtype) if d.dtype else hdf5.numpy_dtype(source)
     out = dest.create_dataset(d.key, shape=shape, dtype=dtype)
     for name, value in source.attrs.items():
         if not (d.dtype and name == "dtype"):  # Keras tags bfloat16 datasets; a cast one is not
@@ -353,7 +354,7 @@ def _copy_dataset(h5, size: int, d: _Dataset, dest) -> None:
     if d.dtype == "bfloat16":
         out.attrs["dtype"] = "bfloat16"
     done = 0
-    for chunk in h5util.iter_values(h5, source, d.source, size, CHUNK):  # bounded slabs, in C order
+    for chunk in hdf5.iter_values(h5, source, d.source, size, CHUNK):  # bounded slabs, in C order
         if d.dtype:
             chunk = chunk.astype(dtype)
         for selection, start, stop in _slabs(shape, done, done + chunk.size):

@@ -14,9 +14,10 @@ import dataclasses
 import re
 from typing import Iterator, List
 
-from tensorboard_plugin_ckptdiff import from_pretrained, records
+from tensorboard_plugin_ckptdiff.diff import from_pretrained
+from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import h5util
+from tensorboard_plugin_ckptdiff.formats import hdf5
 
 FORMAT = records.KERAS_LEGACY_H5
 MODEL_WEIGHTS = "model_weights"
@@ -32,10 +33,10 @@ def claims(name: str) -> bool:
 
 
 def sniff(fs, path: str, head: bytes) -> bool:
-    kind = h5util.tree_kind(fs, path, head)
+    kind = hdf5.tree_kind(fs, path, head)
     if kind == "":
         return claims(fs.basename(path))
-    return kind == h5util.LEGACY
+    return kind == hdf5.LEGACY
 
 
 def _strip(name: str) -> str:
@@ -48,28 +49,28 @@ strip = _strip  # a weight's name without ":0", as the reader names it (the rema
 def _variable(h5, key: str, weight_name: str, **fields) -> records.Variable:
     if key not in h5:
         raise CheckpointError(f"weight {weight_name!r} is listed in 'weight_names' but there is no dataset {key!r}")
-    ds = h5util.dataset_at(h5, key)
+    ds = hdf5.dataset_at(h5, key)
     name = _strip(weight_name)
     return records.Variable(
-        key=key, name=name, shape=h5util.shape_of(ds), dtype=h5util.dtype_name(ds),
-        size_bytes=h5util.size_bytes(ds), full_name=name, **fields)
+        key=key, name=name, shape=hdf5.shape_of(ds), dtype=hdf5.dtype_name(ds),
+        size_bytes=hdf5.size_bytes(ds), full_name=name, **fields)
 
 
 def _layer_variables(h5, prefix: str) -> List[records.Variable]:
     root = h5[prefix.rstrip("/")] if prefix else h5
-    layer_names = h5util.name_attribute(root, "layer_names") or []
+    layer_names = hdf5.name_attribute(root, "layer_names") or []
     out = []
     position = 0
     for layer in layer_names:
         if layer not in root:
             raise CheckpointError(f"layer {layer!r} is listed in 'layer_names' but the file has no group for it")
-        weight_names = h5util.name_attribute(root[layer], "weight_names") or []
+        weight_names = hdf5.name_attribute(root[layer], "weight_names") or []
         for index, weight in enumerate(weight_names):
             out.append(_variable(h5, f"{prefix}{layer}/{weight}", weight, kind=records.WEIGHT, layer=layer,
                                  layer_path=layer, index=index, layer_index=position))
         position += bool(weight_names)
     if TOP_LEVEL in root and TOP_LEVEL not in layer_names:
-        weights = h5util.name_attribute(root[TOP_LEVEL], "weight_names") or []
+        weights = hdf5.name_attribute(root[TOP_LEVEL], "weight_names") or []
         for index, weight in enumerate(weights):
             out.append(_variable(h5, f"{prefix}{TOP_LEVEL}/{weight}", weight, kind=records.WEIGHT,
                                  layer_path=TOP_LEVEL, index=index))
@@ -80,7 +81,7 @@ def _optimizer_variables(h5) -> List[records.Variable]:
     if OPTIMIZER_WEIGHTS not in h5:
         return []
     out = []
-    for index, weight in enumerate(h5util.name_attribute(h5[OPTIMIZER_WEIGHTS], "weight_names") or []):
+    for index, weight in enumerate(hdf5.name_attribute(h5[OPTIMIZER_WEIGHTS], "weight_names") or []):
         base = _strip(weight).rsplit("/", 1)[-1]
         kind = records.METADATA if base in _COUNTERS else records.OPTIMIZER
         out.append(_variable(h5, f"{OPTIMIZER_WEIGHTS}/{weight}", weight, kind=kind, index=index))
@@ -90,19 +91,19 @@ def _optimizer_variables(h5) -> List[records.Variable]:
 def variables_of(h5) -> List[records.Variable]:
     """The listed weights in load order, then any dataset no list names (kept, so nothing
     in the file is hidden from a diff)."""
-    with h5util.h5_errors("cannot read the HDF5 tree"):
+    with hdf5.h5_errors("cannot read the HDF5 tree"):
         prefix = f"{MODEL_WEIGHTS}/" if MODEL_WEIGHTS in h5 else ""
         listed = _layer_variables(h5, prefix) + _optimizer_variables(h5)
         keys = {v.key for v in listed}
         unlisted = []
-        for found in h5util.walk(h5):
+        for found in hdf5.walk(h5):
             if found.path in keys:
                 continue
             name = _strip(found.path[len(prefix):] if found.path.startswith(prefix) else found.path)
             kind = records.OPTIMIZER if found.path.startswith(OPTIMIZER_WEIGHTS + "/") else records.WEIGHT
             unlisted.append(records.Variable(
-                key=found.path, name=name, shape=h5util.shape_of(found.dataset),
-                dtype=h5util.dtype_name(found.dataset), size_bytes=h5util.size_bytes(found.dataset),
+                key=found.path, name=name, shape=hdf5.shape_of(found.dataset),
+                dtype=hdf5.dtype_name(found.dataset), size_bytes=hdf5.size_bytes(found.dataset),
                 kind=kind, full_name=name))
     seen = set()
     out = []
@@ -114,7 +115,7 @@ def variables_of(h5) -> List[records.Variable]:
 
 
 def read(fs, path: str) -> records.Checkpoint:
-    with h5util.opened(fs, path) as (h5, size):
+    with hdf5.opened(fs, path) as (h5, size):
         variables = variables_of(h5)
     writer = None
     if from_pretrained.written_by_transformers_h5(variables):
@@ -128,10 +129,10 @@ def read(fs, path: str) -> records.Checkpoint:
 
 
 def read_tensor(fs, path: str, key: str):
-    with h5util.opened(fs, path) as (h5, size):
-        return h5util.read_values(h5, h5util.dataset_at(h5, key), key, size)
+    with hdf5.opened(fs, path) as (h5, size):
+        return hdf5.read_values(h5, hdf5.dataset_at(h5, key), key, size)
 
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
-    with h5util.opened(fs, path) as (h5, size):
-        yield from h5util.iter_values(h5, h5util.dataset_at(h5, key), key, size, max_bytes)
+    with hdf5.opened(fs, path) as (h5, size):
+        yield from hdf5.iter_values(h5, hdf5.dataset_at(h5, key), key, size, max_bytes)

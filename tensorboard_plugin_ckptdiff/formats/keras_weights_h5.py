@@ -19,7 +19,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import h5util
+from tensorboard_plugin_ckptdiff.formats import hdf5
 
 FORMAT = records.KERAS_WEIGHTS_H5
 INDEX_SUFFIX = ".weights.json"
@@ -39,10 +39,10 @@ def claims(name: str) -> bool:
 def sniff(fs, path: str, head: bytes) -> bool:
     if head[:1] == b"{":
         return b'"weight_map"' in head or path.endswith(INDEX_SUFFIX)
-    kind = h5util.tree_kind(fs, path, head)
+    kind = hdf5.tree_kind(fs, path, head)
     if kind == "":
         return not fs.basename(path).endswith((".h5", ".hdf5")) or fs.basename(path).endswith(".weights.h5")
-    return kind == h5util.KERAS3
+    return kind == hdf5.KERAS3
 
 
 # ---------------------------------------------------------------- variables of one h5 tree
@@ -130,20 +130,20 @@ def variables_of(h5, configs: Optional[Dict[str, Tuple[str, dict]]] = None) -> L
     ``configs``: layer name -> (snake_case class, config), when a model config is at hand."""
     out = []
     layer_names: Dict[str, Optional[str]] = {}
-    with h5util.h5_errors("cannot read the HDF5 tree"):
-        for found in h5util.walk(h5):
+    with hdf5.h5_errors("cannot read the HDF5 tree"):
+        for found in hdf5.walk(h5):
             layer_path, index = _slot(found.path)
             if layer_path not in layer_names:
                 group = h5[f"{layer_path}/vars" if layer_path else "vars"] if index is not None else None
-                layer_names[layer_path] = h5util.text_attribute(group, "name") if group is not None else None
+                layer_names[layer_path] = hdf5.text_attribute(group, "name") if group is not None else None
             owner = layer_names[layer_path] or (layer_path.rsplit("/", 1)[-1] or None)
             ds = found.dataset
             out.append(records.Variable(
                 key=found.path,
                 name=f"{owner}/{index}" if owner and index is not None else found.path,
-                shape=h5util.shape_of(ds),
-                dtype=h5util.dtype_name(ds),
-                size_bytes=h5util.size_bytes(ds),
+                shape=hdf5.shape_of(ds),
+                dtype=hdf5.dtype_name(ds),
+                size_bytes=hdf5.size_bytes(ds),
                 kind=_kind(layer_path, index, ds),
                 layer=owner,
                 full_name=found.path,
@@ -206,12 +206,12 @@ def _read_sharded(fs, path: str) -> Tuple[List[records.Variable], int]:
         part = _part_path(fs, path, name)
         total += fs.stat(part).size
         try:
-            with h5util.opened(fs, part) as (h5, _):
+            with hdf5.opened(fs, part) as (h5, _):
                 for var in variables_of(h5):
                     seen.setdefault(var.key, var)
         except CheckpointError as e:
             raise CheckpointError(f"part file {name!r}: {e.message}") from e
-    return sorted(seen.values(), key=lambda v: h5util.natural_key(v.key)), total
+    return sorted(seen.values(), key=lambda v: hdf5.natural_key(v.key)), total
 
 
 def _check_not_a_part(fs, path: str) -> None:
@@ -238,7 +238,7 @@ def read(fs, path: str) -> records.Checkpoint:
         variables, size = _read_sharded(fs, path)
     else:
         _check_not_a_part(fs, path)
-        with h5util.opened(fs, path) as (h5, size):
+        with hdf5.opened(fs, path) as (h5, size):
             variables = variables_of(h5)
     return records.Checkpoint(id=path, path=path, format=FORMAT, size_bytes=size, variables=tuple(variables))
 
@@ -259,20 +259,20 @@ def _located(fs, path: str, key: str):
     """(file, dataset, size of the file holding it) for ``key``, the file open while in use."""
     sharded = path.endswith(".json")
     for candidate in _candidate_files(fs, path, key):
-        with h5util.opened(fs, candidate) as (h5, size):
-            with h5util.h5_errors(f"cannot find tensor {key!r}"):
+        with hdf5.opened(fs, candidate) as (h5, size):
+            with hdf5.h5_errors(f"cannot find tensor {key!r}"):
                 present = not sharded or key.strip("/") in h5
             if present:
-                yield h5, h5util.dataset_at(h5, key), size
+                yield h5, hdf5.dataset_at(h5, key), size
                 return
     raise CheckpointError(f"no tensor {key!r} in this checkpoint")
 
 
 def read_tensor(fs, path: str, key: str):
     with _located(fs, path, key) as (h5, dataset, size):
-        return h5util.read_values(h5, dataset, key, size)
+        return hdf5.read_values(h5, dataset, key, size)
 
 
 def iter_chunks(fs, path: str, key: str, max_bytes: int = DEFAULT_CHUNK) -> Iterator:
     with _located(fs, path, key) as (h5, dataset, size):
-        yield from h5util.iter_values(h5, dataset, key, size, max_bytes)
+        yield from hdf5.iter_values(h5, dataset, key, size, max_bytes)

@@ -16,7 +16,7 @@ from typing import Dict, Iterator, List, NamedTuple, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import h5util
+from tensorboard_plugin_ckptdiff.formats import hdf5
 
 FORMAT = records.SAFETENSORS
 # The reference implementation refuses headers above 100 MB (MAX_HEADER_SIZE).
@@ -103,7 +103,7 @@ def _tensor(name: str, entry, data_start: int) -> Tensor:
 
 
 def parse_header(fs, path: str) -> Header:
-    size = h5util.file_size(fs, path, "a safetensors file")
+    size = hdf5.file_size(fs, path, "a safetensors file")
     if size < 8:
         _fail(f"the file is {size} bytes, too short for the 8-byte header length of a safetensors file")
     with fs.open(path) as f:

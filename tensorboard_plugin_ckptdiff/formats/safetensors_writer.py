@@ -11,7 +11,8 @@ import json
 import struct
 from typing import Dict, List, NamedTuple, Tuple
 
-from tensorboard_plugin_ckptdiff import pairing, records
+from tensorboard_plugin_ckptdiff.diff import pairing
+from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats import safetensors
 

@@ -14,7 +14,8 @@ from typing import Dict, List, Optional
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import bundle_proto, dtypes, object_names, tf_bundle
+from tensorboard_plugin_ckptdiff.formats._bundle import object_graph, proto
+from tensorboard_plugin_ckptdiff.formats import dtypes, tf_bundle
 
 FORMAT = records.SAVED_MODEL
 PB_NAME = "saved_model.pb"
@@ -48,9 +49,9 @@ def _meta_graphs(raw: bytes):
     pos = 0
     out = []
     while pos < end:
-        tag, pos = bundle_proto.varint(raw, pos, end)
+        tag, pos = proto.varint(raw, pos, end)
         if tag == 0x12:
-            length, pos = bundle_proto.varint(raw, pos, end)
+            length, pos = proto.varint(raw, pos, end)
             if pos + length > end:
                 raise CheckpointError("saved_model.pb is truncated")
             try:
@@ -59,7 +60,7 @@ def _meta_graphs(raw: bytes):
                 raise CheckpointError(f"saved_model.pb holds a MetaGraphDef that does not parse: {e}") from e
             pos += length
         else:
-            pos = bundle_proto.skip_field(raw, pos, end, tag & 7)
+            pos = proto.skip_field(raw, pos, end, tag & 7)
     return out
 
 
@@ -90,7 +91,7 @@ def architecture_of(graph, directory: str) -> records.Architecture:
         variable = node.variable
         shape = None if variable.shape.unknown_rank else tuple(
             d.size if d.size >= 0 else None for d in variable.shape.dim)
-        full_name = object_names.strip_output(variable.name) or None
+        full_name = object_graph.strip_output(variable.name) or None
         parts = (full_name or paths[node_id]).split("/")
         out.append(records.Variable(
             key=paths[node_id], name=paths[node_id], shape=shape, dtype=dtypes.name(variable.dtype),

@@ -16,7 +16,8 @@ import google_crc32c
 
 from tensorboard_plugin_ckptdiff import gc_pause, records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
-from tensorboard_plugin_ckptdiff.formats import bundle_proto, dtypes, index_scan, index_table, object_names, slice_keys
+from tensorboard_plugin_ckptdiff.formats._bundle import entries_python, object_graph as object_names, proto, slices as slice_keys, table as index_table
+from tensorboard_plugin_ckptdiff.formats import dtypes
 
 FORMAT = records.TF_BUNDLE
 OBJECT_GRAPH_KEY = object_names.OBJECT_GRAPH_KEY
@@ -59,10 +60,10 @@ def sniff(fs, path: str, head: bytes) -> bool:
 class Bundle(NamedTuple):
     """What the .index says, with data shard sizes checked."""
 
-    header: bundle_proto.Header
+    header: proto.Header
     keys: List[str]  # every non-slice key except the header, in file order
-    entries: Dict[str, bundle_proto.Entry]
-    slices: Dict[str, List[Tuple[slice_keys.Extents, bundle_proto.Entry]]]  # full name -> its slices
+    entries: Dict[str, proto.Entry]
+    slices: Dict[str, List[Tuple[slice_keys.Extents, proto.Entry]]]  # full name -> its slices
     shard_sizes: Dict[int, int]
     index_size: int
     index_mtime: float
@@ -84,7 +85,7 @@ def _read_index_bytes(fs, prefix: str) -> Tuple[bytes, float]:
     return data, st.mtime
 
 
-def _check_header(header: bundle_proto.Header) -> None:
+def _check_header(header: proto.Header) -> None:
     if header.endianness != 0:
         raise CheckpointError("the checkpoint was written big-endian; only little-endian bundles are supported")
     if not 1 <= header.num_shards <= _MAX_SHARDS:
@@ -101,10 +102,10 @@ def _decode_key(raw: bytes) -> str:
 def load_index(fs, prefix: str) -> Bundle:
     """Parse the whole .index and stat the data shards its entries use."""
     data, mtime = _read_index_bytes(fs, prefix)
-    table = index_scan.scan(data)
+    table = entries_python.scan(data)
     if table.header is None:
         raise CheckpointError("the index file has no bundle header: it is not a TensorFlow checkpoint index")
-    header = bundle_proto.parse_header(table.header)
+    header = proto.parse_header(table.header)
     _check_header(header)
     if table.error is not None:
         raise table.error
@@ -168,7 +169,7 @@ def _stat_shards(fs, prefix, num_shards, needed: Dict[int, int]) -> Dict[int, in
     return sizes
 
 
-def _expected_bytes(entry: bundle_proto.Entry) -> Optional[int]:
+def _expected_bytes(entry: proto.Entry) -> Optional[int]:
     """Bytes a numeric entry of this dtype and shape must occupy (None: variable-size)."""
     item = dtypes.ITEMSIZE.get(dtypes.name(entry.dtype))
     if item is None or entry.shape is None:
@@ -177,7 +178,7 @@ def _expected_bytes(entry: bundle_proto.Entry) -> Optional[int]:
     return None if count < 0 else count * item
 
 
-def _check_size(key: str, entry: bundle_proto.Entry) -> None:
+def _check_size(key: str, entry: proto.Entry) -> None:
     expected = _expected_bytes(entry)
     if expected is not None and expected != entry.size:
         raise CheckpointError(
@@ -188,7 +189,7 @@ def _check_size(key: str, entry: bundle_proto.Entry) -> None:
 # ---------------------------------------------------------------- values
 
 
-def _read_range(fs, prefix: str, bundle: Bundle, entry: bundle_proto.Entry, start: int, length: int) -> bytes:
+def _read_range(fs, prefix: str, bundle: Bundle, entry: proto.Entry, start: int, length: int) -> bytes:
     path = data_path(prefix, entry.shard_id, bundle.header.num_shards)
     with fs.open(path) as f:
         f.seek(entry.offset + start)
@@ -200,12 +201,12 @@ def _read_range(fs, prefix: str, bundle: Bundle, entry: bundle_proto.Entry, star
     return chunk
 
 
-def _verify(key: str, entry: bundle_proto.Entry, crc: int) -> None:
+def _verify(key: str, entry: proto.Entry, crc: int) -> None:
     if entry.crc32c is not None and index_table.unmask(entry.crc32c) != crc:
         raise CheckpointError(f"checksum mismatch in the values of {key!r}: the data shard is corrupt")
 
 
-def _strings(key: str, entry: bundle_proto.Entry, buf: bytes) -> List[bytes]:
+def _strings(key: str, entry: proto.Entry, buf: bytes) -> List[bytes]:
     """Decode a DT_STRING tensor: varint64 lengths, a masked CRC of the lengths, the bytes."""
     count = 1
     for dim in entry.shape or ():
@@ -244,7 +245,7 @@ def encode_strings(values: List[bytes]) -> Tuple[bytes, int]:
     lengths = bytearray()
     crc = 0
     for value in values:
-        bundle_proto.put_varint(lengths, len(value))
+        proto.put_varint(lengths, len(value))
         crc = google_crc32c.extend(crc, len(value).to_bytes(4 if len(value) <= 0xFFFFFFFF else 8, "little"))
     stored = index_table.mask(crc).to_bytes(4, "little")
     crc = google_crc32c.extend(crc, stored)
@@ -258,7 +259,7 @@ def _string_tensor(fs, prefix: str, bundle: Bundle, key: str) -> List[bytes]:
     return _strings(key, entry, _read_range(fs, prefix, bundle, entry, 0, entry.size))
 
 
-def _entry_for(bundle: Bundle, key: str) -> bundle_proto.Entry:
+def _entry_for(bundle: Bundle, key: str) -> proto.Entry:
     try:
         return bundle.entries[key]
     except KeyError:
@@ -273,7 +274,7 @@ def _chunks_whole(fs, prefix, bundle, key, entry, np_dtype, max_bytes) -> Iterat
         yield np.frombuffer(chunk, dtype=np_dtype)
 
 
-def stored_bytes(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.Entry,
+def stored_bytes(fs, prefix: str, bundle: Bundle, key: str, entry: proto.Entry,
                  max_bytes: int = DEFAULT_CHUNK) -> Iterator[bytes]:
     """The bytes ``entry`` (a whole tensor or one slice of one) occupies in its data shard, in
     chunks of at most ``max_bytes``, CRC32C-checked: the last chunk leaves only after the
@@ -305,7 +306,7 @@ def stored_bytes(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.
         _verify(key, entry, 0)
 
 
-def copy_stored(fs, prefix: str, bundle: Bundle, key: str, entry: bundle_proto.Entry, out) -> Callable[[], None]:
+def copy_stored(fs, prefix: str, bundle: Bundle, key: str, entry: proto.Entry, out) -> Callable[[], None]:
     """Append the bytes ``entry`` occupies to the open file ``out``, bit for bit, and return
     the check of what was appended. Between local files they are copied inside the kernel and
     the check reads them back from ``out`` against the entry's CRC32C (the caller can sync the
@@ -416,7 +417,7 @@ def chunk_reader(fs, path: str):
     return lambda key, max_bytes=DEFAULT_CHUNK: _iter_chunks(fs, path, bundle, key, max_bytes)
 
 
-def _numeric_dtype(key: str, entry: bundle_proto.Entry):
+def _numeric_dtype(key: str, entry: proto.Entry):
     name = dtypes.name(entry.dtype)
     np_dtype = dtypes.numpy_dtype(name)
     if np_dtype is None:

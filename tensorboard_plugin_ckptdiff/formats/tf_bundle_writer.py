@@ -16,10 +16,11 @@ import os
 import threading
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import pairing, records
+from tensorboard_plugin_ckptdiff.diff import pairing
+from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import (
-    bundle_proto, dtypes, index_table, object_graph_edit, object_names, slice_keys, tf_bundle)
+from tensorboard_plugin_ckptdiff.formats._bundle import object_graph as object_names, object_graph_edit, proto, slices as slice_keys, table as index_table
+from tensorboard_plugin_ckptdiff.formats import dtypes, tf_bundle
 
 FORMAT = records.TF_BUNDLE
 CHUNK = tf_bundle.COPY_CHUNK  # bytes of one tensor in memory at a time (more while casting up)
@@ -31,7 +32,7 @@ class _Stored(NamedTuple):
 
     key: bytes  # its key in the new index
     source: str  # the variable's key in the input (for messages and for reading)
-    entry: bundle_proto.Entry  # where its bytes are in the input
+    entry: proto.Entry  # where its bytes are in the input
     dtype: int  # what it is written as
 
 
@@ -40,7 +41,7 @@ class Layout(NamedTuple):
 
     bundle: tf_bundle.Bundle  # the input's index
     stored: List[_Stored]
-    full: Dict[str, bundle_proto.Entry]  # a sliced variable's own entry (no bytes), by its new name
+    full: Dict[str, proto.Entry]  # a sliced variable's own entry (no bytes), by its new name
     graph: Optional[bytes]  # the new object graph (object-based bundles)
     not_moved: Tuple[Tuple[str, str], ...]  # (key, why) of renames the graph could not make
 
@@ -63,7 +64,7 @@ def layout(fs, target: records.Checkpoint, plan) -> Layout:
     bundle = tf_bundle.load_index(fs, prefix)
     names, graph, not_moved = _new_names(fs, prefix, bundle, target, plan)
     stored: List[_Stored] = []
-    full: Dict[str, bundle_proto.Entry] = {}
+    full: Dict[str, proto.Entry] = {}
     for key in bundle.keys:
         if key in plan.drops:
             continue
@@ -84,7 +85,7 @@ def layout(fs, target: records.Checkpoint, plan) -> Layout:
     return Layout(bundle, stored, full, graph, not_moved)
 
 
-def _cast_to(plan, key: str, entry: bundle_proto.Entry) -> int:
+def _cast_to(plan, key: str, entry: proto.Entry) -> int:
     if key not in plan.casts:
         return entry.dtype
     if entry.dtype == tf_bundle.DT_STRING:
@@ -117,7 +118,7 @@ def _new_names(fs, prefix, bundle, target, plan):
 def _new_entries(layout: Layout):
     """(plain keys in index order, key -> entry, full name -> [(extents, slice entry)]) of the
     output, sizes as written (offsets are the writer's to give)."""
-    entries: Dict[str, bundle_proto.Entry] = {}
+    entries: Dict[str, proto.Entry] = {}
     slices: Dict[str, list] = {}
     for item in layout.stored:
         entry = item.entry._replace(dtype=item.dtype, size=_size(item))
@@ -170,14 +171,14 @@ def write(fs, target: records.Checkpoint, layout: Layout, prefix: str, staging) 
                 size, crc, check = _copy(fs, target.path, bundle, item, layout.graph, out, google_crc32c)
                 checks.append(check)
                 entry = item.entry._replace(dtype=item.dtype, shard_id=shard, offset=offset, size=size, crc32c=crc)
-                index.append((item.key, bundle_proto.encode_entry(entry)))
+                index.append((item.key, proto.encode_entry(entry)))
                 offset += size
             _check_while_syncing(out, checks)
     for name, entry in layout.full.items():
-        index.append((name.encode("utf-8"), bundle_proto.encode_entry(entry)))
-    header = bundle_proto.Header(shards, 0, bundle.header.version or _VERSION)
+        index.append((name.encode("utf-8"), proto.encode_entry(entry)))
+    header = proto.Header(shards, 0, bundle.header.version or _VERSION)
     index.sort()
-    table = index_table.write_table([(b"", bundle_proto.encode_header(header))] + index)
+    table = index_table.write_table([(b"", proto.encode_header(header))] + index)
     with open(staging.path(tf_bundle.index_path(prefix)), "wb") as out:
         out.write(table)
     return output_files(prefix, layout), [tf_bundle.index_path(prefix)]

@@ -176,11 +176,11 @@ def corrupt_checkpoints(directory: str, bundle_prefix: str) -> dict:
     {what: file name}."""
     import struct
 
-    from tensorboard_plugin_ckptdiff.formats import bundle_proto
+    from tensorboard_plugin_ckptdiff.formats._bundle import proto
 
     def _varint(n):
         out = bytearray()
-        bundle_proto.put_varint(out, n)
+        proto.put_varint(out, n)
         return bytes(out)
 
     os.makedirs(directory, exist_ok=True)

@@ -162,7 +162,7 @@ def fix_table_crcs(data: bytes) -> bytes:
     import google_crc32c
 
     from tensorboard_plugin_ckptdiff.errors import CheckpointError
-    from tensorboard_plugin_ckptdiff.formats import index_table
+    from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
 
     buf = bytearray(data)
     try:
@@ -184,7 +184,7 @@ def fix_table_crcs(data: bytes) -> bytes:
         try:
             index_table.block_entries(bytes(buf[index[0]:index[0] + index[1]]), handles)
             for _, handle in handles:
-                from tensorboard_plugin_ckptdiff.formats.bundle_proto import varint
+                from tensorboard_plugin_ckptdiff.formats._bundle.proto import varint
 
                 offset, pos = varint(handle, 0, len(handle))
                 size, _ = varint(handle, pos, len(handle))
@@ -197,7 +197,7 @@ def fix_table_crcs(data: bytes) -> bytes:
 def write_table(pairs: List[Tuple[bytes, bytes]]) -> bytes:
     """A LevelDB table TF's reader accepts, holding ``pairs`` in one data block (no prefix
     compression): lets a fuzzer edit one bundle entry's bytes and still pass every CRC."""
-    from tensorboard_plugin_ckptdiff.formats import index_table
+    from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
 
     return index_table.write_table(pairs, block_size=1 << 62, restart_interval=1)
 
@@ -205,7 +205,7 @@ def write_table(pairs: List[Tuple[bytes, bytes]]) -> bytes:
 def mutate_entries(index: bytes, ops) -> bytes:
     """Re-encode a real .index with one entry's value (or key) mutated by ``ops``:
     op a picks the entry, b's low bit whether key or value."""
-    from tensorboard_plugin_ckptdiff.formats import index_table
+    from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
 
     pairs = index_table.entries(index)
     for op, a, b, c in ops:
@@ -417,7 +417,8 @@ def _worker_main() -> None:
             import tensorboard_plugin_ckptdiff
 
             package = os.path.dirname(tensorboard_plugin_ckptdiff.__file__)
-            cov = coverage.Coverage(data_file=None, include=[os.path.join(package, "formats", "*")])
+            cov = coverage.Coverage(data_file=None, include=[os.path.join(package, "formats", "*"),
+                                                                os.path.join(package, "formats", "*", "*")])
             cov.start()
         from tensorboard_plugin_ckptdiff import formats  # noqa: F401 - import before timing inputs
 
@@ -471,7 +472,7 @@ def _coverage_lines(cov) -> Dict[str, Tuple[List[int], List[int]]]:
     package = os.path.dirname(tensorboard_plugin_ckptdiff.__file__)
     data = cov.get_data()
     out = {}
-    for path in sorted(glob.glob(os.path.join(package, "formats", "*.py"))):
+    for path in sorted(glob.glob(os.path.join(package, "formats", "**", "*.py"), recursive=True)):
         _, statements, _, missing, _ = cov.analysis2(path)
         executed = sorted(set(statements) - set(missing))
         out[os.path.relpath(path, os.path.dirname(package))] = (sorted(statements), executed)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import collections
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import casting, records
-from tensorboard_plugin_ckptdiff.pairing import (
+from tensorboard_plugin_ckptdiff.diff import casting
+from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.diff.pairing import (
     KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, Pairing)
-from tensorboard_plugin_ckptdiff.renamed import Rename
+from tensorboard_plugin_ckptdiff.diff.renamed import Rename
 
 _MAX_LISTED = 200  # beyond this, a snippet would be a wall of names: it says how to build the map
 
@@ -127,7 +128,7 @@ def _tf2(entries, path, failed) -> List[records.Snippet]:
 
 
 def _keras3(pairing, entries, path, failed) -> List[records.Snippet]:
-    from tensorboard_plugin_ckptdiff import restored
+    from tensorboard_plugin_ckptdiff.diff import restored
 
     out = []
     moves = slot_moves(entries)
@@ -207,7 +208,7 @@ def _legacy_by_name(pairing, path) -> List[records.Snippet]:
 
 
 def _from_pretrained(loader, entries, path) -> records.Snippet:
-    from tensorboard_plugin_ckptdiff import restored
+    from tensorboard_plugin_ckptdiff.diff import restored
 
     keys = {e.base.key for e in entries if restored.can_restore(loader, e)}
     return records.Snippet(

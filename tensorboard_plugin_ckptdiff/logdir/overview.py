@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import discovery, records
+from tensorboard_plugin_ckptdiff.logdir import walk
+from tensorboard_plugin_ckptdiff import records
 
 CARRIED = "carried:"  # id prefix of an architecture a checkpoint carries (.keras, .meta, SavedModel)
 
@@ -169,7 +170,7 @@ def preferred_architecture(architectures: Iterable[records.Architecture]) -> Opt
         return (a.id.startswith(CARRIED), source)
 
     best = min(rank(a) for a in readable)
-    return discovery.oldest_first([a for a in readable if rank(a) == best])[-1]
+    return walk.oldest_first([a for a in readable if rank(a) == best])[-1]
 
 
 def rows(listing: Mapping[str, Tuple[Sequence[records.Checkpoint], Sequence[records.Architecture]]],
@@ -182,7 +183,7 @@ def rows(listing: Mapping[str, Tuple[Sequence[records.Checkpoint], Sequence[reco
     out = []
     for group, names in sorted(members.items()):
         names.sort()
-        checkpoints = discovery.oldest_first([c for n in names for c in listing[n][0]])
+        checkpoints = walk.oldest_first([c for n in names for c in listing[n][0]])
         architecture = preferred_architecture(a for n in names for a in listing[n][1])
         out.append(Row(group, tuple(names), architecture, tuple(checkpoints)))
     return out
@@ -271,7 +272,7 @@ def wanted(all_rows: Iterable[Row]) -> List[Tuple[object, records.Checkpoint]]:
         base = row.base
         if base is not None:
             queues.append([(base, c) for c in reversed(row.checkpoints) if c.status == records.OK])
-    return discovery.interleave(queues)
+    return walk.interleave(queues)
 
 
 def matches(row: Row, query: str) -> bool:

@@ -20,7 +20,7 @@ import threading
 from typing import Callable, Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import diff, errors
-from tensorboard_plugin_ckptdiff.runs_overview import Verdict
+from tensorboard_plugin_ckptdiff.logdir.overview import Verdict
 
 logger = logging.getLogger(__name__)
 

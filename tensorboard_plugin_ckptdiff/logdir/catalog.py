@@ -22,7 +22,8 @@ import threading
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import discovery, errors, isolation, records, storage
+from tensorboard_plugin_ckptdiff.logdir import walk as discovery
+from tensorboard_plugin_ckptdiff import errors, isolation, records, storage
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Catalog:
 
     def refresh(self) -> None:
         """One full pass: walk, sniff what changed, publish; then verify what is new."""
-        from tensorboard_plugin_ckptdiff.formats import state_file
+        from tensorboard_plugin_ckptdiff.formats._bundle import state_file
 
         found: List[discovery.Found] = []
         runs = set()

@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _ls(args) -> int:
-    from tensorboard_plugin_ckptdiff import formats, text
+    from tensorboard_plugin_ckptdiff import formats
+    from tensorboard_plugin_ckptdiff.diff import text
 
     checkpoint = formats.read(args.path)
     if args.json:
@@ -55,21 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_diff(sub):
-    from tensorboard_plugin_ckptdiff import cli_diff
+    from tensorboard_plugin_ckptdiff.cli import diff as cli_diff
 
     cli_diff.register(sub)
 
 
 def _register_drift(sub):
-    from tensorboard_plugin_ckptdiff import cli_drift
+    from tensorboard_plugin_ckptdiff.cli import drift
 
-    cli_drift.register(sub)
+    drift.register(sub)
 
 
 def _register_remap(sub):
-    from tensorboard_plugin_ckptdiff import cli_remap
+    from tensorboard_plugin_ckptdiff.cli import remap
 
-    cli_remap.register(sub)
+    remap.register(sub)
 
 
 _EXTRA_COMMANDS = (_register_diff, _register_drift, _register_remap)

@@ -6,7 +6,7 @@ import re
 from typing import Dict, List, Tuple
 
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.text import shape_text
+from tensorboard_plugin_ckptdiff.diff.text import shape_text
 
 _NUMBER = re.compile(r"\d+")
 

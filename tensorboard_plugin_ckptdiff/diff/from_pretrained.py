@@ -102,7 +102,7 @@ def _layer(side, v: records.Variable) -> Optional[str]:
 
 def identities(base, target, loader: str) -> Tuple[Callable, Callable]:
     """(base identity, target identity) functions for pairing.by_identity."""
-    from tensorboard_plugin_ckptdiff.pairing import TRANSFORMERS_H5
+    from tensorboard_plugin_ckptdiff.diff.pairing import TRANSFORMERS_H5
 
     h5 = loader == TRANSFORMERS_H5
     if h5:

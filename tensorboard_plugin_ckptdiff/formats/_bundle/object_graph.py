@@ -18,7 +18,7 @@ from typing import Dict, NamedTuple, Optional
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats.bundle_proto import skip_field, varint
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import skip_field, varint
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 _ATTRIBUTES = "/.ATTRIBUTES/"

@@ -13,7 +13,9 @@ EXIT_RESTORABLE, EXIT_LEFT = 0, 1
 
 
 def register(subparsers) -> None:
-    from tensorboard_plugin_ckptdiff import cli_diff, pairing, remap_plan
+    from tensorboard_plugin_ckptdiff.cli import diff as cli_diff
+    from tensorboard_plugin_ckptdiff.diff import pairing
+    from tensorboard_plugin_ckptdiff.remapping import plan
 
     remap = subparsers.add_parser(
         "remap", help="write TARGET again, renamed and cast so that BASE restores it as it is",
@@ -31,7 +33,7 @@ def register(subparsers) -> None:
                        help="how to pair variables (default: the real loader's rule for TARGET's format)")
     remap.add_argument("--drop-unexpected", action="store_true",
                        help="leave out the variables BASE does not ask for")
-    remap.add_argument("--cast", default=remap_plan.SAFE, choices=remap_plan.CASTS,
+    remap.add_argument("--cast", default=plan.SAFE, choices=plan.CASTS,
                        help="casts to make where the loader refuses a dtype: safe (lose nothing, the default) or "
                             "lossy (also narrow, e.g. float32 to float16)")
     remap.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
@@ -41,7 +43,8 @@ def register(subparsers) -> None:
 
 
 def _remap(args) -> int:
-    from tensorboard_plugin_ckptdiff import api, cli_diff, remapping
+    from tensorboard_plugin_ckptdiff import api, remapping
+    from tensorboard_plugin_ckptdiff.cli import diff as cli_diff
 
     base = api.as_base(cli_diff.side(args.base, args.architecture))
     target = api.as_target(cli_diff.side(args.target))

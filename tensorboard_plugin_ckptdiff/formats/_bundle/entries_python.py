@@ -17,8 +17,8 @@ import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats import index_table
-from tensorboard_plugin_ckptdiff.formats.bundle_proto import Entry, parse_entry, shape_of, varint
+from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry, parse_entry, shape_of, varint
 
 _U32 = struct.Struct("<I").unpack_from
 
@@ -48,9 +48,9 @@ def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
         vectorized = "numpy" in sys.modules or len(data) >= VECTORIZE_FROM_BYTES
     decode_all = None
     if vectorized:
-        from tensorboard_plugin_ckptdiff.formats import index_blocks
+        from tensorboard_plugin_ckptdiff.formats._bundle import entries_numpy
 
-        decode_all = index_blocks.decode
+        decode_all = entries_numpy.decode
     keys: List[str] = []
     entries: List[Optional[Entry]] = []
     heads: Dict[bytes, tuple] = {}

@@ -30,7 +30,9 @@ def register(subparsers) -> None:
 
 
 def _diff(args) -> int:
-    from tensorboard_plugin_ckptdiff import api, diff, remap_command, text_report
+    from tensorboard_plugin_ckptdiff import api, diff
+    from tensorboard_plugin_ckptdiff.remapping import command as remap_command
+    from tensorboard_plugin_ckptdiff.diff import text_report
 
     base = api.as_base(side(args.base, args.architecture))
     target = _as_given(api.as_target(side(args.target)), args.target)

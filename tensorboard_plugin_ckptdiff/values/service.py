@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from typing import Callable, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import errors, isolation, jobs, records
-from tensorboard_plugin_ckptdiff.value_drift import Source
+from tensorboard_plugin_ckptdiff import errors, isolation, records
+from tensorboard_plugin_ckptdiff.values import jobs
+from tensorboard_plugin_ckptdiff.values.drift import Source
 
 DRIFT_WORKERS = 1  # values stream from disk: two drifts at once would only share the bandwidth
 
@@ -64,12 +65,12 @@ class DriftRoutes:
 
 
 def drift_json(base: Source, target: Source, kinds, progress=None) -> str:
-    from tensorboard_plugin_ckptdiff import value_drift
+    from tensorboard_plugin_ckptdiff.values import drift as value_drift
 
     return json.dumps(value_drift.drift(base, target, kinds=kinds, progress=progress).to_json())
 
 
 def histogram_json(base, target, bins: int) -> dict:
-    from tensorboard_plugin_ckptdiff import value_histogram
+    from tensorboard_plugin_ckptdiff.values import histogram
 
-    return value_histogram.histogram(base, target, bins).to_json()
+    return histogram.histogram(base, target, bins).to_json()

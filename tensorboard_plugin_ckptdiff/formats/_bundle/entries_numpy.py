@@ -15,8 +15,8 @@ from typing import List, NamedTuple, Optional
 
 import numpy as np
 
-from tensorboard_plugin_ckptdiff.formats.bundle_proto import Entry
-from tensorboard_plugin_ckptdiff.formats.index_scan import _entry, _head
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry
+from tensorboard_plugin_ckptdiff.formats._bundle.entries_python import _entry, _head
 
 # TF starts a new restart run every 16 entries; a block with longer runs (another writer, or
 # a corrupt restart array) is decoded entry by entry rather than stepped this many times.

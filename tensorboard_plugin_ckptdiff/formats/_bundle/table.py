@@ -17,7 +17,7 @@ from typing import List, Tuple
 import google_crc32c
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats.bundle_proto import varint as read_varint
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import varint as read_varint
 
 FOOTER_SIZE = 48
 MAGIC = 0xDB4775248B80FB57

@@ -100,7 +100,7 @@ def resolve(base, target, mode: str) -> Tuple[str, str]:
 def _auto(fmt, target, base=None) -> str:
     if fmt is None:  # two architectures: the only identity both surely have is the name
         return NAME
-    from tensorboard_plugin_ckptdiff import from_pretrained, structure
+    from tensorboard_plugin_ckptdiff.diff import from_pretrained, structure
 
     if from_pretrained.applies(base, target):
         return TRANSFORMERS
@@ -127,12 +127,12 @@ def pair(base, target, mode: str = AUTO) -> Pairing:
         slot = _legacy_slot if loader == KERAS_LEGACY else _keras3_slot
         return _by_identity(mode, loader, base_vars, target_vars, slot, slot)
     if mode == TRANSFORMERS:
-        from tensorboard_plugin_ckptdiff import from_pretrained
+        from tensorboard_plugin_ckptdiff.diff import from_pretrained
 
         base_id, target_id = from_pretrained.identities(base, target, loader)
         return _by_identity(mode, loader, base_vars, target_vars, base_id, target_id)
     if mode == STRUCTURE:
-        from tensorboard_plugin_ckptdiff import structure
+        from tensorboard_plugin_ckptdiff.diff import structure
 
         base_id, target_id = structure.identities(base, target)
         return _by_identity(mode, loader, base_vars, target_vars, base_id, target_id)

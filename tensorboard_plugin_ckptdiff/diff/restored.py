@@ -15,8 +15,9 @@ from __future__ import annotations
 import collections
 from typing import Callable, List, Sequence
 
-from tensorboard_plugin_ckptdiff import casting, records
-from tensorboard_plugin_ckptdiff.pairing import (
+from tensorboard_plugin_ckptdiff.diff import casting
+from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.diff.pairing import (
     KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
 # Loaders that cast a saved value to the variable's dtype rather than refuse it.
@@ -96,7 +97,7 @@ def _until_first_failure(loader, entries, out, order: Callable) -> None:
 
 def _counts_differ(entries) -> bool:
     """tf-keras checks the layer count, then each layer's weight count, before setting values."""
-    from tensorboard_plugin_ckptdiff import verdict
+    from tensorboard_plugin_ckptdiff.diff import verdict
 
     if verdict.legacy_count_problem(entries) is not None:
         return True

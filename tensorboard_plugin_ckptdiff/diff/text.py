@@ -48,6 +48,6 @@ def checkpoint_text(checkpoint: records.Checkpoint) -> str:
 
 
 def report_text(report) -> str:
-    from tensorboard_plugin_ckptdiff import text_report  # written with the diff
+    from tensorboard_plugin_ckptdiff.diff import text_report
 
     return text_report.render(report)

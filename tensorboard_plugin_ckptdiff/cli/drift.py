@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 
 
 def _drift(args) -> int:
-    from tensorboard_plugin_ckptdiff import value_drift
+    from tensorboard_plugin_ckptdiff.values import drift as value_drift
     from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())

@@ -16,7 +16,9 @@ import posixpath
 import shlex
 from typing import Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import pairing, records, remap_plan, storage
+from tensorboard_plugin_ckptdiff.diff import pairing
+from tensorboard_plugin_ckptdiff import records, storage
+from tensorboard_plugin_ckptdiff.remapping import plan as remap_plan
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 
 OUTPUT_DIR = "remapped"  # the command writes beside the target, into this directory

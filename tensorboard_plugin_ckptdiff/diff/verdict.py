@@ -6,10 +6,11 @@ import collections
 import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import casting, records
-from tensorboard_plugin_ckptdiff.restored import TRANSFORMERS, can_restore
-from tensorboard_plugin_ckptdiff.text import shape_text
-from tensorboard_plugin_ckptdiff.pairing import (
+from tensorboard_plugin_ckptdiff.diff import casting
+from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.diff.restored import TRANSFORMERS, can_restore
+from tensorboard_plugin_ckptdiff.diff.text import shape_text
+from tensorboard_plugin_ckptdiff.diff.pairing import (
     KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
 LOADER_NAMES = {

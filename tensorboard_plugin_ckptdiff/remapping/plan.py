@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import FrozenSet, Mapping, Tuple
 
-from tensorboard_plugin_ckptdiff import casting, fix, pairing, records, restored
+from tensorboard_plugin_ckptdiff.diff import casting, fix, pairing, restored
+from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 SAFE = casting.SAFE
@@ -46,7 +47,7 @@ class Plan:
         """What the loader of this mode looks ``base`` up by: the name (name mode), the weight's
         name less the model's own (transformers), its object path (object_path)."""
         if self.mode == pairing.TRANSFORMERS:
-            from tensorboard_plugin_ckptdiff import from_pretrained
+            from tensorboard_plugin_ckptdiff.diff import from_pretrained
 
             identity, _ = from_pretrained.identities(self.report.base, self.report.target, self.loader)
             return identity(base)

@@ -11,7 +11,7 @@ import math
 from typing import Iterator, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.value_drift import BLOCK_ELEMENTS, READ_BYTES, Source, real_dtype
+from tensorboard_plugin_ckptdiff.values.drift import BLOCK_ELEMENTS, READ_BYTES, Source, real_dtype
 
 MAX_BINS = 200
 

@@ -7,8 +7,9 @@ import collections
 import dataclasses
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
-from tensorboard_plugin_ckptdiff import casting, fix, gc_pause, pairing, records, renamed, restored, verdict
-from tensorboard_plugin_ckptdiff.text import shape_text
+from tensorboard_plugin_ckptdiff.diff import casting, fix, pairing, renamed, restored, verdict
+from tensorboard_plugin_ckptdiff import gc_pause, records
+from tensorboard_plugin_ckptdiff.diff.text import shape_text
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 MODES = pairing.MODES

@@ -15,7 +15,9 @@ import importlib
 import os
 from typing import Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff import pairing, records, remap_plan, storage
+from tensorboard_plugin_ckptdiff.diff import pairing
+from tensorboard_plugin_ckptdiff import records, storage
+from tensorboard_plugin_ckptdiff.remapping import plan as remap_plan
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 
 # The writer of each format: a module beside its reader, with the functions used below.
@@ -58,7 +60,7 @@ class Remapped:
                 "verdict": self.verdict, "report": self.report.to_json()}
 
     def to_text(self) -> str:
-        from tensorboard_plugin_ckptdiff import text_report
+        from tensorboard_plugin_ckptdiff.diff import text_report
 
         return text_report.remapped(self)
 
@@ -86,7 +88,7 @@ def remap(report_or_pair, out: str, mode: str = "auto", drop_unexpected: bool = 
     layout = writer.layout(fs, target, plan)
     outputs = writer.output_files(out, layout)
     _refuse_overwriting(out, writer.input_files(fs, target, layout), outputs, overwrite)
-    from tensorboard_plugin_ckptdiff.staging import Staging
+    from tensorboard_plugin_ckptdiff.remapping.staging import Staging
 
     with Staging(out) as staging:
         _, last = writer.write(fs, target, layout, out, staging)
@@ -145,7 +147,7 @@ def _state_file(writer, out: str, staging) -> Optional[str]:
     (tf.train.latest_checkpoint finds it); an existing state file is someone's: left alone."""
     if writer.FORMAT != records.TF_BUNDLE:
         return None
-    from tensorboard_plugin_ckptdiff.formats import state_file
+    from tensorboard_plugin_ckptdiff.formats._bundle import state_file
 
     path = os.path.join(os.path.dirname(os.path.abspath(out)), state_file.STATE_FILE)
     if os.path.lexists(path):

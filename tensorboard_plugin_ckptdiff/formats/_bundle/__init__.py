@@ -1,0 +1,1 @@
+"""TensorFlow tensor bundles' parts: the table, entries, object graph, names, slices, state file."""

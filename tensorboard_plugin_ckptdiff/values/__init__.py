@@ -1,0 +1,1 @@
+"""Value drift between two checkpoints: the drift, histograms, and the background jobs."""
