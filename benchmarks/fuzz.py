@@ -130,8 +130,8 @@ def _atheris_child(kind, seeds_file, corpus, artifacts, seconds):
     with atheris.instrument_imports(include=["tensorboard_plugin_ckptdiff", "pyfive"]):
         from tensorboard_plugin_ckptdiff import formats  # noqa: F401
         from tensorboard_plugin_ckptdiff.architectures import meta_graph  # noqa: F401
-        from tensorboard_plugin_ckptdiff.formats._bundle import object_graph, proto, slices, state_file, table
-        from tensorboard_plugin_ckptdiff.formats import hdf5, tf_bundle
+        from tensorboard_plugin_ckptdiff.formats._bundle import object_graph, proto, slices, state_file, table  # noqa: F401
+        from tensorboard_plugin_ckptdiff.formats import hdf5, tf_bundle  # noqa: F401
         for name in formats._MODULES:
             formats.reader_for_format(name)
         hdf5._pyfive()  # imported on first use otherwise, after instrumentation ends

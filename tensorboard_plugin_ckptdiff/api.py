@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 
 from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 
-def compare(base, target, mode: str = "auto", kinds=None) -> records.Report:
+def compare(base, target, mode: str = "auto", kinds=None) -> Report:
     from tensorboard_plugin_ckptdiff import diff
 
     return diff.compare(as_base(base), as_target(target), mode=mode, kinds=kinds)

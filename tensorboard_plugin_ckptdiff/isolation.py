@@ -19,6 +19,7 @@ The CLI and the Python API read in their own process (``formats.read``): it is t
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -74,6 +75,9 @@ def _serve(conn, memory_limit: int) -> None:
                 last[0] = now
                 conn.send(("progress", float(fraction)))
 
+        # A reader process is an edge like the command: one call at a time, making many small
+        # acyclic records; the collector is paused for the call (never in TensorBoard's process).
+        gc.disable()
         try:
             result = fn(*args, progress=progress) if with_progress else fn(*args)
             reply = ("ok", result)
@@ -82,6 +86,8 @@ def _serve(conn, memory_limit: int) -> None:
                 f"reading it needed more than the {memory_limit / (1 << 30):.0f} GiB a reader may use: stopped"))
         except BaseException as e:  # noqa: BLE001 - every failure goes back to the caller
             reply = ("raised", e)
+        finally:
+            gc.enable()
         try:
             conn.send(reply)
         except Exception as e:  # an exception or result that does not pickle

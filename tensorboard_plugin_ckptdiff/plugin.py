@@ -19,10 +19,9 @@ from tensorboard.backend import http_util, json_util
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tensorboard_plugin_ckptdiff.logdir import catalog, overview as runs_overview, verdicts as verdict_cache, walk as discovery
-from tensorboard_plugin_ckptdiff.values import service
-from tensorboard_plugin_ckptdiff import errors, gc_pause, metadata, records, storage
-from tensorboard_plugin_ckptdiff.diff import pairing
+from tensorboard_plugin_ckptdiff.logdir import cache, catalog, overview as runs_overview, verdicts as verdict_cache, walk as discovery
+from tensorboard_plugin_ckptdiff.values import jobs, service
+from tensorboard_plugin_ckptdiff import errors, metadata, records, storage
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +31,6 @@ _JSON = "application/json"
 _CONTENT_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
                   ".html": "text/html", ".json": _JSON, ".svg": "image/svg+xml", ".map": _JSON,
                   ".png": "image/png", ".woff2": "font/woff2"}
-_MODES = pairing.MODES
 _CARRIED = runs_overview.CARRIED
 _REPORTS_KEPT = 16
 _CARRIED_KEPT = 32  # architectures read from .meta files and archives, with their variables
@@ -124,16 +122,6 @@ def _ref(raw: str) -> Tuple[str, str]:
     return kind, ident
 
 
-def _kinds(raw: Optional[str]):
-    if not raw:
-        return None
-    kinds = tuple(k.strip() for k in raw.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in records.KINDS]
-    if unknown or not kinds:
-        raise errors.InvalidArgument(f"kinds is a comma-separated subset of {', '.join(records.KINDS)}; got {raw!r}")
-    return kinds
-
-
 class CheckpointDiffPlugin(base_plugin.TBPlugin):
     plugin_name = metadata.PLUGIN_NAME
 
@@ -146,12 +134,13 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         self._roots = roots
         self._catalog = catalog.Catalog(roots, self._reload_interval)
         self._lock = threading.Lock()
-        self._architectures: Dict[Optional[str], Tuple[float, Dict[str, list]]] = {}
-        self._reports: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
-        self._snapshots: Dict[Optional[str], "_Snapshot"] = {}
-        self._carried: "collections.OrderedDict[tuple, records.Architecture]" = collections.OrderedDict()
+        # experiment -> {run: architectures} from event data, kept for a reload interval
+        self._architectures = cache.Versioned(same=lambda read_at, now: now - read_at < max(self._reload_interval, 1.0))
+        self._reports = cache.Versioned(kept=_REPORTS_KEPT, same=cache.identical)  # diff JSON
+        self._snapshots = cache.Versioned(same=cache.identical)  # experiment -> _Snapshot
+        self._carried = cache.Versioned(kept=_CARRIED_KEPT)  # (path, signature) -> Architecture
         self._carried_failed: Dict[tuple, str] = {}
-        self._drift = service.DriftRoutes(self._catalog, self._readable_checkpoint)
+        self._values = service.ValueService(self._catalog, self._readable_checkpoint)
         self._verdicts = verdict_cache.VerdictCache(self._verdict_key, self._whole)
         # The pass that verifies the listing also feeds the overview its verdicts.
         self._catalog.subscribe(self._verdicts.offer)
@@ -184,39 +173,37 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 
     @_json_route
     def runs_route(self, request):
-        return self._json(request, self.runs_impl(*self._where(request)))
+        return http_util.Respond(request, *self.runs_impl(*self._where(request)))
 
     @_json_route
     def overview_route(self, request):
-        body = self.overview_impl(*self._where(request), request.args.get("q", ""),
-                                  _count(request, "offset"), _count(request, "limit"))
-        return self._json(request, body)
+        return http_util.Respond(request, *self.overview_impl(
+            *self._where(request), request.args.get("q", ""), _count(request, "offset"), _count(request, "limit")))
 
     @_json_route
     def matrix_route(self, request):
-        body = self.matrix_impl(*self._where(request), request.args.get("q", ""),
-                                *(_count(request, name) for name in ("row_offset", "row_limit", "col_offset", "col_limit")))
-        return self._json(request, body)
+        return http_util.Respond(request, *self.matrix_impl(
+            *self._where(request), request.args.get("q", ""),
+            *(_count(request, name) for name in ("row_offset", "row_limit", "col_offset", "col_limit"))))
 
     @_json_route
     def checkpoint_route(self, request):
-        body = self.checkpoint_impl(_arg(request, "id"), _count(request, "offset"), _count(request, "limit"))
-        return self._json(request, body)
+        return http_util.Respond(request, *self.checkpoint_impl(
+            _arg(request, "id"), _count(request, "offset"), _count(request, "limit")))
 
     @_json_route
     def architecture_route(self, request):
-        body = self.architecture_impl(*self._where(request), _arg(request, "id"),
-                                      _count(request, "offset"), _count(request, "limit"))
-        return self._json(request, body)
+        return http_util.Respond(request, *self.architecture_impl(
+            *self._where(request), _arg(request, "id"), _count(request, "offset"), _count(request, "limit")))
 
     @_json_route
     def diff_route(self, request):
         mode = request.args.get("mode") or "auto"
-        if mode not in _MODES:
-            raise errors.InvalidArgument(f"mode is one of {', '.join(_MODES)}; got {mode!r}")
-        body = self.diff_impl(*self._where(request), _ref(_arg(request, "base")), _ref(_arg(request, "target")),
-                              mode, _kinds(request.args.get("kinds")))
-        return self._json(request, body)
+        if mode not in records.MODES:
+            raise errors.InvalidArgument(f"mode is one of {', '.join(records.MODES)}; got {mode!r}")
+        return http_util.Respond(request, *self.diff_impl(
+            *self._where(request), _ref(_arg(request, "base")), _ref(_arg(request, "target")),
+            mode, records.parse_kinds(request.args.get("kinds") or None)))
 
     @_json_route
     def drift_route(self, request):
@@ -225,8 +212,11 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             raise errors.InvalidArgument("drift compares the values of two checkpoints: use checkpoint:ID on both sides")
         for _, ident in refs:
             self._catalog.find(ident)
-        body, status = self.drift_impl(refs[0][1], refs[1][1], _kinds(request.args.get("kinds")) or (records.WEIGHT,))
-        return http_util.Respond(request, body, _JSON, code=status)
+        kinds = records.parse_kinds(request.args.get("kinds") or None) or (records.WEIGHT,)
+        state = self.drift_impl(refs[0][1], refs[1][1], kinds)
+        if state.status == jobs.RUNNING:  # API.md: 202 with the progress until the result is there
+            return http_util.Respond(request, {"status": "running", "progress": state.progress}, _JSON, code=202)
+        return http_util.Respond(request, state.result, _JSON)
 
     @_json_route
     def tensor_stats_route(self, request):
@@ -234,9 +224,9 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         target = _ref(target) if target else None
         if base[0] != "checkpoint" or (target and target[0] != "checkpoint"):
             raise errors.InvalidArgument("tensor_stats reads the values of checkpoints: use checkpoint:ID")
-        body = self._drift.tensor_stats(base[1], _arg(request, "base_key"), target and target[1],
-                                        request.args.get("target_key"), _count(request, "bins") or 40)
-        return self._json(request, body)
+        body = self._values.tensor_stats(base[1], _arg(request, "base_key"), target and target[1],
+                                         request.args.get("target_key"), _count(request, "bins") or 40)
+        return http_util.Respond(request, body, _JSON)
 
     @_json_route
     def static_route(self, request):
@@ -249,7 +239,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 
     # ------------------------------------------------------------------ impls (no HTTP)
 
-    def runs_impl(self, ctx, experiment) -> str:
+    def runs_impl(self, ctx, experiment) -> Tuple[str, str]:
         """The /runs body, serialized once per change of the logdir or of the event data."""
         snapshot = self._snapshot(ctx, experiment)
         if snapshot.runs_text is None:
@@ -260,7 +250,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 "scanning": snapshot.scanning,
                 # directories the walk could not open: their checkpoints are missing from the list
                 "unreadable_dirs": [{"path": path, "error": why} for path, why in snapshot.listing.unreadable_dirs],
-                "modes": list(_MODES),  # what /diff accepts as mode, "auto" first
+                "modes": list(records.MODES),  # what /diff accepts as mode, "auto" first
                 "runs": [{
                     "run": run,
                     "group": snapshot.groups[run],
@@ -269,90 +259,56 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 } for run, (checkpoints, architectures) in snapshot.table.items()],
             }
             snapshot.runs_text = _dumps(body)
-        return snapshot.runs_text
+        return snapshot.runs_text, _JSON
 
-    def overview_impl(self, ctx, experiment, query: str = "", offset=None, limit=None) -> dict:
+    def overview_impl(self, ctx, experiment, query: str = "", offset=None, limit=None) -> Tuple[dict, str]:
         """One row per run, problems first, with what is known now; the rest is computed in
         the background (``status`` "running" until every verdict is there: ask again)."""
         snapshot = self._snapshot(ctx, experiment)
         known, asked = self._verdicts.want(runs_overview.wanted(snapshot.rows))
         self._verdicts.stand({run: row.base for row in snapshot.rows if row.architecture is not None
                               for run in row.runs})
-        lookup = self._verdicts.lookup
-        bodies = runs_overview.ordered(runs_overview.row_json(row, lookup) for row in snapshot.rows
-                                       if runs_overview.matches(row, query))
-        counts = collections.Counter(b["outcome"] for b in bodies)
-        start, stop = _window(offset, limit, _PAGE)
-        read = sum(1 for c in snapshot.checkpoints if c.status != records.PENDING)
-        return {
-            "status": "running" if snapshot.scanning or known < asked else "done",
-            "progress": {"done": known + read, "total": asked + len(snapshot.checkpoints)},
-            "scanning": snapshot.scanning,
-            "total": len(bodies),
-            "offset": start,
-            "counts": {o: counts[o] for o in runs_overview.OUTCOMES if counts[o]},
-            "rows": bodies[start:stop],
-        }
+        body = runs_overview.overview_json(snapshot.rows, self._verdicts.lookup, query, _window(offset, limit, _PAGE),
+                                           snapshot.scanning, snapshot.checkpoints, known, asked)
+        return body, _JSON
 
     def matrix_impl(self, ctx, experiment, query: str = "", row_offset=None, row_limit=None,
-                    col_offset=None, col_limit=None) -> dict:
+                    col_offset=None, col_limit=None) -> Tuple[dict, str]:
         """Cell (i, j): does run j's newest readable checkpoint restore into run i's model."""
         snapshot = self._snapshot(ctx, experiment)
         models, columns = runs_overview.matrix_axes(snapshot.rows, query)
-        r0, r1 = _window(row_offset, row_limit, _MATRIX_PAGE)
-        c0, c1 = _window(col_offset, col_limit, _MATRIX_PAGE)
-        models, shown_models = models[r0:r1], models
-        columns, shown_columns = columns[c0:c1], columns
+        rows, cols = _window(row_offset, row_limit, _MATRIX_PAGE), _window(col_offset, col_limit, _MATRIX_PAGE)
         # column by column: the worker reads each checkpoint once for the whole column
-        known, asked = self._verdicts.want([(m.architecture, c.newest) for c in columns if c.newest is not None
-                                            for m in models])
-        lookup = self._verdicts.lookup
-        waiting = any(c.newest is None for c in columns)
-        return {
-            "status": "running" if known < asked or waiting else "done",
-            "progress": {"done": known, "total": asked},
-            "rows": {"total": len(shown_models), "offset": r0,
-                     "items": [{"run": m.run, "runs": list(m.runs), "architecture": m.architecture.to_json()}
-                               for m in models]},
-            "columns": {"total": len(shown_columns), "offset": c0,
-                        "items": [{"run": c.run, "runs": list(c.runs),
-                                   "checkpoint": c.newest.to_json() if c.newest is not None else None}
-                                  for c in columns]},
-            "cells": [[runs_overview.cell_json(lookup, m, c) for c in columns] for m in models],
-        }
+        asked = [(m.architecture, c.newest) for c in columns[cols[0]:cols[1]] if c.newest is not None
+                 for m in models[rows[0]:rows[1]]]
+        known, total = self._verdicts.want(asked)
+        return runs_overview.matrix_json(models, columns, rows, cols, self._verdicts.lookup, known, total), _JSON
 
-    def checkpoint_impl(self, checkpoint_id: str, offset=None, limit=None) -> dict:
+    def checkpoint_impl(self, checkpoint_id: str, offset=None, limit=None) -> Tuple[dict, str]:
         checkpoint = self._readable_checkpoint(checkpoint_id)
-        return {"checkpoint": checkpoint.to_json(), **_page(checkpoint.variables, offset, limit)}
+        return {"checkpoint": checkpoint.to_json(), **_page(checkpoint.variables, offset, limit)}, _JSON
 
-    def architecture_impl(self, ctx, experiment, architecture_id: str, offset=None, limit=None) -> dict:
+    def architecture_impl(self, ctx, experiment, architecture_id: str, offset=None, limit=None) -> Tuple[dict, str]:
         architecture = self._architecture(ctx, experiment, architecture_id)
-        return {"architecture": architecture.to_json(), **_page(architecture.variables, offset, limit)}
+        return {"architecture": architecture.to_json(), **_page(architecture.variables, offset, limit)}, _JSON
 
-    def diff_impl(self, ctx, experiment, base_ref, target_ref, mode="auto", kinds=None) -> str:
+    def diff_impl(self, ctx, experiment, base_ref, target_ref, mode="auto", kinds=None) -> Tuple[str, str]:
         base = self._side(ctx, experiment, base_ref)
         target = self._side(ctx, experiment, target_ref)
-        key = (id(base), id(target), mode, kinds)
-        with self._lock:
-            hit = self._reports.get(key)
-            if hit is not None and hit[0] is base and hit[1] is target:
-                self._reports.move_to_end(key)
-                return hit[2]
+        # Kept with the very records it was computed from (which keeps their id()s unique).
+        key, sides = (id(base), id(target), mode, kinds), (base, target)
+        text = self._reports.get(key, sides)
+        if text is not None:
+            return text, _JSON
         from tensorboard_plugin_ckptdiff import diff
 
         # The remap command is planned on the whole diff; the kinds asked for narrow what is shown.
         report = diff.narrowed(self._with_remap_command(diff.compare(base, target, mode=mode), base_ref), kinds)
-        with gc_pause.paused():  # a report's JSON is tens of thousands of small dicts
-            text = _dumps(report.to_json())
-        with self._lock:
-            self._reports[key] = (base, target, text)  # holding the sides keeps id() unique
-            while len(self._reports) > _REPORTS_KEPT:
-                self._reports.popitem(last=False)
-        return text
+        return self._reports.put(key, sides, _dumps(report.to_json())), _JSON
 
-    def drift_impl(self, base_id: str, target_id: str, kinds=(records.WEIGHT,)):
-        """(body, HTTP status) of /drift: 202 with the progress while it computes, then 200."""
-        return self._drift.drift(base_id, target_id, kinds)
+    def drift_impl(self, base_id: str, target_id: str, kinds=(records.WEIGHT,)) -> jobs.State:
+        """Where the drift of the pair stands: running (with its progress) or done (its JSON)."""
+        return self._values.drift(base_id, target_id, kinds)
 
     # ------------------------------------------------------------------ helpers
 
@@ -400,9 +356,6 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
     def _where(self, request):
         return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
-    def _json(self, request, body):
-        return http_util.Respond(request, body, _JSON)
-
     def _snapshot(self, ctx, experiment) -> "_Snapshot":
         """The listing as /runs, /overview and /matrix see it, built once per change of the
         logdir, of the event data, or of what was learned about carried architectures."""
@@ -412,9 +365,10 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         version = (self._catalog.version, len(self._carried_failed))
         listing = self._catalog.listing()
         event_architectures = self._event_architectures(ctx, experiment)
-        with self._lock:
-            cached = self._snapshots.get(experiment)
-        if cached is not None and cached.version == version and cached.event_architectures is event_architectures:
+        # The same listing version and the very same event data (an unchanged read is kept as
+        # the same object): then the snapshot still holds.
+        cached = self._snapshots.get(experiment, (version, event_architectures))
+        if cached is not None:
             return cached
         checkpoints = self._catalog.records(listing)
         by_run = self._architectures_by_run(event_architectures, listing, {c.id: c for c in checkpoints})
@@ -424,11 +378,9 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         table = {run: (discovery.oldest_first(checkpoints_by_run.get(run, ())), discovery.oldest_first(by_run.get(run, ())))
                  for run in sorted(set(listing.runs) | set(by_run))}
         groups = runs_overview.groups([run for run, found in event_architectures.items() if found], table)
-        snapshot = _Snapshot(version, event_architectures, listing, self._catalog.scanning(listing), tuple(checkpoints),
-                             table, groups, runs_overview.rows(table, groups))
-        with self._lock:
-            self._snapshots[experiment] = snapshot
-        return snapshot
+        snapshot = _Snapshot(listing, self._catalog.scanning(listing), tuple(checkpoints), table, groups,
+                             runs_overview.rows(table, groups))
+        return self._snapshots.put(experiment, (version, event_architectures), snapshot)
 
     def _verdict_key(self, side):
         """The verdict cache's key of a listing record: what its verdicts depend on."""
@@ -482,22 +434,16 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         if found.carries is None:
             raise errors.NotFound(f"no architecture with id {architecture_id!r}: ask /runs for the ids")
         key = (found.path, found.signature)
-        with self._lock:
-            cached = self._carried.get(key)
-            if cached is not None:
-                self._carried.move_to_end(key)
-                return cached
+        cached = self._carried.get(key)
+        if cached is not None:
+            return cached
         try:
             architecture = self._read_carried(found, checkpoint_id, architecture_id)
         except errors.CheckpointError as e:
             with self._lock:
                 self._carried_failed[key] = str(e)  # /runs lists it as an error from now on
             raise
-        with self._lock:
-            self._carried[key] = architecture
-            while len(self._carried) > _CARRIED_KEPT:
-                self._carried.popitem(last=False)
-        return architecture
+        return self._carried.put(key, None, architecture)
 
     def _read_carried(self, found, checkpoint_id: str, architecture_id: str) -> records.Architecture:
         if found.meta_path is not None:
@@ -519,18 +465,16 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
     def _event_architectures(self, ctx, experiment) -> Dict[str, list]:
         """Architectures from event data, re-read at most once per reload interval."""
         now = time.monotonic()
-        with self._lock:
-            cached = self._architectures.get(experiment)
-        if cached is not None and now - cached[0] < max(self._reload_interval, 1.0):
-            return cached[1]
+        cached = self._architectures.get(experiment, now)
+        if cached is not None:
+            return cached
         from tensorboard_plugin_ckptdiff.architectures import events
 
         result = events.read_architectures(self._data_provider, ctx, experiment) if self._data_provider else {}
-        with self._lock:
-            if cached is not None and cached[1] == result:
-                result = cached[1]  # unchanged: keep the object, so /runs stays cached
-            self._architectures[experiment] = (now, result)
-        return result
+        last = self._architectures.last(experiment)
+        if last is not None and last == result:
+            result = last  # unchanged: keep the object, so /runs stays cached
+        return self._architectures.put(experiment, now, result)
 
     def _architectures_by_run(self, event_architectures, listing, checkpoints) -> Dict[str, list]:
         merged = collections.defaultdict(list, {run: list(a) for run, a in event_architectures.items()})
@@ -572,8 +516,6 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 
 @dataclasses.dataclass
 class _Snapshot:
-    version: tuple
-    event_architectures: dict
     listing: catalog.Listing
     scanning: bool
     checkpoints: Tuple[records.Checkpoint, ...]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-from typing import Dict, Mapping, Optional, Tuple
+import re
+from typing import Dict, Optional, Tuple
+
+from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 # Statuses and kinds in the user's words; the same strings appear in the API and the UI.
 MATCH = "match"
@@ -27,7 +29,50 @@ OPTIMIZER = "optimizer"
 METADATA = "metadata"
 KINDS = (WEIGHT, OPTIMIZER, METADATA)
 
-# Checkpoint formats (API.md) and the modes the diff pairs by.
+# What decides a kind, for every source that knows a variable by its name (bundles, TF1 graphs,
+# live models, h5 files): tests/test_kinds.py feeds the same variables through each of them.
+# Counters that say how far training got, not what the model learned.
+COUNTERS = frozenset({"save_counter", "global_step", "step", "iterations", "_iterations", "iter", "iteration"})
+# TF1 optimizers' slot names (Saver keys like dense/kernel/Adam_1) and their accumulators.
+_SLOT = re.compile(r"^(Adam|AdamW|Momentum|RMSProp|Adagrad|AdagradDA|Adadelta|Ftrl|Nadam|Adamax|"
+                   r"ExponentialMovingAverage|LazyAdam|ProximalAdagrad)(_\d+)?$")
+_ACCUMULATOR = re.compile(r"^(beta1_power|beta2_power)(_\d+)?$")
+# A bundle's key holding the object graph: structure, never a variable of the model.
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def strip_output_suffix(name: str) -> str:
+    """A variable's name without the ":0" of its first output (TF1 names, Keras 2 weights)."""
+    return name[:-2] if name.endswith(":0") else name
+
+
+def kind_of(name: str) -> str:
+    """weight / optimizer / metadata of a variable by its TF1-style name (``dense/kernel``,
+    ``dense/kernel/Adam_1``, ``global_step``, ``beta1_power``); ":0" may be left on."""
+    parts = strip_output_suffix(name).split("/")
+    last = parts[-1]
+    if last in COUNTERS or name == OBJECT_GRAPH_KEY:
+        return METADATA
+    if len(parts) > 1 and _SLOT.match(last) or _ACCUMULATOR.match(last):
+        return OPTIMIZER
+    return WEIGHT
+
+
+def parse_kinds(kinds) -> Optional[Tuple[str, ...]]:
+    """``kinds`` as given to an API, a route or the CLI ("weight,optimizer", a list, or None
+    for all) as a tuple of known kinds; raises InvalidArgument for anything else."""
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+    kinds = tuple(kinds)
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise InvalidArgument(f"kinds is a subset of {', '.join(KINDS)}; got {', '.join(kinds) or 'nothing'}")
+    return kinds
+
+
+# Checkpoint formats (API.md) and the two flavors of bundles.
 TF_BUNDLE = "tf_bundle"
 KERAS_WEIGHTS_H5 = "keras_weights_h5"
 KERAS_LEGACY_H5 = "keras_legacy_h5"
@@ -39,6 +84,24 @@ FORMATS = (TF_BUNDLE, KERAS_WEIGHTS_H5, KERAS_LEGACY_H5, KERAS_ARCHIVE, SAVED_MO
 OBJECT_BASED = "object_based"
 NAME_BASED = "name_based"
 
+# The modes the diff pairs by (diff/pairing.py implements them; the dashboard and the CLI list
+# them from here) and the loader behind each: keras_order is two loaders with different rules.
+AUTO = "auto"
+NAME = "name"
+OBJECT_PATH = "object_path"
+KERAS_ORDER = "keras_order"
+TRANSFORMERS = "transformers"
+STRUCTURE = "structure"
+MODES = (AUTO, NAME, OBJECT_PATH, KERAS_ORDER, TRANSFORMERS, STRUCTURE)
+
+TF2_CHECKPOINT = "tf2_checkpoint"
+TF1_SAVER = "tf1_saver"
+KERAS3 = "keras3"
+KERAS_LEGACY = "keras_legacy"
+TRANSFORMERS_H5 = "transformers_h5"  # from_pretrained on tf_model.h5: load_tf_weights_from_h5
+TRANSFORMERS_SAFETENSORS = "transformers_safetensors"  # load_tf_weights_from_safetensors
+STRUCTURE_ONLY = "structure"  # no loader: two files of one model compared layer by layer
+
 OK = "ok"
 INCOMPLETE = "incomplete"
 ERROR = "error"
@@ -46,6 +109,15 @@ ERROR = "error"
 PENDING = "pending"
 
 Shape = Optional[Tuple[Optional[int], ...]]
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape as Python writes a tuple: ``(64,)``, ``(10, 64)``, ``()``; unknown dims as ``?``.
+    Verdicts and details say shapes this way, so it belongs to the vocabulary, not to text.py."""
+    if shape is None:
+        return "?"
+    dims = ["?" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,42 +336,6 @@ class Fix:
         }
 
 
-@dataclasses.dataclass(frozen=True)
-class Report:
-    """The answer to "would this restore?": entries, counts, verdicts and the fix."""
-
-    base: object  # Checkpoint or Architecture
-    target: object
-    mode: str
-    restorable: bool
-    resumable: bool
-    verdict: str
-    summary: Mapping[str, int]
-    entries: Tuple[Entry, ...]
-    fix: Fix
-
-    def to_json(self) -> dict:
-        return {
-            "base": _ref_json(self.base),
-            "target": _ref_json(self.target),
-            "mode": self.mode,
-            "restorable": self.restorable,
-            "resumable": self.resumable,
-            "verdict": self.verdict,
-            "summary": dict(self.summary),
-            "entries": [e.to_json() for e in self.entries],
-            "fix": self.fix.to_json(),
-        }
-
-    def to_text(self) -> str:
-        from tensorboard_plugin_ckptdiff.diff import text
-
-        return text.report_text(self)
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json())
-
-
 def assemble(cls, rows) -> tuple:
     """Instances of the frozen dataclass ``cls``, one per dict in ``rows``.
 
@@ -332,9 +368,3 @@ def assemble(cls, rows) -> tuple:
         put(obj, "__dict__", row)
         add(obj)
     return tuple(out)
-
-
-def _ref_json(side) -> dict:
-    out = side.to_json()
-    out["type"] = "checkpoint" if isinstance(side, Checkpoint) else "architecture"
-    return out

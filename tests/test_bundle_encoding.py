@@ -34,7 +34,7 @@ def index_bytes(request):
 
 
 def test_every_entry_and_the_header_re_encode_to_tensorflows_bytes(index_bytes):
-    pairs = index_table.entries(index_bytes)
+    pairs = bundles.index_pairs(index_bytes)
     header, *entries = pairs
     assert header[0] == b""
     assert proto.encode_header(proto.parse_header(header[1])) == header[1]
@@ -43,7 +43,7 @@ def test_every_entry_and_the_header_re_encode_to_tensorflows_bytes(index_bytes):
 
 
 def test_the_table_writer_lays_out_tensorflows_index_byte_for_byte(index_bytes):
-    assert index_table.write_table(index_table.entries(index_bytes)) == index_bytes
+    assert index_table.write_table(bundles.index_pairs(index_bytes)) == index_bytes
 
 
 def test_a_many_block_index_is_among_them(many_ckpt):
@@ -55,7 +55,7 @@ def test_slice_keys_tensorflow_wrote_re_encode_to_the_same_bytes(tf1_ckpt, shard
     found = 0
     for prefix in (tf1_ckpt, sharded_ckpt):
         with open(prefix + ".index", "rb") as f:
-            for key, _ in index_table.entries(f.read()):
+            for key, _ in bundles.index_pairs(f.read()):
                 if key[:1] == b"\x00":
                     assert slices.encode(*slices.decode(key)) == key
                     found += 1

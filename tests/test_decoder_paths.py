@@ -17,7 +17,7 @@ import pytest
 from makers import bundles, robustness
 from tensorboard_plugin_ckptdiff import storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle import entries_python, object_graph, table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle import index, object_graph, table as index_table
 from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
 FS = storage.for_path("/")
@@ -61,7 +61,7 @@ def graphs(prefixes):
 
 def _outcome(data, vectorized):
     try:
-        table = entries_python.scan(data, vectorized)
+        table = index.scan(data, vectorized)
     except CheckpointError as e:
         return "raises", e.message
     return table.header, table.keys, table.entries, table.error and table.error.message
@@ -98,7 +98,7 @@ def test_real_indexes_decode_alike_and_as_tensorflow_wrote_them(indexes, case):
     header, keys, entries, error = _assert_agree(indexes[case], case)
     assert header is not None and error is None
     assert keys and None not in entries
-    assert keys == [k.decode("latin-1") for k, _ in index_table.entries(indexes[case])[1:]]
+    assert keys == [k.decode("latin-1") for k, _ in bundles.index_pairs(indexes[case])[1:]]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -123,7 +123,7 @@ def test_corrupted_blocks_decode_or_fail_alike(indexes, case):
 def test_varint_running_past_its_entry_is_an_entry_error_on_both_paths(indexes):
     """A size whose varint continues past the entry's end is that entry's error (reported
     once the header is known good), not a table error, on both paths."""
-    pairs = index_table.entries(indexes["tf1"])
+    pairs = bundles.index_pairs(indexes["tf1"])
     key = pairs[1][0]
     # dtype float, shape [3], shard 0, offset 0, then a size whose varint never ends.
     broken = bytes.fromhex("0801" "120412020803" "1800" "2000" "28ffff")

@@ -8,7 +8,7 @@ from tensorboard.backend.event_processing import data_ingester
 
 from makers import logdirs
 from tensorboard_plugin_ckptdiff.logdir import catalog, walk as discovery
-from tensorboard_plugin_ckptdiff import storage
+from tensorboard_plugin_ckptdiff import formats, storage
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +39,24 @@ def test_bundle_is_found_by_its_prefix_with_the_step_of_its_name(tmp_path, bundl
     place(bundle, tmp_path / "run", "ckpt-7")
     [found] = scan(str(tmp_path)).found
     assert (found.id, found.step, found.format) == ("run/ckpt-7", 7, "tf_bundle")
+
+
+def test_listing_and_read_give_every_format_the_same_step(tmp_path, bundle):
+    # The step comes from one place, the format registry, whoever asks: the Keras and
+    # safetensors readers used to set none, so /runs and read() disagreed.
+    import keras
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    place(bundle, tmp_path / "run", "ckpt-7")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.save_weights(str(tmp_path / "run" / "model-03.weights.h5"))
+    model.save(str(tmp_path / "run" / "epoch5.keras"))
+    save_file({"w": np.zeros(2, np.float32)}, str(tmp_path / "run" / "step_12.safetensors"))
+    listed = {f.rel: f for f in scan(str(tmp_path)).found}
+    steps = {rel: (f.step, formats.read(f.path).step) for rel, f in listed.items()}
+    assert steps == {"run/ckpt-7": (7, 7), "run/model-03.weights.h5": (3, 3), "run/epoch5.keras": (5, 5),
+                     "run/step_12.safetensors": (12, 12)}
 
 
 def test_checkpoint_run_is_the_nearest_directory_with_event_files(tmp_path, bundle):
@@ -75,7 +93,7 @@ def test_logdir_spec_group_name_prefixes_ids_and_runs(tmp_path, bundle):
     ("epoch7.weights.h5", 7), ("model-03.weights.h5", 3), ("model.weights.h5", None),
 ])
 def test_step_comes_from_the_name(name, step):
-    assert discovery.step_from_name(name) == step
+    assert formats.step_of(name) == step
 
 
 def test_symlink_pointing_out_of_the_logdir_is_not_followed(tmp_path, bundle):

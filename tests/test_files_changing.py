@@ -77,11 +77,14 @@ def churn(tmp_path_factory):
     expected = sorted(f"ckpt/{p}" for p in os.listdir(logdir / "ckpt") if p.endswith(".index"))
     expected = [e[: -len(".index")] for e in expected]
     client = Client(app)
-    for _ in range(CATCH_UP_INTERVALS * 4):
-        final_listing = _listed(client.get(API + "runs").get_data())
-        if sorted(final_listing) == expected and all(c["status"] == "ok" for c in final_listing.values()):
-            break
-        time.sleep(RELOAD_SECONDS / 4)
+    try:
+        for _ in range(CATCH_UP_INTERVALS * 4):
+            final_listing = _listed(client.get(API + "runs").get_data())
+            if sorted(final_listing) == expected and all(c["status"] == "ok" for c in final_listing.values()):
+                break
+            time.sleep(RELOAD_SECONDS / 4)
+    finally:
+        logdirs.stop_reloading()  # else the process may abort at exit (see stop_reloading)
     return {"seen": seen, "complete": _complete(log_path), "writer": writer.returncode,
             "final": final_listing, "expected": expected}
 

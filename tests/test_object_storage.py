@@ -167,7 +167,7 @@ def plugin(s3):
 
 
 def _listed(plugin):
-    body = logdirs.settled(lambda: json.loads(plugin.runs_impl(None, "")))
+    body = logdirs.settled(lambda: json.loads(plugin.runs_impl(None, "")[0]))
     return {c["id"]: c for run in body["runs"] for c in run["checkpoints"]}
 
 
@@ -183,7 +183,7 @@ def test_plugin_lists_remote_checkpoints(plugin):
 def test_plugin_diffs_remote_checkpoints_as_it_diffs_local_ones(plugin, s3, pair):
     from tensorboard_plugin_ckptdiff import diff
 
-    body = json.loads(plugin.diff_impl(None, "", ("checkpoint", pair[0]), ("checkpoint", pair[1])))
+    body = json.loads(plugin.diff_impl(None, "", ("checkpoint", pair[0]), ("checkpoint", pair[1]))[0])
     base, target = (_local_and_remote(s3, ident[len("exp/"):])[0] for ident in pair)
     assert body["summary"] == diff.compare(base, target).to_json()["summary"]
     assert body["summary"]["match"] > 0

@@ -153,11 +153,13 @@ def test_the_verification_pass_reads_every_checkpoint_through_the_catalogs_read(
 def test_the_newest_checkpoint_of_every_run_is_verified_first(tmp_path, monkeypatch):
     root = str(tmp_path / "logs")
     _copy_demo(root, "keras_fit", "tf1_saver", "tf2_training")
-    read = []
+    reads = []
     real = catalog.Catalog._read
-    monkeypatch.setattr(catalog.Catalog, "_read", lambda self, found: read.append(found.id) or real(self, found))
-    logdirs.settled_runs(Client(logdirs.tensorboard_app("--logdir", root)))
-    assert read == ["keras_fit/ckpt/model-02.weights.h5", "tf1_saver/ckpt/model.ckpt-1", "tf2_training/ckpt/ckpt-3",
+    monkeypatch.setattr(catalog.Catalog, "_read", lambda self, found: reads.append((self, found.id)) or real(self, found))
+    app = logdirs.tensorboard_app("--logdir", root)
+    logdirs.settled_runs(Client(app))
+    mine = logdirs.plugin_of(app)._catalog  # not an earlier test's app, still verifying its logdir
+    assert [ident for reader, ident in reads if reader is mine] == ["keras_fit/ckpt/model-02.weights.h5", "tf1_saver/ckpt/model.ckpt-1", "tf2_training/ckpt/ckpt-3",
                     "keras_fit/ckpt/model-01.weights.h5", "tf1_saver/ckpt/model.ckpt-0", "tf2_training/ckpt/ckpt-2",
                     "tf2_training/ckpt/ckpt-1"]
 

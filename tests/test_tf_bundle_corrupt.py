@@ -139,7 +139,7 @@ def _table(pairs):
 
 
 def _rewrite(prefix, key, field_bytes):
-    pairs = index_table.entries(open(prefix + ".index", "rb").read())
+    pairs = bundles.index_pairs(open(prefix + ".index", "rb").read())
     pairs = [(k, v + field_bytes if k == key else v) for k, v in pairs]  # a later field wins in protobuf
     open(prefix + ".index", "wb").write(_table(pairs))
 

@@ -18,9 +18,6 @@ TF_KERAS = "tf_keras"
 TF_MODULE = "tf_module"
 TRANSFORMERS = "transformers"  # a TFPreTrainedModel: tf-keras underneath, loaded by from_pretrained
 
-_COUNTERS = {"iteration", "iterations", "global_step", "save_counter", "step"}
-
-
 def from_model(model, id: str = "live", run: Optional[str] = None) -> records.Architecture:
     """The variables ``model`` expects, weights first, then its built optimizer's state."""
     framework = framework_of(model)
@@ -51,10 +48,6 @@ def framework_of(model) -> str:
 
 
 # --- shared ---------------------------------------------------------------------------
-
-
-def _strip(name: str) -> str:
-    return name[:-2] if name.endswith(":0") else name
 
 
 def _dtype_name(dtype) -> str:
@@ -175,14 +168,14 @@ def _keras3_variables(model) -> List[records.Variable]:
         legacy_slot = legacy.get(id(var))
         out.append(_variable(
             var, var.path, var.path, records.WEIGHT, paths,
-            layer=owner, full_name=_strip(_backend_name(var)), layer_path=layer_path, index=index,
+            layer=owner, full_name=records.strip_output_suffix(_backend_name(var)), layer_path=layer_path, index=index,
             layer_index=legacy_slot[2] if legacy_slot else None))
     for var in optimizer_vars:
         layer_path, index, _ = slots.get(id(var), (None, None, None))
-        kind = records.METADATA if var.name in _COUNTERS else records.OPTIMIZER
+        kind = records.METADATA if var.name in records.COUNTERS else records.OPTIMIZER
         out.append(_variable(
             var, var.path, var.path, kind, paths,
-            full_name=_strip(_backend_name(var)), layer_path=layer_path, index=index))
+            full_name=records.strip_output_suffix(_backend_name(var)), layer_path=layer_path, index=index))
     return out
 
 
@@ -288,14 +281,14 @@ def _tf_keras_variables(model) -> List[records.Variable]:
     paths = object_paths(model, weights + optimizer_vars)
     out = []
     for var in weights:
-        name = _strip(var.name)
+        name = records.strip_output_suffix(var.name)
         layer, index, layer_index = legacy.get(id(var), (None, None, None))
         out.append(_variable(
             var, name, name, records.WEIGHT, paths, layer=layer, full_name=name,
             layer_path=layer, index=index, layer_index=layer_index))
     for var in optimizer_vars:
-        name = _strip(var.name)
-        kind = records.METADATA if name.rsplit("/", 1)[-1] in _COUNTERS else records.OPTIMIZER
+        name = records.strip_output_suffix(var.name)
+        kind = records.METADATA if name.rsplit("/", 1)[-1] in records.COUNTERS else records.OPTIMIZER
         out.append(_variable(var, name, name, kind, paths, full_name=name))
     return out
 
@@ -318,13 +311,13 @@ def _transformers_variables(model) -> List[records.Variable]:
 def _module_variables(module) -> List[records.Variable]:
     variables = list(module.variables)
     paths = object_paths(module, variables)
-    names = [_strip(v.name) for v in variables]
+    names = [records.strip_output_suffix(v.name) for v in variables]
     counts = collections.Counter(names)
     out = []
     for var, name in zip(variables, names):
         # A plain tf.Variable is named "Variable" wherever it sits: two of them would share a
         # key, so a repeated name is keyed by its object path instead.
         key = name if counts[name] == 1 else (paths.get(id(var)) or name)
-        kind = records.METADATA if name.rsplit("/", 1)[-1] in _COUNTERS else records.WEIGHT
+        kind = records.kind_of(name)
         out.append(_variable(var, key, name, kind, paths, full_name=name))
     return out

@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from tensorboard.compat.proto import graph_pb2, meta_graph_pb2, types_pb2, variable_pb2
 
 from tensorboard_plugin_ckptdiff import errors, records, storage
-from tensorboard_plugin_ckptdiff.architectures import kind_of_name, size_of
+from tensorboard_plugin_ckptdiff.architectures import size_of
 
 VARIABLE_OPS = {"VariableV2", "VarHandleOp", "Variable", "VariableV1"}
 FRAMEWORK = "tf1_graph"
@@ -279,7 +279,7 @@ def _joined_shape(parts: Iterable[Tuple[int, records.Shape]]) -> records.Shape:
 
 
 def _variable(name: str, dtype: str, shape: records.Shape) -> records.Variable:
-    kind = kind_of_name(name)
+    kind = records.kind_of(name)
     return records.Variable(
         key=name, name=name, shape=shape, dtype=dtype, size_bytes=size_of(shape, dtype),
         kind=kind, layer=_layer(name, kind), full_name=name)

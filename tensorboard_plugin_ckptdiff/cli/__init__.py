@@ -88,6 +88,12 @@ def run() -> None:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    # The command's edge, the one place the collector is paused: a command is one pass that
+    # makes hundreds of thousands of small records and tuples, none in a cycle, and each burst
+    # of them would make the collector rescan every object (TensorFlow's many, when loaded).
+    # The core never does this: it runs inside TensorBoard's process and users' programs.
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         return args.run(args)
     except BrokenPipeError:
@@ -100,3 +106,6 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    finally:
+        if was_enabled:
+            gc.enable()

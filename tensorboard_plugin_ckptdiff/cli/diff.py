@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 EXIT_RESTORABLE, EXIT_NOT_RESTORABLE = 0, 1
@@ -20,7 +21,7 @@ def register(subparsers) -> None:
         diff.add_argument(side, help=f"{what}: {SIDE_HELP}")
     add_architecture_option(diff)
     diff.add_argument("--mode", default="auto",
-                      choices=("auto", "name", "object_path", "keras_order", "transformers", "structure"),
+                      choices=records.MODES,
                       help="how to pair variables (default: the real loader's rule for TARGET's format)")
     diff.add_argument("--kinds", default=None,
                       help="comma-separated kinds to show: weight, optimizer, metadata (default: all)")
@@ -32,7 +33,7 @@ def register(subparsers) -> None:
 def _diff(args) -> int:
     from tensorboard_plugin_ckptdiff import api, diff
     from tensorboard_plugin_ckptdiff.remapping import command as remap_command
-    from tensorboard_plugin_ckptdiff.diff import text_report
+    from tensorboard_plugin_ckptdiff.diff import text
 
     base = api.as_base(side(args.base, args.architecture))
     target = _as_given(api.as_target(side(args.target)), args.target)
@@ -42,7 +43,7 @@ def _diff(args) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
     else:
-        print(text_report.render(report, matches=args.all))
+        print(text.report_text(report, matches=args.all))
     return EXIT_RESTORABLE if report.restorable else EXIT_NOT_RESTORABLE
 
 

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
                        help="show the N variables that moved most (default 20; 0 for all)")
     drift.add_argument("--kinds", default=records.WEIGHT,
                        help="comma-separated kinds to compare: weight, optimizer, metadata (default weight)")
-    drift.add_argument("--mode", default="auto", help="how to pair variables: auto, name, object_path, keras_order")
+    drift.add_argument("--mode", default="auto", choices=records.MODES, help="how to pair variables (default: the real loader's rule)")
     drift.set_defaults(run=_drift)
 
 
@@ -27,9 +27,7 @@ def _drift(args) -> int:
     from tensorboard_plugin_ckptdiff.values import drift as value_drift
     from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
-    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    if not kinds or any(k not in records.KINDS for k in kinds):
-        raise InvalidArgument(f"--kinds is a comma-separated subset of {', '.join(records.KINDS)}; got {args.kinds!r}")
+    kinds = records.parse_kinds(args.kinds)
     if args.top < 0:
         raise InvalidArgument(f"--top must be 0 or more, got {args.top}")
     progress = _progress if sys.stderr.isatty() and not args.json else None

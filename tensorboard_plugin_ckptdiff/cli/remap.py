@@ -14,7 +14,7 @@ EXIT_RESTORABLE, EXIT_LEFT = 0, 1
 
 def register(subparsers) -> None:
     from tensorboard_plugin_ckptdiff.cli import diff as cli_diff
-    from tensorboard_plugin_ckptdiff.diff import pairing
+    from tensorboard_plugin_ckptdiff import records
     from tensorboard_plugin_ckptdiff.remapping import plan
 
     remap = subparsers.add_parser(
@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     remap.add_argument("-o", "--output", dest="out", required=True, metavar="OUT",
                        help="where to write it (a bundle prefix, or a file named like TARGET's format); "
                             "never one of TARGET's files")
-    remap.add_argument("--mode", default="auto", choices=pairing.MODES,
+    remap.add_argument("--mode", default="auto", choices=records.MODES,
                        help="how to pair variables (default: the real loader's rule for TARGET's format)")
     remap.add_argument("--drop-unexpected", action="store_true",
                        help="leave out the variables BASE does not ask for")

@@ -16,6 +16,7 @@ from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.diff.pairing import (
     KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, Pairing)
+from tensorboard_plugin_ckptdiff.diff import rows
 from tensorboard_plugin_ckptdiff.diff.renamed import Rename
 
 _MAX_LISTED = 200  # beyond this, a snippet would be a wall of names: it says how to build the map
@@ -164,8 +165,6 @@ def _after_moves(pairing, moves) -> Tuple[str, ...]:
     """What load_weights(skip_mismatch=True) restores once the file's layers are moved."""
     import dataclasses
 
-    from tensorboard_plugin_ckptdiff import diff
-
     moved = dict(moves)
 
     def move(v):
@@ -176,7 +175,7 @@ def _after_moves(pairing, moves) -> Tuple[str, ...]:
     base = records.Architecture(id="base", source="live_model", variables=pairing.base_variables)
     target = records.Checkpoint(id="edited", path="edited", format=records.KERAS_WEIGHTS_H5,
                                 variables=tuple(move(v) for v in pairing.target_variables))
-    return diff.restored_keys(base, target, mode="keras_order")
+    return rows.restored_keys(base, target, mode="keras_order")
 
 
 def _legacy_by_name(pairing, path) -> List[records.Snippet]:

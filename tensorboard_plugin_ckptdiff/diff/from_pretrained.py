@@ -42,8 +42,7 @@ def strip_model_name_and_prefix(name: str) -> str:
 
 def display_name(name: str) -> str:
     """What a person reads: the name without the model's own (``bert/encoder/...``), no ``:0``."""
-    name = name[:-2] if name.endswith(":0") else name
-    return strip_model_name_and_prefix(name)
+    return strip_model_name_and_prefix(records.strip_output_suffix(name))
 
 
 def written_by_transformers_h5(variables) -> bool:
@@ -102,9 +101,7 @@ def _layer(side, v: records.Variable) -> Optional[str]:
 
 def identities(base, target, loader: str) -> Tuple[Callable, Callable]:
     """(base identity, target identity) functions for pairing.by_identity."""
-    from tensorboard_plugin_ckptdiff.diff.pairing import TRANSFORMERS_H5
-
-    h5 = loader == TRANSFORMERS_H5
+    h5 = loader == records.TRANSFORMERS_H5
     if h5:
         def target_id(t):
             return (_layer(target, t), _stripped(target, t, True))

@@ -14,25 +14,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
-AUTO = "auto"
-NAME = "name"
-OBJECT_PATH = "object_path"
-KERAS_ORDER = "keras_order"
-TRANSFORMERS = "transformers"
-STRUCTURE = "structure"
-MODES = (AUTO, NAME, OBJECT_PATH, KERAS_ORDER, TRANSFORMERS, STRUCTURE)
-
-# The loader behind a mode: keras_order is two loaders with different rules.
-TF2_CHECKPOINT = "tf2_checkpoint"
-TF1_SAVER = "tf1_saver"
-KERAS3 = "keras3"
-KERAS_LEGACY = "keras_legacy"
-TRANSFORMERS_H5 = "transformers_h5"  # from_pretrained on tf_model.h5: load_tf_weights_from_h5
-TRANSFORMERS_SAFETENSORS = "transformers_safetensors"  # load_tf_weights_from_safetensors
-STRUCTURE_ONLY = "structure"  # no loader: two files of one model compared layer by layer
-
-# Structure, not a variable: never restored into anything.
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+# The modes and their loaders are vocabulary (records.py); their rules are this module.
+from tensorboard_plugin_ckptdiff.records import (
+    AUTO, KERAS3, KERAS_LEGACY, KERAS_ORDER, MODES, NAME, OBJECT_PATH, STRUCTURE, STRUCTURE_ONLY, TF1_SAVER,
+    TF2_CHECKPOINT, TRANSFORMERS, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +51,7 @@ def variables_of(side) -> Tuple[records.Variable, ...]:
     if side.status != records.OK:
         what = "checkpoint" if isinstance(side, records.Checkpoint) else "architecture"
         raise InvalidArgument(f"the {what} {side.id!r} is {side.status}: {side.error or 'not readable'}")
-    return tuple(v for v in side.variables if v.key != OBJECT_GRAPH_KEY)
+    return tuple(v for v in side.variables if v.key != records.OBJECT_GRAPH_KEY)
 
 
 def _format(side) -> Optional[Tuple[str, Optional[str]]]:
@@ -143,8 +128,7 @@ def pair(base, target, mode: str = AUTO) -> Pairing:
 
 
 def name_of(v: records.Variable) -> str:
-    name = v.full_name or v.name
-    return name[:-2] if name.endswith(":0") else name
+    return records.strip_output_suffix(v.full_name or v.name)
 
 
 def _keras3_slot(v: records.Variable):

@@ -13,12 +13,12 @@ restore stops in an order TF does not promise: nothing of it is counted as resto
 from __future__ import annotations
 
 import collections
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.diff.pairing import (
-    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
+    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
 # Loaders that cast a saved value to the variable's dtype rather than refuse it.
 CASTING = (KERAS3, KERAS_LEGACY, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, STRUCTURE_ONLY)
@@ -95,11 +95,19 @@ def _until_first_failure(loader, entries, out, order: Callable) -> None:
             out[i] = False
 
 
+def legacy_count_problem(entries) -> Optional[str]:
+    base = {e.base.layer_index for e in entries if e.base is not None and e.base.kind == records.WEIGHT}
+    target = {e.target.layer_index for e in entries if e.target is not None and e.status != records.RENAMED
+              and e.target.kind == records.WEIGHT}
+    if len(base) != len(target):
+        return (f"the model has {len(base)} layers with weights but the file holds {len(target)}, "
+                "and a legacy h5 file is loaded layer by layer in order.")
+    return None
+
+
 def _counts_differ(entries) -> bool:
     """tf-keras checks the layer count, then each layer's weight count, before setting values."""
-    from tensorboard_plugin_ckptdiff.diff import verdict
-
-    if verdict.legacy_count_problem(entries) is not None:
+    if legacy_count_problem(entries) is not None:
         return True
     base = collections.Counter(e.base.layer_index for e in entries
                                if e.base is not None and e.base.kind == records.WEIGHT)

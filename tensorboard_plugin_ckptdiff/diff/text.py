@@ -1,16 +1,16 @@
-"""Plain-text presentation of records for the CLI (the UI and JSON live elsewhere)."""
+"""Every plain-text form the CLI and the Python API print: a checkpoint's listing, a diff report
+(the status table with repeated layers folded, the verdict and the fix) and what remap wrote.
+It reads records; nothing below it knows it exists (the UI and JSON live elsewhere)."""
 
 from __future__ import annotations
 
+import re
+from typing import Dict, List, Tuple
+
 from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.records import shape_text
 
-
-def shape_text(shape) -> str:
-    """A shape as Python writes a tuple: ``(64,)``, ``(10, 64)``, ``()``; unknown dims as ``?``."""
-    if shape is None:
-        return "?"
-    dims = ["?" if d is None else str(d) for d in shape]
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+_NUMBER = re.compile(r"\d+")
 
 
 def _bytes(n) -> str:
@@ -47,7 +47,124 @@ def checkpoint_text(checkpoint: records.Checkpoint) -> str:
     return "\n".join(lines)
 
 
-def report_text(report) -> str:
-    from tensorboard_plugin_ckptdiff.diff import text_report
+def report_text(report, matches: bool = False) -> str:
+    """The report for a terminal; ``matches`` also lists the rows that match."""
+    lines = [f"{_side(report.base)}  <-  {_side(report.target)}   (paired by {report.mode})", ""]
+    lines.append(counts_line(report.entries))
+    # A match the loader will still leave alone (its layer failed, the load stopped) is listed:
+    # it is exactly the row a person would otherwise trust.
+    rows = [_row(e) for e in report.entries if matches or e.status != records.MATCH or not e.restored]
+    if rows:
+        lines.append("")
+        lines += _table(_fold(rows))
+    lines += ["", report.verdict]
+    if not report.resumable and report.restorable:
+        lines.append("Not resumable: the optimizer state would not all be restored.")
+    if report.fix.assignment_map:
+        lines += ["", "Assignment map (checkpoint -> model):"]
+        lines += [f"  {k} -> {v}" for k, v in report.fix.assignment_map]
+    for snippet in report.fix.snippets:
+        lines += ["", f"# {snippet.title}", snippet.code]
+    return "\n".join(lines)
 
-    return text_report.render(report)
+
+_KIND_WORDS = ((records.WEIGHT, "weights"), (records.OPTIMIZER, "optimizer"), (records.METADATA, "counters"))
+
+
+def counts_line(entries) -> str:
+    """Counts per status, kind by kind, in the verdict's own units ("weights: 4 match")."""
+    parts = []
+    for kind, word in _KIND_WORDS:
+        found = [e for e in entries if e.kind == kind]
+        if not found:
+            continue
+        counts = {}
+        for e in found:
+            counts[e.status] = counts.get(e.status, 0) + 1
+        text = ", ".join(f"{counts[s]} {s}" for s in records.STATUSES if s in counts)
+        left = sum(1 for e in found if e.status == records.MATCH and not e.restored and e.base is not None)
+        if left:
+            text += f" ({left} of the matches not restored)"
+        parts.append(f"{word}: {text}")
+    return "; ".join(parts) or "no variables"
+
+
+def _side(side) -> str:
+    if isinstance(side, records.Checkpoint):
+        flavor = f", {side.flavor}" if side.flavor else ""
+        return f"{side.path} ({side.format}{flavor})"
+    return f"{side.id} ({side.source})"
+
+
+def _row(e: records.Entry) -> Tuple[str, str, str, str]:
+    """(status, name, what the model expects, what the checkpoint holds)."""
+    b, t = e.base, e.target
+    name = (b or t).name
+    if e.status == records.RENAMED:
+        name = f"{b.name} <- {t.name}"
+    expects = f"{shape_text(b.shape)} {b.dtype}" if b else ""
+    holds = f"{shape_text(t.shape)} {t.dtype}" if t else ""
+    status = e.status + (f" ({e.cast})" if e.cast else "") + (f" ({e.confidence:.2f})" if e.confidence else "")
+    if e.base is not None and e.target is not None and e.status != records.RENAMED:
+        if e.status == records.MATCH and not e.restored:
+            status = "match, not restored"
+        elif e.status != records.MATCH and e.restored:
+            status += ", restored"
+    return status, name, expects, holds
+
+
+def _fold(rows: List[Tuple[str, str, str, str]]) -> List[Tuple[str, str, str, str]]:
+    """Rows that differ only by one number in the name become one: ``layers.{0..11}.attention``."""
+    groups: Dict[tuple, List[Tuple[str, ...]]] = {}
+    for status, name, expects, holds in rows:
+        key = (status, _NUMBER.sub("\0", name), expects, holds)
+        groups.setdefault(key, []).append(tuple(_NUMBER.findall(name)))
+    out = []
+    for (status, pattern, expects, holds), found in groups.items():
+        varying = [i for i in range(len(found[0])) if len({f[i] for f in found}) > 1]
+        if len(varying) > 1:  # two numbers move at once: not one repeated layer
+            out += [(status, _fill(pattern, f), expects, holds) for f in found]
+            continue
+        numbers = list(found[0])
+        if varying:
+            numbers[varying[0]] = _range([int(f[varying[0]]) for f in found])
+        out.append((status, _fill(pattern, numbers), expects, holds))
+    return out
+
+
+def _fill(pattern: str, numbers) -> str:
+    parts = pattern.split("\0")
+    return parts[0] + "".join(n + p for n, p in zip(numbers, parts[1:]))
+
+
+def _range(found: List[int]) -> str:
+    if len(found) == 1:
+        return str(found[0])
+    values = sorted(set(found))
+    if values == list(range(values[0], values[-1] + 1)):
+        return f"{{{values[0]}..{values[-1]}}}"
+    return "{" + ",".join(str(v) for v in values) + "}"
+
+
+def _table(rows) -> List[str]:
+    header = ("status", "variable", "model expects", "checkpoint holds")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(header)] + [fmt(r) for r in rows]
+
+
+def remapped(result) -> str:
+    """What ``ckptdiff remap`` wrote, then the written file's diff against the base."""
+    done = [f"{n} {word}" for n, word in ((result.renamed, "renamed"), (result.cast, "cast"),
+                                          (result.dropped, "dropped"), (result.moved_layers, "layers moved"))
+            if n]
+    lines = [f"Wrote {result.path} ({result.format}): {', '.join(done) or 'nothing to change'}; "
+             f"{result.copied} copied as they were."]
+    lines += [f"  {sentence}" for sentence in result.left]
+    report = result.report
+    lines += ["", counts_line(report.entries)]
+    rows = [_row(e) for e in report.entries if e.status != records.MATCH or not e.restored]
+    if rows:
+        lines += [""] + _table(_fold(rows))
+    lines += ["", report.verdict]
+    return "\n".join(lines)

@@ -8,8 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.diff.restored import TRANSFORMERS, can_restore
-from tensorboard_plugin_ckptdiff.diff.text import shape_text
+from tensorboard_plugin_ckptdiff.diff.restored import TRANSFORMERS, can_restore, legacy_count_problem
+from tensorboard_plugin_ckptdiff.records import shape_text
 from tensorboard_plugin_ckptdiff.diff.pairing import (
     KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
@@ -148,16 +148,6 @@ class _Slots:
         what = "the optimizer" if state else f"layer {self.owner.get(slot) or slot}"
         where = f"under {slot}" if isinstance(slot, str) else f"in the file's layer #{slot}"
         return f"{what} expects {count} variable{'s' if count != 1 else ''} but the checkpoint holds {held} {where}."
-
-
-def legacy_count_problem(entries) -> Optional[str]:
-    base = {e.base.layer_index for e in entries if e.base is not None and e.base.kind == records.WEIGHT}
-    target = {e.target.layer_index for e in entries if e.target is not None and e.status != records.RENAMED
-              and e.target.kind == records.WEIGHT}
-    if len(base) != len(target):
-        return (f"the model has {len(base)} layers with weights but the file holds {len(target)}, "
-                "and a legacy h5 file is loaded layer by layer in order.")
-    return None
 
 
 # --- resuming ----------------------------------------------------------------------------------------

@@ -2,13 +2,19 @@
 
 Every reader module provides:
     FORMAT                      the format id of API.md
+    SUFFIXES                    the file-name endings it claims (stripped before a step is read)
     claims(name) -> bool        the file name says "I am this format" (discovery lists it)
     sniff(fs, path, head) -> bool   the content agrees (``head``: the file's first 512 bytes,
                                 or b"" for a prefix/directory)
     read(fs, path) -> Checkpoint    metadata only, never tensor values
     read_tensor(fs, path, key) -> numpy.ndarray    one tensor, bounds- and CRC-checked
 and may provide ``iter_chunks(fs, path, key, max_bytes)`` yielding flat numpy chunks of one
-tensor in C order (for drift over tensors larger than memory).
+tensor in C order (for drift over tensors larger than memory), and ``glance(fs, path) ->
+(flavor, error)``: what a few bytes say, for a listing that reads nothing more (an error there
+marks the checkpoint unreadable before anyone opens it).
+
+A new format is one module with these names plus one line in ``_MODULES`` below: discovery,
+steps, reading and the routes all ask this registry.
 
 ``path`` is what the user names: a bundle prefix, a file, or a SavedModel directory. Readers
 raise ``CheckpointError`` for anything unreadable and ``IncompleteCheckpoint`` for a
@@ -20,7 +26,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from typing import Optional
+import re
+from typing import NamedTuple, Optional
 
 from tensorboard_plugin_ckptdiff import records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
@@ -36,6 +43,24 @@ _MODULES = (
 )
 
 
+# Steps in file names as training loops write them: ckpt-100, model.ckpt-100, step_100,
+# weights.05, epoch-3, weights-12, 0100. The first pattern that matches names the step.
+_STEP_PATTERNS = (
+    re.compile(r"(?:^|[-_.])(?:ckpt|step|steps|epoch|epochs|iter|iteration)[-_.]?(\d+)", re.I),
+    re.compile(r"^weights[-_.](\d+)"),
+    re.compile(r"-(\d+)$"),
+    re.compile(r"^(\d+)$"),
+)
+
+
+class Glance(NamedTuple):
+    """What a few bytes say about a listed checkpoint, before anyone reads it."""
+
+    flavor: Optional[str] = None
+    status: str = records.OK
+    error: Optional[str] = None
+
+
 def readers():
     return [importlib.import_module(f"{__name__}.{name}") for name in _MODULES]
 
@@ -47,6 +72,44 @@ def reader_for_format(fmt: str):
         if module.FORMAT == fmt:
             return module
     raise CheckpointError(f"unsupported checkpoint format {fmt!r}")
+
+
+def claimed_format(name: str) -> Optional[str]:
+    """The format a file's name claims, or None (the name alone lists a file; content decides
+    when it is read)."""
+    for module in readers():
+        if module.claims(name):
+            return module.FORMAT
+    return None
+
+
+def step_of(name: str) -> Optional[int]:
+    """The training step a checkpoint's name says (its file or directory name), or None."""
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
+    endings = sorted((s for module in readers() for s in module.SUFFIXES), key=len, reverse=True)
+    for suffix in endings:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    for pattern in _STEP_PATTERNS:
+        m = pattern.search(stem)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def glance(fs, fmt: str, path: str) -> Glance:
+    """Flavor and an early verdict from a few bytes of a listed checkpoint: a file whose magic
+    is wrong is an error now; deeper corruption shows when it is first read."""
+    module = reader_for_format(fmt)
+    if not hasattr(module, "glance"):
+        return Glance()
+    try:
+        flavor, error = module.glance(fs, path)
+    except OSError as e:
+        # strerror, not str(e): the listing goes to remote browsers, the server path stays here.
+        return Glance(status=records.ERROR, error=f"cannot read the file: {e.strerror or type(e).__name__}")
+    return Glance(flavor, records.ERROR if error else records.OK, error)
 
 
 def _head(fs, path: str) -> bytes:
@@ -118,7 +181,9 @@ def read(path: str, fs=None) -> records.Checkpoint:
         raise CheckpointError(f"the file claims structures too large to read ({type(e).__name__})", canonical) from e
     except Exception as e:  # a reader bug must not take the caller down: say what broke
         raise CheckpointError(f"unreadable: {type(e).__name__}: {e}", canonical) from e
-    return dataclasses.replace(checkpoint, location=_location(canonical))
+    # One step per file, whoever asks: the listing and read() both take it from the name.
+    step = checkpoint.step if checkpoint.step is not None else step_of(canonical)
+    return dataclasses.replace(checkpoint, location=_location(canonical), step=step)
 
 
 def _location(path: str) -> str:
@@ -146,11 +211,7 @@ def _claimed_format(fs, path: str) -> Optional[str]:
         return records.SAVED_MODEL if fs.stat(fs.join(path, "saved_model.pb")) else records.TF_BUNDLE
     if st is None:
         return records.TF_BUNDLE
-    name = fs.basename(path)
-    for module in readers():
-        if module.claims(name):
-            return module.FORMAT
-    return None
+    return claimed_format(fs.basename(path))
 
 
 def read_tensor(checkpoint: records.Checkpoint, key: str, fs=None):

@@ -167,7 +167,7 @@ def _objects_class():
     if _OBJECTS_CLASS is not None:
         return _OBJECTS_CLASS
     from pyfive import dataobjects as do
-    from pyfive.core import InvalidHDF5File, _unpack_struct_from, _unpack_struct_from_file
+    from pyfive.core import InvalidHDF5File
     from pyfive.datatype_msg import DatatypeMessage
 
     class _Datatype(DatatypeMessage):
@@ -184,114 +184,10 @@ def _objects_class():
         # is re-copied until memory runs out. Here each block is read once, headers are
         # capped at the 4 GiB the format allows, and a bad header is an error, not an assert.
 
-        @staticmethod
-        def _parse_v1_objects(fh):
-            header = _unpack_struct_from_file(do.OBJECT_HEADER_V1, fh)
-            if header["version"] != 1:
-                raise InvalidHDF5File("unknown object header version")
-            blocks = [fh.read(header["object_header_size"])]
-            data = blocks[0]
-            seen = set()
-            offset = 0
-            msgs = []
-            for _ in range(header["total_header_messages"]):
-                msg = _unpack_struct_from(do.HEADER_MSG_INFO_V1, data, offset)
-                msg["offset_to_message"] = offset + 8
-                if msg["type"] == do.OBJECT_CONTINUATION_MSG_TYPE:
-                    address, size = struct.unpack_from("<QQ", data, offset + 8)
-                    if address in seen:
-                        raise InvalidHDF5File("an object header continues into itself")
-                    seen.add(address)
-                    fh.seek(address)
-                    blocks.append(fh.read(size))
-                    data = b"".join(blocks)
-                msgs.append(msg)
-                offset += 8 + msg["size"]
-            return msgs, data, header
-
-        def _parse_v2_objects(self, fh):
-            header, order_size = self._parse_v2_header(fh)
-            msgs = []
-            data = fh.read(header["size_of_chunk_0"])
-            blocks = [data]
-            seen = set()
-            offset = 0
-            chunk_sizes = [header["size_of_chunk_0"]]
-            current = 0
-            processed = 0
-            while offset < len(data) - 4:
-                msg = _unpack_struct_from(do.HEADER_MSG_INFO_V2, data, offset)
-                msg["offset_to_message"] = offset + 4 + order_size
-                if msg["type"] == do.OBJECT_CONTINUATION_MSG_TYPE:
-                    address, size = struct.unpack_from("<QQ", data, offset + 4 + order_size)
-                    if address in seen:
-                        raise InvalidHDF5File("an object header continues into itself")
-                    seen.add(address)
-                    fh.seek(address)
-                    block = fh.read(size)
-                    if block[:4] != b"OCHK" or size < 4:
-                        raise InvalidHDF5File("an object header continuation block is damaged")
-                    chunk_sizes.append(size - 4)
-                    blocks.append(block[4:])
-                    data = b"".join(blocks)
-                msgs.append(msg)
-                offset += 4 + msg["size"] + order_size
-                within = offset - processed
-                if within + 4 >= chunk_sizes[current]:
-                    offset += chunk_sizes[current] - within
-                    processed += chunk_sizes[current]
-                    current += 1
-                    if current >= len(chunk_sizes):
-                        break
-            return msgs, data, header
-
-        @staticmethod
-        def _parse_v2_header(fh):
-            header = _unpack_struct_from_file(do.OBJECT_HEADER_V2, fh)
-            if header["signature"] != b"OHDR" or header["version"] != 2:
-                raise InvalidHDF5File("unknown object header")
-            order_size = 2 if header["flags"] & 4 else 0
-            if header["flags"] & 16:
-                fh.read(4)  # maximum compact / minimum dense attribute counts
-            if header["flags"] & 32:
-                fh.read(16)  # access, modification, change and birth times
-            width = ("<B", "<H", "<I", "<Q")[header["flags"] & 3]
-            header["size_of_chunk_0"] = struct.unpack(width, fh.read(struct.calcsize(width)))[0]
-            return header, order_size
-
-        @staticmethod
-        def _decode_link_msg(data, offset):
-            # pyfive asserts on an external link (type 64), which would make the whole group
-            # unreadable: it is kept here as a link that is listed but never followed.
-            version, flags = struct.unpack_from("<BB", data, offset)
-            offset += 2
-            if version != 1:
-                raise InvalidHDF5File("unknown link message version")
-            link_type = 0
-            if flags & 8:
-                link_type = data[offset]
-                offset += 1
-            order = None
-            if flags & 4:
-                (order,) = struct.unpack_from("<Q", data, offset)
-                offset += 8
-            encoding = "ascii"
-            if flags & 16:
-                encoding = "utf-8" if data[offset] else "ascii"
-                offset += 1
-            width = 1 << (flags & 3)
-            size = int.from_bytes(data[offset:offset + width], "little")
-            offset += width
-            name = bytes(data[offset:offset + size]).decode(encoding, "replace")
-            offset += size
-            if link_type == 0:
-                (address,) = struct.unpack_from("<Q", data, offset)
-            elif link_type == 1:
-                (length,) = struct.unpack_from("<H", data, offset)
-                address = bytes(data[offset + 2:offset + 2 + length]).decode(encoding, "replace")
-            else:
-                address = _EXTERNAL
-            return order, (name, address)
+        _parse_v1_objects = staticmethod(_v1_objects)
+        _parse_v2_objects = _v2_objects
+        _parse_v2_header = staticmethod(_v2_header)
+        _decode_link_msg = staticmethod(_link_msg)
 
         @property
         def ptype(self):
@@ -311,6 +207,127 @@ def _objects_class():
 
     _OBJECTS_CLASS = _Objects
     return _Objects
+
+
+# The object-header parsing _Objects puts in place of pyfive's (see its comment).
+
+
+def _v1_objects(fh):
+    from pyfive import dataobjects as do
+    from pyfive.core import InvalidHDF5File, _unpack_struct_from, _unpack_struct_from_file
+
+    header = _unpack_struct_from_file(do.OBJECT_HEADER_V1, fh)
+    if header["version"] != 1:
+        raise InvalidHDF5File("unknown object header version")
+    blocks = [fh.read(header["object_header_size"])]
+    data = blocks[0]
+    seen = set()
+    offset = 0
+    msgs = []
+    for _ in range(header["total_header_messages"]):
+        msg = _unpack_struct_from(do.HEADER_MSG_INFO_V1, data, offset)
+        msg["offset_to_message"] = offset + 8
+        if msg["type"] == do.OBJECT_CONTINUATION_MSG_TYPE:
+            address, size = struct.unpack_from("<QQ", data, offset + 8)
+            if address in seen:
+                raise InvalidHDF5File("an object header continues into itself")
+            seen.add(address)
+            fh.seek(address)
+            blocks.append(fh.read(size))
+            data = b"".join(blocks)
+        msgs.append(msg)
+        offset += 8 + msg["size"]
+    return msgs, data, header
+
+def _v2_objects(self, fh):
+    from pyfive import dataobjects as do
+    from pyfive.core import InvalidHDF5File, _unpack_struct_from
+
+    header, order_size = _v2_header(fh)
+    msgs = []
+    data = fh.read(header["size_of_chunk_0"])
+    blocks = [data]
+    seen = set()
+    offset = 0
+    chunk_sizes = [header["size_of_chunk_0"]]
+    current = 0
+    processed = 0
+    while offset < len(data) - 4:
+        msg = _unpack_struct_from(do.HEADER_MSG_INFO_V2, data, offset)
+        msg["offset_to_message"] = offset + 4 + order_size
+        if msg["type"] == do.OBJECT_CONTINUATION_MSG_TYPE:
+            address, size = struct.unpack_from("<QQ", data, offset + 4 + order_size)
+            if address in seen:
+                raise InvalidHDF5File("an object header continues into itself")
+            seen.add(address)
+            fh.seek(address)
+            block = fh.read(size)
+            if block[:4] != b"OCHK" or size < 4:
+                raise InvalidHDF5File("an object header continuation block is damaged")
+            chunk_sizes.append(size - 4)
+            blocks.append(block[4:])
+            data = b"".join(blocks)
+        msgs.append(msg)
+        offset += 4 + msg["size"] + order_size
+        within = offset - processed
+        if within + 4 >= chunk_sizes[current]:
+            offset += chunk_sizes[current] - within
+            processed += chunk_sizes[current]
+            current += 1
+            if current >= len(chunk_sizes):
+                break
+    return msgs, data, header
+
+def _v2_header(fh):
+    from pyfive import dataobjects as do
+    from pyfive.core import InvalidHDF5File, _unpack_struct_from_file
+
+    header = _unpack_struct_from_file(do.OBJECT_HEADER_V2, fh)
+    if header["signature"] != b"OHDR" or header["version"] != 2:
+        raise InvalidHDF5File("unknown object header")
+    order_size = 2 if header["flags"] & 4 else 0
+    if header["flags"] & 16:
+        fh.read(4)  # maximum compact / minimum dense attribute counts
+    if header["flags"] & 32:
+        fh.read(16)  # access, modification, change and birth times
+    width = ("<B", "<H", "<I", "<Q")[header["flags"] & 3]
+    header["size_of_chunk_0"] = struct.unpack(width, fh.read(struct.calcsize(width)))[0]
+    return header, order_size
+
+def _link_msg(data, offset):
+    from pyfive.core import InvalidHDF5File
+
+    # pyfive asserts on an external link (type 64), which would make the whole group
+    # unreadable: it is kept here as a link that is listed but never followed.
+    version, flags = struct.unpack_from("<BB", data, offset)
+    offset += 2
+    if version != 1:
+        raise InvalidHDF5File("unknown link message version")
+    link_type = 0
+    if flags & 8:
+        link_type = data[offset]
+        offset += 1
+    order = None
+    if flags & 4:
+        (order,) = struct.unpack_from("<Q", data, offset)
+        offset += 8
+    encoding = "ascii"
+    if flags & 16:
+        encoding = "utf-8" if data[offset] else "ascii"
+        offset += 1
+    width = 1 << (flags & 3)
+    size = int.from_bytes(data[offset:offset + width], "little")
+    offset += width
+    name = bytes(data[offset:offset + size]).decode(encoding, "replace")
+    offset += size
+    if link_type == 0:
+        (address,) = struct.unpack_from("<Q", data, offset)
+    elif link_type == 1:
+        (length,) = struct.unpack_from("<H", data, offset)
+        address = bytes(data[offset + 2:offset + 2 + length]).decode(encoding, "replace")
+    else:
+        address = _EXTERNAL
+    return order, (name, address)
 
 
 class Group:
@@ -961,6 +978,13 @@ def is_legacy(h5: File) -> bool:
 _KINDS: "collections.OrderedDict[tuple, str]" = collections.OrderedDict()
 _KINDS_KEPT = 256
 _KINDS_LOCK = threading.Lock()
+
+
+def glance(fs, path: str) -> Optional[str]:
+    """Why the file cannot be HDF5 from its first 8 bytes, or None."""
+    with fs.open(path) as f:
+        head = f.read(8)
+    return None if head == SIGNATURE else f"not an HDF5 file (starts with {head!r})"
 
 
 def tree_kind(fs, path: str, head: bytes) -> Optional[str]:

@@ -38,8 +38,19 @@ _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 DEFAULT_CHUNK = 64 << 20
 
 
+SUFFIXES = (".keras",)
+
+
 def claims(name: str) -> bool:
-    return re.split(r"[/\\]", name)[-1].endswith(".keras")
+    return re.split(r"[/\\]", name)[-1].endswith(SUFFIXES)
+
+
+def glance(fs, path: str) -> Tuple[Optional[str], Optional[str]]:
+    with fs.open(path) as f:
+        head = f.read(4)
+    if head != ZIP_SIGNATURE:
+        return None, f"a .keras file is a zip archive, but this starts with {head!r}"
+    return None, None
 
 
 def sniff(fs, path: str, head: bytes) -> bool:

@@ -252,9 +252,9 @@ def _legacy_fields(v: records.Variable, d: _Dataset, layout: Layout) -> dict:
     ((prefix, layers),) = layout.layer_names.items()
     if d.weight is None:  # a dataset no list names: named by its path
         name = d.key[len(prefix) + 1:] if prefix and d.key.startswith(prefix + "/") else d.key
-        name = keras_legacy_h5.strip(name)
+        name = records.strip_output_suffix(name)
         return {"name": name, "full_name": name}
-    name = keras_legacy_h5.strip(d.weight)
+    name = records.strip_output_suffix(d.weight)
     fields = {"name": name, "full_name": name, "index": layout.weight_names[d.group].index(d.weight)}
     if v.layer_path is not None and v.layer_path != keras_legacy_h5.TOP_LEVEL:
         layer = d.group[len(prefix) + 1:] if prefix else d.group

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Iterator, List
+from typing import Iterator, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import from_pretrained
 from tensorboard_plugin_ckptdiff import records
@@ -23,13 +23,19 @@ FORMAT = records.KERAS_LEGACY_H5
 MODEL_WEIGHTS = "model_weights"
 OPTIMIZER_WEIGHTS = "optimizer_weights"
 TOP_LEVEL = "top_level_model_weights"  # the model's own weights, outside any layer
-_COUNTERS = {"iter", "iteration", "iterations", "global_step", "step"}
 DEFAULT_CHUNK = 64 << 20
+
+
+SUFFIXES = (".h5", ".hdf5")
+
+
+def glance(fs, path: str) -> Tuple[Optional[str], Optional[str]]:
+    return None, hdf5.glance(fs, path)
 
 
 def claims(name: str) -> bool:
     base = re.split(r"[/\\]", name)[-1]
-    return base.endswith((".h5", ".hdf5")) and not base.endswith(".weights.h5")
+    return base.endswith(SUFFIXES) and not base.endswith(".weights.h5")
 
 
 def sniff(fs, path: str, head: bytes) -> bool:
@@ -39,18 +45,11 @@ def sniff(fs, path: str, head: bytes) -> bool:
     return kind == hdf5.LEGACY
 
 
-def _strip(name: str) -> str:
-    return name[:-2] if name.endswith(":0") else name
-
-
-strip = _strip  # a weight's name without ":0", as the reader names it (the remap writer too)
-
-
 def _variable(h5, key: str, weight_name: str, **fields) -> records.Variable:
     if key not in h5:
         raise CheckpointError(f"weight {weight_name!r} is listed in 'weight_names' but there is no dataset {key!r}")
     ds = hdf5.dataset_at(h5, key)
-    name = _strip(weight_name)
+    name = records.strip_output_suffix(weight_name)
     return records.Variable(
         key=key, name=name, shape=hdf5.shape_of(ds), dtype=hdf5.dtype_name(ds),
         size_bytes=hdf5.size_bytes(ds), full_name=name, **fields)
@@ -82,8 +81,8 @@ def _optimizer_variables(h5) -> List[records.Variable]:
         return []
     out = []
     for index, weight in enumerate(hdf5.name_attribute(h5[OPTIMIZER_WEIGHTS], "weight_names") or []):
-        base = _strip(weight).rsplit("/", 1)[-1]
-        kind = records.METADATA if base in _COUNTERS else records.OPTIMIZER
+        base = records.strip_output_suffix(weight).rsplit("/", 1)[-1]
+        kind = records.METADATA if base in records.COUNTERS else records.OPTIMIZER
         out.append(_variable(h5, f"{OPTIMIZER_WEIGHTS}/{weight}", weight, kind=kind, index=index))
     return out
 
@@ -99,7 +98,7 @@ def variables_of(h5) -> List[records.Variable]:
         for found in hdf5.walk(h5):
             if found.path in keys:
                 continue
-            name = _strip(found.path[len(prefix):] if found.path.startswith(prefix) else found.path)
+            name = records.strip_output_suffix(found.path[len(prefix):] if found.path.startswith(prefix) else found.path)
             kind = records.OPTIMIZER if found.path.startswith(OPTIMIZER_WEIGHTS + "/") else records.WEIGHT
             unlisted.append(records.Variable(
                 key=found.path, name=name, shape=hdf5.shape_of(found.dataset),

@@ -23,10 +23,24 @@ from tensorboard_plugin_ckptdiff.formats import hdf5
 
 FORMAT = records.KERAS_WEIGHTS_H5
 INDEX_SUFFIX = ".weights.json"
+SUFFIXES = (".weights.h5", INDEX_SUFFIX)
 PART = re.compile(r"^(?P<base>.+)_\d{5}\.weights\.h5$")
 _MAX_INDEX_BYTES = 64 << 20  # a weight map of a million layers is still smaller
 _MAX_PARTS = 1 << 16
 DEFAULT_CHUNK = 64 << 20
+
+
+def part_of(name: str) -> Optional[str]:
+    """The base name of the sharded ``.weights.json`` a part file (``base_00001.weights.h5``)
+    would belong to, else None."""
+    m = PART.match(name)
+    return m.group("base") if m else None
+
+
+def glance(fs, path: str) -> Tuple[Optional[str], Optional[str]]:
+    if path.endswith(INDEX_SUFFIX):
+        return None, None  # JSON: its parts are judged when it is read
+    return None, hdf5.glance(fs, path)
 
 
 def claims(name: str) -> bool:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import struct
-from typing import Dict, Iterator, List, NamedTuple, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
@@ -51,8 +51,17 @@ class Header(NamedTuple):
     metadata: Dict[str, str] = {}
 
 
+SUFFIXES = (".safetensors",)
+
+
 def claims(name: str) -> bool:
-    return re.split(r"[/\\]", name)[-1].endswith(".safetensors")
+    return re.split(r"[/\\]", name)[-1].endswith(SUFFIXES)
+
+
+def glance(fs, path: str) -> Tuple[Optional[str], Optional[str]]:
+    with fs.open(path) as f:
+        head = f.read(8)
+    return None, None if len(head) == 8 else "too short for a safetensors header"
 
 
 def sniff(fs, path: str, head: bytes) -> bool:
@@ -162,7 +171,7 @@ def checkpoint_of(header: Header, path: str) -> records.Checkpoint:
     # by these names (the model's own name stripped, ":0" kept); PyTorch-format files ("pt") go
     # through a name conversion that is not modelled here, so they stay plain safetensors.
     writer = "transformers" if header.metadata.get("format") == "tf" else None
-    tf_name = _tf_name if writer else str
+    tf_name = records.strip_output_suffix if writer else str
     variables = records.assemble(records.Variable, (
         {"key": t.name, "name": tf_name(t.name), "shape": t.shape, "dtype": DTYPES[t.dtype][0],
          "size_bytes": t.end - t.begin, "kind": records.WEIGHT, "layer": _layer(tf_name(t.name)),
@@ -170,10 +179,6 @@ def checkpoint_of(header: Header, path: str) -> records.Checkpoint:
         for t in header.tensors))
     return records.Checkpoint(id=path, path=path, format=FORMAT, size_bytes=header.file_size, variables=variables,
                               writer=writer)
-
-
-def _tf_name(name: str) -> str:
-    return name[:-2] if name.endswith(":0") else name
 
 
 def _numpy_dtype(t: Tensor):

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle import object_graph, proto
+from tensorboard_plugin_ckptdiff.formats._bundle import proto
 from tensorboard_plugin_ckptdiff.formats import dtypes, tf_bundle
 
 FORMAT = records.SAVED_MODEL
 PB_NAME = "saved_model.pb"
+SUFFIXES = ()  # a directory: its name is all there is
 _MAX_PB_BYTES = 1 << 31  # protobuf's own limit for one message
 
 
@@ -35,6 +36,14 @@ def sniff(fs, path: str, head: bytes) -> bool:
         return claims(path)
     st = fs.stat(fs.join(path, PB_NAME))
     return st is not None and not st.is_dir
+
+
+def glance(fs, path: str) -> Tuple[Optional[str], Optional[str]]:
+    """(flavor, error): a SavedModel without variables is object-based; else its bundle's."""
+    index = tf_bundle.index_path(variables_prefix(fs, path))
+    if fs.stat(index) is None:
+        return records.OBJECT_BASED, None
+    return tf_bundle.glance_index(fs, index)
 
 
 def variables_prefix(fs, directory: str) -> str:
@@ -91,7 +100,7 @@ def architecture_of(graph, directory: str) -> records.Architecture:
         variable = node.variable
         shape = None if variable.shape.unknown_rank else tuple(
             d.size if d.size >= 0 else None for d in variable.shape.dim)
-        full_name = object_graph.strip_output(variable.name) or None
+        full_name = records.strip_output_suffix(variable.name) or None
         parts = (full_name or paths[node_id]).split("/")
         out.append(records.Variable(
             key=paths[node_id], name=paths[node_id], shape=shape, dtype=dtypes.name(variable.dtype),

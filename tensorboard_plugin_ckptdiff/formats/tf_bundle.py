@@ -14,17 +14,21 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import google_crc32c
 
-from tensorboard_plugin_ckptdiff import gc_pause, records, storage
+from tensorboard_plugin_ckptdiff import records, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
-from tensorboard_plugin_ckptdiff.formats._bundle import entries_python, object_graph as object_names, proto, slices as slice_keys, table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle import index, names, proto, slices as slice_keys, table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle.object_graph import decode_graph
 from tensorboard_plugin_ckptdiff.formats import dtypes
 
 FORMAT = records.TF_BUNDLE
-OBJECT_GRAPH_KEY = object_names.OBJECT_GRAPH_KEY
+OBJECT_GRAPH_KEY = records.OBJECT_GRAPH_KEY
 DT_STRING = 7
 _MAX_INDEX_BYTES = 1 << 31  # an index with two billion bytes of keys is not one TF wrote
 _MAX_SHARDS = 1 << 20
-_STEP = re.compile(r"-(\d+)$")
+SUFFIXES = (".index",)
+_DATA_SHARD = re.compile(r"^(?P<prefix>.+)\.data-(?P<k>\d{5})-of-(?P<n>\d{5})$")
+# The object-graph key sorts before every lowercase key, so it sits in the first block.
+_FLAVOR_SNIFF_BYTES = 64 * 1024
 _TEMP_PART = re.compile(r"^part-\d+-of-\d+\.index$")
 DEFAULT_CHUNK = 64 << 20
 COPY_CHUNK = 4 << 20  # copying: a chunk read, checked and written while it is still in the CPU's cache
@@ -36,6 +40,12 @@ def index_path(prefix: str) -> str:
 
 def data_path(prefix: str, shard: int, num_shards: int) -> str:
     return f"{prefix}.data-{shard:05d}-of-{num_shards:05d}"
+
+
+def shard_of(name: str) -> Optional[Tuple[str, int, int]]:
+    """(prefix, shard, number of shards) of a data shard's file name, else None."""
+    m = _DATA_SHARD.match(name)
+    return (m.group("prefix"), int(m.group("k")), int(m.group("n"))) if m else None
 
 
 def claims(name: str) -> bool:
@@ -52,6 +62,31 @@ def sniff(fs, path: str, head: bytes) -> bool:
         return False  # resolve() maps P.index to P; a bundle prefix is never a file itself
     st = fs.stat(index_path(path))
     return st is not None and not st.is_dir
+
+
+def glance(fs, prefix: str) -> Tuple[Optional[str], Optional[str]]:
+    """(flavor, error) from the index's first block and its last 8 bytes."""
+    return glance_index(fs, index_path(prefix))
+
+
+def glance_index(fs, index: str) -> Tuple[Optional[str], Optional[str]]:
+    st = fs.stat(index)
+    if st is None:
+        return None, "the .index file is gone"
+    if st.size < index_table.FOOTER_SIZE:
+        return None, (f"the .index file is truncated ({st.size} bytes, a table footer alone is "
+                      f"{index_table.FOOTER_SIZE})")
+    with fs.open(index) as f:
+        head = f.read(_FLAVOR_SNIFF_BYTES)
+        if st.size > len(head):
+            f.seek(st.size - 8)
+            tail = f.read(8)
+        else:
+            tail = head[-8:]
+    if tail != index_table.MAGIC.to_bytes(8, "little"):
+        return None, ("the .index file does not end with the table magic number: truncated or not a "
+                      "TensorFlow checkpoint index")
+    return (records.OBJECT_BASED if OBJECT_GRAPH_KEY.encode() in head else records.NAME_BASED), None
 
 
 # ---------------------------------------------------------------- the index
@@ -102,7 +137,7 @@ def _decode_key(raw: bytes) -> str:
 def load_index(fs, prefix: str) -> Bundle:
     """Parse the whole .index and stat the data shards its entries use."""
     data, mtime = _read_index_bytes(fs, prefix)
-    table = entries_python.scan(data)
+    table = index.scan(data)
     if table.header is None:
         raise CheckpointError("the index file has no bundle header: it is not a TensorFlow checkpoint index")
     header = proto.parse_header(table.header)
@@ -461,7 +496,7 @@ def read_tensor(fs, path: str, key: str):
 def object_graph(fs, prefix: str, bundle: Bundle) -> Optional[records.ObjectGraph]:
     """The checkpoint's object graph, or None for a name-based bundle."""
     raw = object_graph_bytes(fs, prefix, bundle)
-    return None if raw is None else object_names.decode_graph(raw)
+    return None if raw is None else decode_graph(raw)
 
 
 def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
@@ -475,7 +510,7 @@ def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
     return raw
 
 
-def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]]) -> Tuple[records.Variable, ...]:
+def variables(bundle: Bundle, namings: Optional[Dict[str, names.Naming]]) -> Tuple[records.Variable, ...]:
     rows = []
     add = rows.append
     kinds: Dict[int, tuple] = {}  # dtype enum -> (name, bytes per element or None)
@@ -496,12 +531,12 @@ def variables(bundle: Bundle, namings: Optional[Dict[str, object_names.Naming]])
             if count >= 0 and count * kind[1] != size:
                 _check_size(key, entry)
         if get_naming is None:
-            naming = object_names.name_based(key)
+            naming = names.name_based(key)
             object_path = None
         else:
             naming = get_naming(key)
             if naming is None:  # object-based key the graph does not mention
-                naming = object_names.name_based(key)._replace(full_name=None)
+                naming = names.name_based(key)._replace(full_name=None)
             object_path = naming[4]
         # layer_path, index and layer_index (Keras slots) stay at their default, None.
         add({"key": key, "name": naming[0], "shape": shape, "dtype": kind[0], "size_bytes": size,
@@ -518,26 +553,14 @@ def _element_count(shape: Tuple[int, ...]) -> int:
     return count
 
 
-def step_of(prefix: str) -> Optional[int]:
-    found = _STEP.search(prefix)
-    return int(found.group(1)) if found else None
-
-
 def read(fs, path: str) -> records.Checkpoint:
-    # Tens of thousands of small tuples and records are made here; the cyclic GC would
-    # otherwise rescan every object of the process (TF's many, when loaded) several times.
-    with gc_pause.paused():
-        return _read(fs, path)
-
-
-def _read(fs, path: str) -> records.Checkpoint:
     bundle = load_index(fs, path)
     graph = object_graph(fs, path, bundle)
-    namings = object_names.object_based(graph) if graph is not None else None
+    namings = names.object_based(graph) if graph is not None else None
     return records.Checkpoint(
         id=path, path=path, format=FORMAT,
         flavor=records.OBJECT_BASED if graph is not None else records.NAME_BASED,
-        step=step_of(path), wall_time=bundle.index_mtime,
+        wall_time=bundle.index_mtime,
         size_bytes=bundle.index_size + sum(bundle.shard_sizes.values()),
         variables=variables(bundle, namings),
         object_graph=graph,

@@ -19,7 +19,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 from tensorboard_plugin_ckptdiff.diff import pairing
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle import object_graph as object_names, object_graph_edit, proto, slices as slice_keys, table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle import names, object_graph, object_graph_edit, proto, slices as slice_keys, table as index_table
 from tensorboard_plugin_ckptdiff.formats import dtypes, tf_bundle
 
 FORMAT = records.TF_BUNDLE
@@ -143,8 +143,8 @@ def planned(fs, target: records.Checkpoint, layout: Layout, out: str) -> records
     """The output's metadata, as the reader will read it (without writing or reading values)."""
     keys, entries, slices = _new_entries(layout)
     bundle = layout.bundle._replace(keys=keys, entries=entries, slices=slices, shard_sizes={})
-    graph = object_names.decode_graph(layout.graph) if layout.graph is not None else None
-    namings = object_names.object_based(graph) if graph is not None else None
+    graph = object_graph.decode_graph(layout.graph) if layout.graph is not None else None
+    namings = names.object_based(graph) if graph is not None else None
     return records.Checkpoint(
         id=out, path=out, format=FORMAT, flavor=target.flavor, variables=tf_bundle.variables(bundle, namings),
         object_graph=graph)

@@ -11,11 +11,13 @@ A row is a run and the checkpoint-only directories beside it: Keras writes ``exp
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.logdir import walk
 from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.diff.report import Report
 
 CARRIED = "carried:"  # id prefix of an architecture a checkpoint carries (.keras, .meta, SavedModel)
 
@@ -59,7 +61,7 @@ class Verdict:
     error: Optional[str] = None  # the diff could not be computed; the fields above are empty
 
     @classmethod
-    def of(cls, report: records.Report) -> "Verdict":
+    def of(cls, report: Report) -> "Verdict":
         summary = {status: 0 for status in records.STATUSES}
         for entry in report.entries:
             if entry.kind == records.WEIGHT:
@@ -302,3 +304,41 @@ def cell_json(lookup: Lookup, model: Row, column: Row) -> dict:
     if verdict is None:
         return {"state": PENDING}
     return verdict.to_json()
+
+
+def overview_json(all_rows: Sequence[Row], lookup: Lookup, query: str, window: Tuple[int, int], scanning: bool,
+                  checkpoints: Sequence[records.Checkpoint], known: int, asked: int) -> dict:
+    """The /overview body: the rows matching ``query`` in ``window``, problems first."""
+    bodies = ordered(row_json(row, lookup) for row in all_rows if matches(row, query))
+    counts = collections.Counter(b["outcome"] for b in bodies)
+    start, stop = window
+    read = sum(1 for c in checkpoints if c.status != records.PENDING)
+    return {
+        "status": "running" if scanning or known < asked else "done",
+        "progress": {"done": known + read, "total": asked + len(checkpoints)},
+        "scanning": scanning,
+        "total": len(bodies),
+        "offset": start,
+        "counts": {o: counts[o] for o in OUTCOMES if counts[o]},
+        "rows": bodies[start:stop],
+    }
+
+
+def matrix_json(models: Sequence[Row], columns: Sequence[Row], rows_window: Tuple[int, int],
+                columns_window: Tuple[int, int], lookup: Lookup, known: int, asked: int) -> dict:
+    """The /matrix body: the models and columns in their windows, and a cell for each pair."""
+    (r0, r1), (c0, c1) = rows_window, columns_window
+    shown_models, shown_columns = models[r0:r1], columns[c0:c1]
+    waiting = any(c.newest is None for c in shown_columns)
+    return {
+        "status": "running" if known < asked or waiting else "done",
+        "progress": {"done": known, "total": asked},
+        "rows": {"total": len(models), "offset": r0,
+                 "items": [{"run": m.run, "runs": list(m.runs), "architecture": m.architecture.to_json()}
+                           for m in shown_models]},
+        "columns": {"total": len(columns), "offset": c0,
+                    "items": [{"run": c.run, "runs": list(c.runs),
+                               "checkpoint": c.newest.to_json() if c.newest is not None else None}
+                              for c in shown_columns]},
+        "cells": [[cell_json(lookup, m, c) for c in shown_columns] for m in shown_models],
+    }

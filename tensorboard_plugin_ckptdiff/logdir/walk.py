@@ -1,4 +1,5 @@
-"""Finding checkpoints and runs in a logdir: the walk, cheap sniffing, steps, runs and ids.
+"""Finding checkpoints and runs in a logdir: the walk, runs and ids. What a file is, its step
+and what its first bytes say, the format registry (formats/__init__.py) answers.
 
 Nothing here reads tensor values or parses an index: listing a thousand checkpoints must
 cost a directory walk, a stat per file and a few bytes per checkpoint. Full reads happen
@@ -13,32 +14,8 @@ import posixpath
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff import records, storage
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-ZIP_SIGNATURE = b"PK\x03\x04"
-BUNDLE_MAGIC = bytes.fromhex("57fb808b247547db")  # 0xdb4775248b80fb57, little-endian
-OBJECT_GRAPH_KEY = b"_CHECKPOINTABLE_OBJECT_GRAPH"
-# The object-graph key sorts before every lowercase key, so it sits in the first block.
-FLAVOR_SNIFF_BYTES = 64 * 1024
-
-_DATA_SHARD = re.compile(r"^(?P<prefix>.+)\.data-(?P<k>\d{5})-of-(?P<n>\d{5})$")
-_KERAS_PART = re.compile(r"^(?P<base>.+)_\d{5}\.weights\.h5$")
-_STEP_PATTERNS = (
-    re.compile(r"(?:^|[-_.])(?:ckpt|step|steps|epoch|epochs|iter|iteration)[-_.]?(\d+)", re.I),
-    re.compile(r"^weights[-_.](\d+)"),
-    re.compile(r"-(\d+)$"),
-    re.compile(r"^(\d+)$"),
-)
-_FILE_SUFFIXES = (  # (suffix, claimed format); the first that matches wins
-    (".weights.h5", records.KERAS_WEIGHTS_H5),
-    (".weights.json", records.KERAS_WEIGHTS_H5),
-    (".keras", records.KERAS_ARCHIVE),
-    (".safetensors", records.SAFETENSORS),
-    (".hdf5", records.KERAS_LEGACY_H5),
-    (".h5", records.KERAS_LEGACY_H5),
-)
-
+from tensorboard_plugin_ckptdiff import formats, records, storage
+from tensorboard_plugin_ckptdiff.formats import keras_weights_h5, tf_bundle
 
 @dataclasses.dataclass(frozen=True)
 class Root:
@@ -114,26 +91,6 @@ def run_directory(roots: List[Root], run: str) -> Optional[str]:
             return root.path
         if run.startswith(root.label + "/"):
             return join(root.path, *run[len(root.label) + 1:].split("/"))
-    return None
-
-
-def step_from_name(name: str) -> Optional[int]:
-    stem = name
-    for suffix, _ in _FILE_SUFFIXES + ((".index", None),):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    for pattern in _STEP_PATTERNS:
-        m = pattern.search(stem)
-        if m:
-            return int(m.group(1))
-    return None
-
-
-def claimed_format(name: str) -> Optional[str]:
-    for suffix, fmt in _FILE_SUFFIXES:
-        if name.endswith(suffix):
-            return fmt
     return None
 
 
@@ -271,43 +228,51 @@ def _checkpoints_in(fs, d: _Dir, timestamps):
         return
     shards: Dict[str, Dict[int, int]] = {}
     for name in names:
-        m = _DATA_SHARD.match(name)
-        if m:
-            shards.setdefault(m.group("prefix"), {})[int(m.group("k"))] = int(m.group("n"))
-    sharded_keras = {name[: -len(".weights.json")] for name in names if name.endswith(".weights.json")}
+        shard = tf_bundle.shard_of(name)
+        if shard:
+            prefix, k, n = shard
+            shards.setdefault(prefix, {})[k] = n
+    suffix = keras_weights_h5.INDEX_SUFFIX
+    sharded_keras = {name[: -len(suffix)] for name in names if name.endswith(suffix)}
     for name, st in sorted(names.items()):
         if is_temp(name):
             continue
-        if name.endswith(".index"):
-            prefix = name[: -len(".index")]
-            parts = shards.get(prefix, {})
-            total = max(parts.values()) if parts else 1
-            missing = tuple(f"{prefix}.data-{k:05d}-of-{total:05d}" for k in range(total) if k not in parts)
-            files = [(name, st.size, st.mtime)] + [
-                (f"{prefix}.data-{k:05d}-of-{n:05d}", names[f"{prefix}.data-{k:05d}-of-{n:05d}"].size,
-                 names[f"{prefix}.data-{k:05d}-of-{n:05d}"].mtime)
-                for k, n in sorted(parts.items()) if f"{prefix}.data-{k:05d}-of-{n:05d}" in names]
-            meta = f"{prefix}.meta" if f"{prefix}.meta" in names else None
-            if meta:
-                files.append((meta, names[meta].size, names[meta].mtime))
-            wall = timestamps.get(prefix) or st.mtime
-            yield (prefix, fs.join(d.path, prefix), records.TF_BUNDLE, files, missing, wall,
-                   "meta_graph" if meta else None,
-                   fs.join(d.path, meta) if meta else None)
+        if name.endswith(tf_bundle.SUFFIXES):
+            yield _bundle_in(fs, d, name, st, shards, timestamps)
             continue
-        fmt = claimed_format(name)
+        part = keras_weights_h5.part_of(name)
+        if part is not None and part in sharded_keras:
+            continue  # a part of a sharded .weights.json
+        # A part file with no index beside it is listed as the file it is.
+        fmt = formats.claimed_format(name) or (records.KERAS_WEIGHTS_H5 if part is not None else None)
         if fmt is None:
             continue
-        part = _KERAS_PART.match(name)
-        if part and part.group("base") in sharded_keras:
-            continue  # a part of a sharded .weights.json
         files = [(name, st.size, st.mtime)]
-        if name.endswith(".weights.json"):
-            base = name[: -len(".weights.json")]
-            files += [(n, s.size, s.mtime) for n, s in sorted(names.items())
-                      if (m := _KERAS_PART.match(n)) and m.group("base") == base]
+        if name.endswith(suffix):
+            base = name[: -len(suffix)]
+            files += [(n, s.size, s.mtime) for n, s in sorted(names.items()) if keras_weights_h5.part_of(n) == base]
         carries = records.KERAS_ARCHIVE if fmt == records.KERAS_ARCHIVE else None
         yield (name, fs.join(d.path, name), fmt, files, (), st.mtime, carries, None)
+
+
+def _bundle_in(fs, d: _Dir, name: str, st, shards, timestamps):
+    """The _checkpoints_in tuple of the bundle whose .index is ``name``, with its shards and .meta."""
+    names = d.files
+    prefix = name[: -len(tf_bundle.SUFFIXES[0])]
+    parts = shards.get(prefix, {})
+    total = max(parts.values()) if parts else 1
+    missing = tuple(tf_bundle.data_path(prefix, k, total) for k in range(total) if k not in parts)
+    files = [(name, st.size, st.mtime)]
+    for k, n in sorted(parts.items()):
+        shard = tf_bundle.data_path(prefix, k, n)
+        if shard in names:
+            files.append((shard, names[shard].size, names[shard].mtime))
+    meta = f"{prefix}.meta" if f"{prefix}.meta" in names else None
+    if meta:
+        files.append((meta, names[meta].size, names[meta].mtime))
+    wall = timestamps.get(prefix) or st.mtime
+    return (prefix, fs.join(d.path, prefix), records.TF_BUNDLE, files, missing, wall,
+            "meta_graph" if meta else None, fs.join(d.path, meta) if meta else None)
 
 
 def _saved_model_files(fs, path: str):
@@ -332,7 +297,7 @@ def _found(root: Root, rel: str, run: str, path, fmt, files, missing, wall, carr
         rel=rel,
         format=fmt,
         run=run,
-        step=step_from_name(name),
+        step=formats.step_of(name),
         wall_time=wall or None,  # object stores may not say when a file was written
         size_bytes=sum(size for _, size, _ in files),
         signature=tuple(sorted(files)),
@@ -353,56 +318,13 @@ class Sniffed:
 
 
 def sniff(fs, found: Found) -> Sniffed:
-    """Flavor and an early verdict from a few bytes: a file whose magic is wrong is an
-    error now; deeper corruption shows when the checkpoint is first read."""
+    """Flavor and an early verdict from a few bytes (the format registry's glance): a file whose
+    magic is wrong is an error now; deeper corruption shows when it is first read."""
     if found.missing:
         return Sniffed(status=records.INCOMPLETE,
                        error=f"data shard {found.missing[0]} is missing: the checkpoint is still being written")
-    try:
-        if found.format == records.TF_BUNDLE:
-            return _sniff_bundle(fs, found.path + ".index")
-        if found.format == records.SAVED_MODEL:
-            index = fs.join(found.path, "variables", "variables.index")
-            if fs.stat(index) is None:
-                return Sniffed(flavor=records.OBJECT_BASED)
-            return _sniff_bundle(fs, index)
-        if found.path.endswith(".weights.json"):
-            return Sniffed()
-        head = _read_head(fs, found.path, 8)
-        if found.format in (records.KERAS_WEIGHTS_H5, records.KERAS_LEGACY_H5) and head != HDF5_SIGNATURE:
-            return Sniffed(status=records.ERROR, error=f"not an HDF5 file (starts with {head!r})")
-        if found.format == records.KERAS_ARCHIVE and head[:4] != ZIP_SIGNATURE:
-            return Sniffed(status=records.ERROR, error=f"a .keras file is a zip archive, but this starts with {head!r}")
-        if found.format == records.SAFETENSORS and len(head) < 8:
-            return Sniffed(status=records.ERROR, error="too short for a safetensors header")
-    except OSError as e:
-        # strerror, not str(e): the listing goes to remote browsers, the server path stays here.
-        return Sniffed(status=records.ERROR, error=f"cannot read the file: {e.strerror or type(e).__name__}")
-    return Sniffed()
-
-
-def _read_head(fs, path: str, n: int) -> bytes:
-    with fs.open(path) as f:
-        return f.read(n)
-
-
-def _sniff_bundle(fs, index: str) -> Sniffed:
-    st = fs.stat(index)
-    if st is None:
-        return Sniffed(status=records.ERROR, error="the .index file is gone")
-    if st.size < 48:
-        return Sniffed(status=records.ERROR, error=f"the .index file is truncated ({st.size} bytes, a table footer alone is 48)")
-    with fs.open(index) as f:
-        head = f.read(FLAVOR_SNIFF_BYTES)
-        if st.size > len(head):
-            f.seek(st.size - 8)
-            tail = f.read(8)
-        else:
-            tail = head[-8:]
-    if tail != BUNDLE_MAGIC:
-        return Sniffed(status=records.ERROR, error="the .index file does not end with the table magic number: truncated or not a TensorFlow checkpoint index")
-    flavor = records.OBJECT_BASED if OBJECT_GRAPH_KEY in head else records.NAME_BASED
-    return Sniffed(flavor=flavor)
+    glanced = formats.glance(fs, found.format, found.path)
+    return Sniffed(glanced.flavor, glanced.status, glanced.error)
 
 
 def listing_record(found: Found, sniffed: Sniffed) -> records.Checkpoint:

@@ -15,8 +15,8 @@ import importlib
 import os
 from typing import Optional, Sequence, Tuple
 
-from tensorboard_plugin_ckptdiff.diff import pairing
 from tensorboard_plugin_ckptdiff import records, storage
+from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.remapping import plan as remap_plan
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 
@@ -43,7 +43,7 @@ class Remapped:
     moved_layers: int
     copied: int  # variables written as they were
     left: Tuple[str, ...]  # what was left as it is on purpose, one sentence each
-    report: records.Report  # the written file against the base
+    report: Report  # the written file against the base
 
     @property
     def restorable(self) -> bool:
@@ -60,9 +60,9 @@ class Remapped:
                 "verdict": self.verdict, "report": self.report.to_json()}
 
     def to_text(self) -> str:
-        from tensorboard_plugin_ckptdiff.diff import text_report
+        from tensorboard_plugin_ckptdiff.diff import text
 
-        return text_report.remapped(self)
+        return text.remapped(self)
 
 
 def writer_for(fmt: Optional[str]):
@@ -107,10 +107,10 @@ def where(target: records.Checkpoint) -> records.Checkpoint:
     return dataclasses.replace(target, path=target.location) if target.location else target
 
 
-def _full_report(report_or_pair, mode: str) -> records.Report:
+def _full_report(report_or_pair, mode: str) -> Report:
     from tensorboard_plugin_ckptdiff import api, diff
 
-    if isinstance(report_or_pair, records.Report):  # recomputed whole: a report may show some kinds only
+    if isinstance(report_or_pair, Report):  # recomputed whole: a report may show some kinds only
         base, target, mode = report_or_pair.base, report_or_pair.target, report_or_pair.mode
         report = diff.compare(base, target, mode=mode)
     elif isinstance(report_or_pair, (tuple, list)) and len(report_or_pair) == 2:
@@ -166,7 +166,7 @@ def _result(report, plan, writer, layout, out, written) -> Remapped:
     renamed = len(plan.renames) - len(not_moved)
     left = plan.left + tuple(f"{key} keeps its name: {why}." for key, why in not_moved)
     changed = renamed + len(plan.casts) + len(plan.drops)
-    total = sum(1 for v in report.target.variables if v.key != pairing.OBJECT_GRAPH_KEY)
+    total = sum(1 for v in report.target.variables if v.key != records.OBJECT_GRAPH_KEY)
     return Remapped(path=out, format=new.format, files=tuple(written), renamed=renamed, cast=len(plan.casts),
                     dropped=len(plan.drops), moved_layers=len(plan.slot_moves), copied=max(0, total - changed),
                     left=left, report=after)

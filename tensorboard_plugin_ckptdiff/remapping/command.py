@@ -18,6 +18,7 @@ from typing import Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import pairing
 from tensorboard_plugin_ckptdiff import records, storage
+from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.remapping import plan as remap_plan
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 
@@ -25,8 +26,8 @@ OUTPUT_DIR = "remapped"  # the command writes beside the target, into this direc
 TITLE = "Write a checkpoint that restores as it is (ckptdiff remap), then load it as usual"
 
 
-def offered(report: records.Report, base_argument: Optional[Sequence[str]], target_argument: str,
-            target_file: str) -> records.Report:
+def offered(report: Report, base_argument: Optional[Sequence[str]], target_argument: str,
+            target_file: str) -> Report:
     """``report`` (a whole diff: kinds not narrowed) with the remap command added to its fix,
     when it helps. ``base_argument``: BASE as command-line words (None: BASE cannot be named
     there); ``target_file``: the checkpoint TARGET resolves to, spelled as the command's output
@@ -34,7 +35,7 @@ def offered(report: records.Report, base_argument: Optional[Sequence[str]], targ
     return with_snippet(report, planned_snippet(report, base_argument, target_argument, target_file))
 
 
-def planned_snippet(report: records.Report, base_argument: Sequence[str], target_argument: str,
+def planned_snippet(report: Report, base_argument: Sequence[str], target_argument: str,
                     target_file: str) -> Optional[records.Snippet]:
     """The command's snippet, or None (what ``offered`` adds; the tab runs it in a reader
     process, since it reads the target's metadata)."""
@@ -44,13 +45,13 @@ def planned_snippet(report: records.Report, base_argument: Sequence[str], target
         return None
 
 
-def with_snippet(report: records.Report, found: Optional[records.Snippet]) -> records.Report:
+def with_snippet(report: Report, found: Optional[records.Snippet]) -> Report:
     if found is None:
         return report
     return dataclasses.replace(report, fix=dataclasses.replace(report.fix, snippets=report.fix.snippets + (found,)))
 
 
-def may_help(report: records.Report) -> bool:
+def may_help(report: Report) -> bool:
     """Whether the diff holds anything a remap changes (most do not): checked before any plan."""
     counts = report.summary
     return bool(counts["renamed"] or counts["dtype_mismatch"] or counts["unexpected"]
@@ -69,7 +70,7 @@ def output_for(target_file: str) -> str:
     return os.path.join(directory, OUTPUT_DIR, name)
 
 
-def snippet(report: records.Report, base_argument: Optional[Sequence[str]], target_argument: str,
+def snippet(report: Report, base_argument: Optional[Sequence[str]], target_argument: str,
             out: str) -> Optional[records.Snippet]:
     from tensorboard_plugin_ckptdiff import remapping
 
@@ -97,13 +98,14 @@ def snippet(report: records.Report, base_argument: Optional[Sequence[str]], targ
     return None
 
 
-def preview(report: records.Report, plan, out: str) -> Tuple[str, ...]:
+def preview(report: Report, plan, out: str) -> Tuple[str, ...]:
     """Keys of the base variables the file ``plan`` writes would restore (reads the target's
     metadata, never its values)."""
-    from tensorboard_plugin_ckptdiff import diff, remapping
+    from tensorboard_plugin_ckptdiff import remapping
+    from tensorboard_plugin_ckptdiff.diff import rows
 
     target = remapping.where(report.target)
     writer = remapping.writer_for(target.format)
     fs = storage.for_path(target.path)
     planned = writer.planned(fs, target, writer.layout(fs, target, plan), out)
-    return diff.restored_keys(report.base, planned, mode=report.mode)
+    return rows.restored_keys(report.base, planned, mode=report.mode)

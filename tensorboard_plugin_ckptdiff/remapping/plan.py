@@ -16,6 +16,7 @@ from typing import FrozenSet, Mapping, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import casting, fix, pairing, restored
 from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 SAFE = casting.SAFE
@@ -25,7 +26,7 @@ CASTS = (SAFE, LOSSY)
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    report: records.Report
+    report: Report
     mode: str  # the report's effective mode
     loader: str
     renames: Mapping[str, records.Variable]  # target key -> the base variable it becomes
@@ -59,7 +60,7 @@ class Plan:
         return InvalidArgument(f"cannot remap in mode {self.mode}: {why}")
 
 
-def plan(report: records.Report, drop_unexpected: bool = False, cast: str = SAFE) -> Plan:
+def plan(report: Report, drop_unexpected: bool = False, cast: str = SAFE) -> Plan:
     if cast not in CASTS:
         raise InvalidArgument(f"cast is one of {', '.join(CASTS)}; got {cast!r}")
     _, loader = pairing.resolve(report.base, report.target, report.mode)

@@ -16,6 +16,7 @@ import threading
 from typing import Callable, Iterable, Iterator, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
+from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint, InvalidArgument
 
 # Why a pair has no figures (the words of the diff where they apply).
@@ -184,7 +185,7 @@ def _source(side) -> Source:
         "(give a checkpoint path or a read() result)")
 
 
-def compute(report: records.Report, base: Source, target: Source, kinds=(records.WEIGHT,),
+def compute(report: Report, base: Source, target: Source, kinds=(records.WEIGHT,),
             progress: Optional[Progress] = None) -> Drift:
     """Figures for every comparable pair of ``report`` (a diff of base against target)."""
     entries = [e for e in report.entries if kinds is None or e.kind in kinds]

@@ -1,14 +1,15 @@
-"""The plugin's value routes (/drift, /tensor_stats): checkpoint ids to sources to answers.
+"""What the plugin's value routes (/drift, /tensor_stats) answer: checkpoint ids to sources
+to values, read in reader processes.
 
 A drift runs as a background job keyed by both checkpoints' ids and file signatures (name,
-size, mtime of every file), so a request answers at once: 202 with the progress while it
-computes, then 200 with the result, computed once per pair of unchanged checkpoints.
+size, mtime of every file), so a request is answered at once with the job's state (running,
+with its progress; or done, with the result), computed once per pair of unchanged checkpoints.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
 from tensorboard_plugin_ckptdiff import errors, isolation, records
 from tensorboard_plugin_ckptdiff.values import jobs
@@ -17,24 +18,21 @@ from tensorboard_plugin_ckptdiff.values.drift import Source
 DRIFT_WORKERS = 1  # values stream from disk: two drifts at once would only share the bandwidth
 
 
-class DriftRoutes:
+class ValueService:
     def __init__(self, catalog, readable_checkpoint: Callable[[str], records.Checkpoint]):
         self._catalog = catalog
         self._readable = readable_checkpoint
         self._jobs = jobs.Jobs(workers=DRIFT_WORKERS, name="CkptDiffDrift")
 
-    def drift(self, base_id: str, target_id: str, kinds=(records.WEIGHT,)) -> Tuple[object, int]:
-        """(body, HTTP status) of /drift."""
+    def drift(self, base_id: str, target_id: str, kinds=(records.WEIGHT,)) -> jobs.State:
+        """Where the drift of the pair stands; a result is the drift's JSON text."""
         base, target = self._source(base_id), self._source(target_id)
         key = ("drift", self._signature(base_id), self._signature(target_id), kinds)
 
         def work(progress):
             return isolation.call(drift_json, base, target, kinds, progress=progress)
 
-        state = self._jobs.state(key, work)
-        if state.status == jobs.RUNNING:
-            return {"status": "running", "progress": state.progress}, 202
-        return state.result, 200
+        return self._jobs.state(key, work)
 
     def tensor_stats(self, base_id: str, base_key: str, target_id: Optional[str] = None,
                      target_key: Optional[str] = None, bins: int = 40) -> dict:

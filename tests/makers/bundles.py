@@ -204,3 +204,14 @@ def keras_saved_model(directory: str) -> str:
     path = os.path.join(directory, "keras_sm")
     model.export(path, verbose=False)
     return path
+
+
+def index_pairs(data: bytes):
+    """Every (key, value) of the table in ``data`` (a whole .index file), in key order: the
+    tests' view of an index, below the entry decoders the reader uses."""
+    from tensorboard_plugin_ckptdiff.formats._bundle import table
+
+    out = []
+    for block in table.data_blocks(data):
+        table.block_entries(block, out)
+    return out

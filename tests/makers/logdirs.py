@@ -125,6 +125,26 @@ def tensorboard_app(*argv: str):
     return application.TensorBoardWSGIApp(tb.flags, plugins, ingester.data_provider)
 
 
+def stop_reloading(timeout: float = 60) -> None:
+    """Stop TensorBoard's "Reloader" daemon threads (``--reload_task thread``) and wait for them.
+
+    TensorBoard gives that thread no way to stop. Left running, it is torn down at interpreter
+    exit, possibly inside TensorFlow's C++ file-system code, whose catch-all swallows the
+    thread's forced unwind: glibc aborts the process ("FATAL: exception not rethrown", exit 134)
+    after every test passed. SystemExit raised in the thread ends its loop at the next bytecode
+    (within one reload interval); threading ignores SystemExit in a thread."""
+    import ctypes
+    import threading
+
+    reloaders = [t for t in threading.enumerate() if t.name == "Reloader" and t.is_alive()]
+    for thread in reloaders:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit))
+    for thread in reloaders:
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RuntimeError("TensorBoard's reload thread did not stop")
+
+
 def plugin_of(app):
     """The Checkpoint Diff plugin inside an app tensorboard_app() made."""
     return next(p for p in app._plugins if p.plugin_name == "ckptdiff")

@@ -24,6 +24,8 @@ import tempfile
 import zipfile
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+from makers.bundles import index_pairs
+
 # ---------------------------------------------------------------- seeds
 
 
@@ -205,9 +207,7 @@ def write_table(pairs: List[Tuple[bytes, bytes]]) -> bytes:
 def mutate_entries(index: bytes, ops) -> bytes:
     """Re-encode a real .index with one entry's value (or key) mutated by ``ops``:
     op a picks the entry, b's low bit whether key or value."""
-    from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
-
-    pairs = index_table.entries(index)
+    pairs = index_pairs(index)
     for op, a, b, c in ops:
         i = a % len(pairs)
         key, value = pairs[i]
@@ -630,6 +630,8 @@ for path in json.loads(sys.argv[2]):
         response = client.get(path)
     out.append((response.status_code, response.get_data(as_text=True)))
 sys.stdout.write("\n@@RESULT@@" + json.dumps(out))
+sys.stdout.flush()
+logdirs.stop_reloading()  # an exit with it running may abort (see stop_reloading)
 """
 
 

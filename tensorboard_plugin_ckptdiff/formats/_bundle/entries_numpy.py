@@ -1,10 +1,10 @@
-"""A bundle index block's entries decoded all at once with numpy (see ``index_scan``).
+"""A bundle index block's entries decoded all at once with numpy (see ``index``).
 
 A block's restart array gives where every 16th entry starts, so the entries are found by
 stepping all those runs at once; the fields of every entry whose value has the layout
 TensorFlow writes (dtype and shape first, then shard, offset, size and crc in that order)
 are then read with array gathers. An entry in any other layout goes to the general entry
-decoder, and a block not laid out as TensorFlow lays them out to ``index_scan``'s Python
+decoder, and a block not laid out as TensorFlow lays them out to ``entries_python``'s Python
 loop, so every input decodes, or fails, exactly as it would there.
 """
 
@@ -15,8 +15,7 @@ from typing import List, NamedTuple, Optional
 
 import numpy as np
 
-from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry
-from tensorboard_plugin_ckptdiff.formats._bundle.entries_python import _entry, _head
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry, entry_or_none, known_head
 
 # TF starts a new restart run every 16 entries; a block with longer runs (another writer, or
 # a corrupt restart array) is decoded entry by entry rather than stepped this many times.
@@ -150,7 +149,7 @@ def _values(block: bytes, start: np.ndarray, stop: np.ndarray, heads: dict, erro
                offset.tolist(), size.tolist(), [None if c < 0 else c for c in crcs], repeat(()))
     out: List[Optional[Entry]] = list(map(tuple.__new__, repeat(Entry), rows))
     for i in np.flatnonzero(~fast).tolist():
-        out[i] = _entry(block[start[i]:stop[i]], errors)
+        out[i] = entry_or_none(block[start[i]:stop[i]], errors)
     return out
 
 
@@ -164,7 +163,7 @@ def _heads(block: bytes, starts: list, stops: list, cache: dict) -> list:
         raw = block[start:stop]
         known = get(raw)
         if known is None:
-            known = cache[raw] = _head(raw)
+            known = cache[raw] = known_head(raw)
         add(known)
     return out
 

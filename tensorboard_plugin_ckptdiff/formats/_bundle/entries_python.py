@@ -1,95 +1,27 @@
-"""Keys and BundleEntryProtos of a bundle's .index, a block at a time.
+"""Python's path through a bundle index block's entries: one loop over the block, reading the
+layout TensorFlow writes without a call per field (index.py picks this or entries_numpy).
 
-An index holds one entry per variable. ``index_blocks`` decodes a whole block with numpy
-array gathers, several times faster than Python's entry loop; but importing numpy costs a
-fresh process about 80 ms, more than the vectorized decode saves below some megabytes of
-index. So it is used where numpy is loaded anyway (TensorBoard, the Python API beside
-TensorFlow or Keras) or the index is large enough to pay for the import, and otherwise
-(``ckptdiff ls`` of an ordinary checkpoint) ``_scan_block`` reads each block in one Python
-loop; it also judges every block the vectorized path finds irregular. Both paths decode, or
-fail on, every input alike (tests/test_decoder_paths.py compares them).
+The speed tricks stay in this module: latin-1 keys sliced from one decoded block, entries
+made with ``tuple.__new__`` (a NamedTuple's __new__ costs a call), varints unrolled.
+tests/test_decoder_paths.py holds this path to the general decoder (proto.parse_entry) and to
+the numpy path on every input it builds.
 """
 
 from __future__ import annotations
 
 import struct
-import sys
-from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
-from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry, parse_entry, shape_of, varint
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry, entry_or_none, known_head, varint
 
 _U32 = struct.Struct("<I").unpack_from
 
-# From this size an index pays for importing numpy in a process that has not (about 12 ms
-# saved per megabyte, 80 ms to import).
-VECTORIZE_FROM_BYTES = 8 << 20
 
-
-def _corrupt() -> CheckpointError:
+def corrupt() -> CheckpointError:
     return CheckpointError("the index file is corrupt: an entry runs past the end of its block")
 
 
-class Table(NamedTuple):
-    header: Optional[bytes]  # the first entry's value when its key is empty, else None
-    # Every other key, in order, as latin-1 text: character i is byte i, so keys are built
-    # from slices of one decoded block, and an ASCII key (nearly all) is already its name.
-    keys: List[str]
-    entries: List[Optional[Entry]]  # their entries (None for one that does not decode)
-    # The first entry that did not decode, raised by the caller once the table's layout and
-    # header are known good: a table that is broken in both ways names its layout first.
-    error: Optional[CheckpointError]
-
-
-def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
-    """The table in ``data``; ``vectorized`` forces the decoder (None: the faster one here)."""
-    if vectorized is None:
-        vectorized = "numpy" in sys.modules or len(data) >= VECTORIZE_FROM_BYTES
-    decode_all = None
-    if vectorized:
-        from tensorboard_plugin_ckptdiff.formats._bundle import entries_numpy
-
-        decode_all = entries_numpy.decode
-    keys: List[str] = []
-    entries: List[Optional[Entry]] = []
-    heads: Dict[bytes, tuple] = {}
-    errors: List[CheckpointError] = []
-    header = None
-    first = True
-    for block in index_table.data_blocks(data):
-        end = index_table.block_limit(block)
-        pos = 0
-        if first and end:
-            first = False
-            header, pos = _header(block, end)
-        if decode_all is None or not decode_all(block, pos, end, keys, entries, heads, errors):
-            _scan_block(block, pos, end, keys, entries, heads, errors)
-    return Table(header, keys, entries, errors[0] if errors else None)
-
-
-def _header(block: bytes, end: int) -> Tuple[Optional[bytes], int]:
-    """The table's first entry's value if its key is empty, and where the rest starts."""
-    shared, pos = varint(block, 0, end)
-    non_shared, pos = varint(block, pos, end)
-    value_len, pos = varint(block, pos, end)
-    stop = pos + non_shared + value_len
-    if shared or stop > end:
-        raise _corrupt()
-    if non_shared:
-        return None, 0
-    return block[pos:stop], stop
-
-
-def _entry(raw: bytes, errors: list) -> Optional[Entry]:
-    try:
-        return parse_entry(raw)
-    except CheckpointError as e:
-        errors.append(e)
-        return None
-
-
-def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, heads: dict, errors: list) -> None:
+def scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, heads: dict, errors: list) -> None:
     """Python's path: keys and entries read straight from the block in one loop, in the
     layout TensorFlow writes (one-byte entry lengths; dtype and shape first, each distinct
     pair decoded once; then shard, offset, size, crc in that order); anything else goes to
@@ -114,7 +46,7 @@ def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, hea
         start = pos + non_shared
         stop = start + value_len
         if shared > len(key) or stop > end:
-            raise _corrupt()
+            raise corrupt()
         key = key[:shared] + text[pos:start] if shared else text[pos:start]
         add_key(key)
         pos = stop
@@ -124,7 +56,7 @@ def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, hea
             head = block[start:p]
             known = heads.get(head)
             if known is None:
-                known = heads[head] = _head(head)
+                known = heads[head] = known_head(head)
             if known:
                 shard = offset = size = 0
                 crc = None
@@ -174,15 +106,6 @@ def _scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, hea
                 if p == stop:
                     add_entry(make(Entry, (known[0], known[1], shard, offset, size, crc, no_slices)))
                     continue
-        add_entry(_entry(block[start:stop], errors))
+        add_entry(entry_or_none(block[start:stop], errors))
 
 
-def _head(raw: bytes):
-    """(dtype, shape) of an entry's leading dtype and shape fields, or () when the bytes are
-    not exactly those two fields (the general decoder then reads the entry)."""
-    if len(raw) < 4 or raw[0] != 0x08 or raw[1] >= 0x80 or raw[2] != 0x12 or raw[3] >= 0x80 or len(raw) != 4 + raw[3]:
-        return ()
-    try:
-        return raw[1], shape_of(raw, 4, len(raw))
-    except CheckpointError:
-        return ()  # the general decoder reports it, in its turn

@@ -1,66 +1,18 @@
-"""Readable names, kinds and layers for bundle keys, from the object graph or the key itself.
-
-Object-based keys are built from a node's shortest path, which for Keras 3 with
-``tf.train.Checkpoint(model=, optimizer=)`` runs through ``optimizer/_trainable_variables/N``;
-the model's own path exists only in the graph. A variable is named as the model names it:
-the graph's ``full_name`` (Keras's ``variable.path``: ``sequential/dense/kernel``, and for an
-optimizer's slots ``adam/sequential_dense_kernel_momentum``) when it is a path that no other
-variable shares; otherwise its shortest path that avoids optimizer objects (a slot: its
-variable's name and the slot's). What only an optimizer reaches is optimizer state. The
-object path stays the key and the pairing identity: names are for people.
+"""A serialized TrackableObjectGraph (the ``_CHECKPOINTABLE_OBJECT_GRAPH`` tensor, stored in a
+data shard like any string tensor) decoded to records.ObjectGraph: every node and edge kept.
+Naming the variables from it is names.py's work.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from typing import Dict, NamedTuple, Optional
+from typing import Optional
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats._bundle.proto import skip_field, varint
 
-VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
-_ATTRIBUTES = "/.ATTRIBUTES/"
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 _HAS_VALUES = (b"*\x02\x08\x01", b"*\x02\x08\x00")  # TrackableObject.has_checkpoint_values
-
-# Counters that say how far training got, not what the model learned.
-_METADATA_NAMES = {"save_counter", "global_step", "iterations", "_iterations", "iter", "iteration",
-                   OBJECT_GRAPH_KEY}
-# TF1 slot and accumulator names (Saver keys like dense/kernel/Adam_1, beta1_power).
-_TF1_SLOT = re.compile(r"^(Adam|AdamW|Momentum|RMSProp|Adagrad|AdagradDA|Adadelta|Ftrl|Nadam|Adamax|"
-                       r"ExponentialMovingAverage|LazyAdam|ProximalAdagrad)(_\d+)?$")
-_TF1_OPTIMIZER_SCALARS = re.compile(r"^(beta1_power|beta2_power)(_\d+)?$")
-_OPTIMIZER_CHILDREN = {"_iterations", "iter", "_learning_rate", "learning_rate"}
-
-
-class Naming(NamedTuple):
-    name: str
-    kind: str
-    layer: Optional[str]
-    full_name: Optional[str]
-    object_path: str
-
-
-def strip_output(name: str) -> str:
-    return name[:-2] if name.endswith(":0") else name
-
-
-def name_based(key: str) -> Naming:
-    """A TF1 Saver key: the key is the variable name."""
-    parts = key.split("/")
-    last = parts[-1]
-    if last in _METADATA_NAMES or key == OBJECT_GRAPH_KEY:
-        kind, owner = records.METADATA, parts[:-1]
-    elif _TF1_SLOT.match(last) and len(parts) > 1:
-        kind, owner = records.OPTIMIZER, parts[:-2]
-    elif _TF1_OPTIMIZER_SCALARS.match(last):
-        kind, owner = records.OPTIMIZER, []
-    else:
-        kind, owner = records.WEIGHT, parts[:-1]
-    return Naming(key, kind, owner[-1] if owner else None, key, key)
-
 
 # Below this many bytes the vectorized decoder's fixed cost (a few dozen numpy calls, about
 # 0.1 ms) is more than the whole graph takes to read node by node.
@@ -97,8 +49,19 @@ def decode_graph(raw: bytes, vectorized: Optional[bool] = None) -> records.Objec
         except (CheckpointError, IndexError):  # IndexError: a length that runs off the end
             nodes = None
     if nodes is None:
-        nodes = _decode_in_order(raw)
+        try:
+            nodes = _decode_in_order(raw)
+        except CheckpointError as e:
+            # The protobuf helpers speak of the index, where they mostly read; the graph is a
+            # string tensor in a data shard, and that is the file a person should look at.
+            if e.message.startswith(_INDEX_CORRUPT):
+                raise CheckpointError(_GRAPH_CORRUPT + e.message[len(_INDEX_CORRUPT):], e.path) from e
+            raise
     return records.ObjectGraph(nodes=nodes)
+
+
+_INDEX_CORRUPT = "the index file is corrupt"
+_GRAPH_CORRUPT = "the object graph (a string tensor in a data shard) is corrupt"
 
 
 def _decode_in_order(raw: bytes) -> tuple:
@@ -143,7 +106,7 @@ def _decode_in_order(raw: bytes) -> tuple:
                         if not (name.isascii() and full_name.isascii() and key.isascii()):
                             name, full_name, key = (_text(raw, start + 4, f_at), _text(raw, f_at + 2, k_at),
                                                     _text(raw, k_at + 2, a_stop))
-                        if full_name[-2:] == ":0":
+                        if full_name[-2:] == ":0":  # records.strip_output_suffix, inline
                             full_name = full_name[:-2]
                         add({"children": none, "attributes": ((name, key, full_name),), "slot_variables": none})
                         continue
@@ -165,6 +128,35 @@ def _decode_fast(raw: bytes) -> Optional[tuple]:
     """The nodes, or None when the graph holds anything the in-order decoder must judge."""
     import numpy as np
 
+    spans = _node_spans(raw)
+    if spans is None:
+        return None
+    starts, stops = spans
+    count = len(starts)
+    buf = np.frombuffer(raw, np.uint8)
+    last = len(raw) - 1
+
+    def byte(index):  # clipped: rows whose layout is wrong may point anywhere, and are dropped
+        return buf[np.minimum(index, last)].astype(np.intp)
+
+    start, stop = np.array(starts, np.intp), np.array(stops, np.intp)
+    text = raw.decode("latin-1")
+    var, fields = _variable_nodes(byte, start, stop)
+    child_at, lists, general = _list_nodes(raw, starts, stops, np.flatnonzero(~var).tolist())
+    children_of = _children(byte, text, child_at, lists, count, general)
+    attributes_of = _attributes(byte, text, np.flatnonzero(var), start, fields, count, general)
+    slots_of = [()] * count
+    for i in general:
+        node = _node(raw, starts[i], stops[i], text)
+        if any(child >= count for _, child in node["children"]):
+            return None
+        children_of[i], attributes_of[i], slots_of[i] = node["children"], node["attributes"], node["slot_variables"]
+    return records.assemble(records.ObjectNode, [{"children": c, "attributes": a, "slot_variables": s}
+                                                 for c, a, s in zip(children_of, attributes_of, slots_of)])
+
+
+def _node_spans(raw: bytes):
+    """([start], [stop]) of every node's bytes, or None unless the graph is nodes alone."""
     end = len(raw)
     tags = []  # where each node's tag is; its bytes start after a one-byte length, mostly
     add_tag = tags.append
@@ -180,23 +172,17 @@ def _decode_fast(raw: bytes) -> Optional[tuple]:
         else:
             length, long_starts[len(tags) - 1] = varint(raw, pos + 1, end)
             pos = long_starts[len(tags) - 1] + length
-    count = len(tags)
-    if pos != end or not count:
+    if pos != end or not tags:
         return None
-    buf = np.frombuffer(raw, np.uint8)
-    last = end - 1
-
-    def byte(index):  # clipped: rows whose layout is wrong may point anywhere, and are dropped
-        return buf[np.minimum(index, last)].astype(np.intp)
-
-    stop = np.array(tags[1:] + [end], np.intp)
-    start = np.array(tags, np.intp) + 2
+    starts = [t + 2 for t in tags]
     for i, at in long_starts.items():
-        start[i] = at
-    starts, stops = start.tolist(), stop.tolist()
-    text = raw.decode("latin-1")
+        starts[i] = at
+    return starts, tags[1:] + [end]
 
-    # A variable's node: the same tests as _decode_in_order makes inline, for every node.
+
+def _variable_nodes(byte, start, stop):
+    """(mask of the nodes laid out as a variable's, (f_at, k_at, a_stop) for every node): the
+    same tests as _decode_in_order makes inline, for all nodes at once."""
     n, r3 = byte(start + 1), byte(start + 3)
     a_stop, f_at = start + 2 + n, start + 4 + r3
     rf = byte(f_at + 1)
@@ -208,12 +194,16 @@ def _decode_fast(raw: bytes) -> Optional[tuple]:
            & ((a_stop == stop) | has_values) & (r3 < 0x80) & (f_at + 1 < a_stop) & (byte(f_at) == 0x12)
            & (rf < 0x80) & (k_at + 1 < a_stop) & (byte(k_at) == 0x1A) & (byte(k_at + 1) == key_length)
            & (key_length < 0x80))
+    return var, (f_at, k_at, a_stop)
 
-    # Any other node: children (0x0A) and has_checkpoint_values (0x2A) only, else _node.
+
+def _list_nodes(raw: bytes, starts, stops, others):
+    """Of the nodes that are not a variable's: (where each child starts, (node, first child,
+    end) of those holding only children and has_checkpoint_values, the rest for _node)."""
     child_at = []
     add_child = child_at.append
-    spans, general = [], []
-    for i in np.flatnonzero(~var).tolist():
+    lists, general = [], []
+    for i in others:
         pos, node_stop = starts[i], stops[i]
         first = len(child_at)
         while pos < node_stop:
@@ -227,76 +217,78 @@ def _decode_fast(raw: bytes) -> Optional[tuple]:
             else:
                 break
         if pos == node_stop:
-            spans.append((i, first, len(child_at)))
+            lists.append((i, first, len(child_at)))
         else:
             del child_at[first:]
             general.append(i)
+    return child_at, lists, general
+
+
+def _children(byte, text: str, child_at, lists, count: int, general: list) -> list:
+    """Each node's children, for the list nodes; a node with a child in another layout goes
+    to ``general``. The child layout _node reads inline: 0x0A n, 0x08 node_id (at most three
+    bytes), 0x12 m local_name, all lengths one byte."""
+    import numpy as np
 
     children_of = [()] * count
-    if child_at:
-        # The child layout _node reads inline: 0x0A n, 0x08 node_id (at most three bytes),
-        # 0x12 m local_name, all lengths one byte.
-        at = np.array(child_at, np.intp)
-        c_stop = at + 2 + byte(at + 1)
-        b0, b1, b2 = byte(at + 3), byte(at + 4), byte(at + 5)
-        one, two = b0 < 0x80, b1 < 0x80
-        three = ~one & ~two & (b2 < 0x80)
-        two &= ~one
-        ids = np.where(one, b0, np.where(two, b0 & 0x7F | b1 << 7, b0 & 0x7F | (b1 & 0x7F) << 7 | b2 << 14))
-        name_at = at + 4 + ~one + three
-        ok = ((byte(at + 1) < 0x80) & (byte(at + 2) == 0x08) & (one | two | three) & (name_at + 2 <= c_stop)
-              & (byte(name_at) == 0x12) & (byte(name_at + 1) == c_stop - name_at - 2) & (ids < count))
-        names = [text[a:b] for a, b in zip((name_at + 2).tolist(), c_stop.tolist())]
-        if not "".join(names).isascii():  # a name that is not ASCII is left to _node, which checks its UTF-8
-            ok &= np.fromiter(map(str.isascii, names), bool, len(names))
-        bad = np.concatenate(([0], np.cumsum(~ok))).tolist()
-        pairs = list(zip(names, ids.tolist()))
-        for i, lo, hi in spans:
-            if bad[hi] != bad[lo]:
-                general.append(i)
-            elif hi != lo:
-                children_of[i] = tuple(pairs[lo:hi])
+    if not child_at:
+        return children_of
+    at = np.array(child_at, np.intp)
+    c_stop = at + 2 + byte(at + 1)
+    b0, b1, b2 = byte(at + 3), byte(at + 4), byte(at + 5)
+    one, two = b0 < 0x80, b1 < 0x80
+    three = ~one & ~two & (b2 < 0x80)
+    two &= ~one
+    ids = np.where(one, b0, np.where(two, b0 & 0x7F | b1 << 7, b0 & 0x7F | (b1 & 0x7F) << 7 | b2 << 14))
+    name_at = at + 4 + ~one + three
+    ok = ((byte(at + 1) < 0x80) & (byte(at + 2) == 0x08) & (one | two | three) & (name_at + 2 <= c_stop)
+          & (byte(name_at) == 0x12) & (byte(name_at + 1) == c_stop - name_at - 2) & (ids < count))
+    names = [text[a:b] for a, b in zip((name_at + 2).tolist(), c_stop.tolist())]
+    if not "".join(names).isascii():  # a name that is not ASCII is left to _node, which checks its UTF-8
+        ok &= np.fromiter(map(str.isascii, names), bool, len(names))
+    bad = np.concatenate(([0], np.cumsum(~ok))).tolist()
+    pairs = list(zip(names, ids.tolist()))
+    for i, lo, hi in lists:
+        if bad[hi] != bad[lo]:
+            general.append(i)
+        elif hi != lo:
+            children_of[i] = tuple(pairs[lo:hi])
+    return children_of
+
+
+def _attributes(byte, text: str, index, start, fields, count: int, general: list) -> list:
+    """Each variable node's one attribute; a node whose strings are not ASCII goes to ``general``."""
+    import numpy as np
 
     attributes_of = [()] * count
-    index = np.flatnonzero(var)
-    if len(index):
-        start, f_at, k_at, a_stop = start[index], f_at[index], k_at[index], a_stop[index]
-        # Nearly every attribute is a VARIABLE_VALUE: one string for all of them, not a copy each.
-        value = np.flatnonzero(f_at - start == 4 + len(_VALUE))
-        value = value[(byte((start[value] + 4)[:, None] + np.arange(len(_VALUE))) == _VALUE_BYTES).all(1)]
-        named = np.ones(len(index), bool)
-        named[value] = False
-        named = np.flatnonzero(named)
-        # full_name without its ":0", as strip_output would leave it
-        full_stop = k_at - 2 * ((k_at - f_at >= 4) & (byte(k_at - 2) == 0x3A) & (byte(k_at - 1) == 0x30))
-        names = [_VALUE] * len(index)
-        for i, a, b in zip(named.tolist(), (start[named] + 4).tolist(), f_at[named].tolist()):
-            names[i] = text[a:b]
-        full_names = [text[a:b] for a, b in zip((f_at + 2).tolist(), full_stop.tolist())]
-        keys = [text[a:b] for a, b in zip((k_at + 2).tolist(), a_stop.tolist())]
-        ascii = "".join(names).isascii() and "".join(full_names).isascii() and "".join(keys).isascii()
-        rows = index.tolist()
-        for _ in map(attributes_of.__setitem__, rows, zip(zip(names, keys, full_names))):
-            pass
-        if not ascii:
-            for i, name, full_name, key in zip(rows, names, full_names, keys):
-                if not (name.isascii() and full_name.isascii() and key.isascii()):
-                    attributes_of[i] = ()
-                    general.append(i)
-
-    slots_of = [()] * count
-    for i in general:
-        fields = _node(raw, starts[i], stops[i], text)
-        if any(child >= count for _, child in fields["children"]):
-            return None
-        children_of[i], attributes_of[i], slots_of[i] = (
-            fields["children"], fields["attributes"], fields["slot_variables"])
-    return records.assemble(records.ObjectNode, [{"children": c, "attributes": a, "slot_variables": s}
-                                                 for c, a, s in zip(children_of, attributes_of, slots_of)])
+    if not len(index):
+        return attributes_of
+    f_at, k_at, a_stop = (field[index] for field in fields)
+    start = start[index]
+    # Nearly every attribute is a VARIABLE_VALUE: one string for all of them, not a copy each.
+    value = np.flatnonzero(f_at - start == 4 + len(_VALUE))
+    value = value[(byte((start[value] + 4)[:, None] + np.arange(len(_VALUE))) == _VALUE_BYTES).all(1)]
+    named = np.ones(len(index), bool)
+    named[value] = False
+    named = np.flatnonzero(named)
+    # full_name without its ":0", as records.strip_output_suffix leaves it
+    full_stop = k_at - 2 * ((k_at - f_at >= 4) & (byte(k_at - 2) == 0x3A) & (byte(k_at - 1) == 0x30))
+    names = [_VALUE] * len(index)
+    for i, a, b in zip(named.tolist(), (start[named] + 4).tolist(), f_at[named].tolist()):
+        names[i] = text[a:b]
+    full_names = [text[a:b] for a, b in zip((f_at + 2).tolist(), full_stop.tolist())]
+    keys = [text[a:b] for a, b in zip((k_at + 2).tolist(), a_stop.tolist())]
+    ascii = "".join(names).isascii() and "".join(full_names).isascii() and "".join(keys).isascii()
+    for i, name, key, full_name in zip(index.tolist(), names, keys, full_names):
+        if ascii or name.isascii() and full_name.isascii() and key.isascii():
+            attributes_of[i] = ((name, key, full_name),)
+        else:
+            general.append(i)
+    return attributes_of
 
 
 def _corrupt_graph() -> CheckpointError:
-    return CheckpointError("the object graph is truncated or corrupt")
+    return CheckpointError(_GRAPH_CORRUPT + ": truncated")
 
 
 def _text(raw: bytes, start: int, stop: int) -> str:
@@ -370,7 +362,7 @@ def _node(raw: bytes, pos: int, end: int, text: str) -> dict:
             for ftag, value in _submessage(raw, pos, stop):
                 if ftag in fields and isinstance(value, tuple):
                     fields[ftag] = _text(raw, *value)
-            attributes.append((fields[0x0A], fields[0x1A], strip_output(fields[0x12])))
+            attributes.append((fields[0x0A], fields[0x1A], records.strip_output_suffix(fields[0x12])))
         elif tag == 0x1A:
             original, slot_name, slot = 0, "", 0
             for ftag, value in _submessage(raw, pos, stop):
@@ -385,121 +377,3 @@ def _node(raw: bytes, pos: int, end: int, text: str) -> dict:
     return {"children": tuple(children), "attributes": tuple(attributes), "slot_variables": tuple(slots)}
 
 
-def _is_optimizer(local_name: str, node: records.ObjectNode) -> bool:
-    if node.slot_variables or "optimizer" in local_name.lower():
-        return True
-    if not node.children:
-        return False
-    names = {name for name, _ in node.children}
-    return bool(names & _OPTIMIZER_CHILDREN) and ("_variables" in names or "_trainable_variables" in names
-                                                 or "iter" in names)
-
-
-# A node's first (shortest) path from the root as (joined path, last local name, the one
-# before it or None); the root's is () so that, like an empty path, it reads as no path.
-Path = tuple
-
-
-def _model_paths(nodes) -> Dict[int, Path]:
-    """node id -> Path, breadth first, never entering an optimizer object."""
-    paths: Dict[int, Path] = {0: ()}
-    queue = [0]
-    for node_id in queue:  # the list grows while it is walked: a FIFO without a deque
-        base = paths[node_id]
-        prefix, parent = (base[0] + "/", base[1]) if base else ("", None)
-        for local_name, cid in nodes[node_id].children:
-            if cid in paths:
-                continue
-            child = nodes[cid]
-            # _is_optimizer, its cheap tests first: most children are plain variables.
-            if child.slot_variables or child.children and _is_optimizer(local_name, child) \
-                    or "optimizer" in local_name.lower():
-                continue
-            paths[cid] = (prefix + local_name, local_name, parent)
-            if child.children:  # a leaf would only cost its prefix: most nodes are variables
-                queue.append(cid)
-    return paths
-
-
-def object_based(graph: records.ObjectGraph) -> Dict[str, Naming]:
-    """checkpoint key -> Naming, for every attribute of every node of the object graph."""
-    nodes = graph.nodes
-    model_paths = _model_paths(nodes)
-    slots: Dict[int, tuple] = {}  # slot node -> (original node, slot name)
-    for node in nodes:
-        for original, slot_name, slot in node.slot_variables:
-            slots[slot] = (original, slot_name)
-    out: Dict[str, Naming] = {}
-    make = tuple.__new__
-    get_path = model_paths.get
-    cut = -len(VALUE_SUFFIX)
-    for node_id, node in enumerate(nodes):
-        attributes = node.attributes
-        if not attributes:
-            continue
-        path = get_path(node_id)
-        model_variable = path and node_id not in slots
-        for attribute, key, full_name in attributes:
-            object_path = key[:cut] if key.endswith(VALUE_SUFFIX) else key
-            full_name = full_name or None
-            if model_variable and attribute == "VARIABLE_VALUE":
-                # A model variable: what _object_naming would say, without its general cases.
-                if full_name and "/" in full_name:
-                    scope = full_name.rsplit("/", 2)
-                    own_name, layer = scope[-1], scope[-2]
-                else:
-                    own_name, layer = full_name, path[2]
-                if path[1] in _METADATA_NAMES or own_name in _METADATA_NAMES:
-                    out[key] = make(Naming, (path[0], records.METADATA, None, full_name, object_path))
-                else:
-                    out[key] = make(Naming, (path[0], records.WEIGHT, layer, full_name, object_path))
-                continue
-            out[key] = _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots)
-    return _readable(out)
-
-
-def _readable(namings: Dict[str, Naming]) -> Dict[str, Naming]:
-    """Each variable named by its full_name where that is a path shared by no other."""
-    seen: Dict[str, int] = {}
-    for n in namings.values():
-        if n.full_name and "/" in n.full_name:
-            seen[n.full_name] = seen.get(n.full_name, 0) + 1
-    make = tuple.__new__
-    for key, n in namings.items():
-        if seen.get(n.full_name) == 1 and n.name != n.full_name:
-            namings[key] = make(Naming, (n.full_name, n.kind, n.layer, n.full_name, n.object_path))
-    return namings
-
-
-def _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots) -> Naming:
-    path = model_paths.get(node_id)
-    if node_id in slots:
-        original, slot_name = slots[node_id]
-        owner = model_paths.get(original)
-        name = owner[0] + "/" + slot_name if owner else object_path
-        layer = owner[2] if owner else None
-        return Naming(name, records.OPTIMIZER, layer, full_name, object_path)
-    shortest = key.split(_ATTRIBUTES)[0].split("/")
-    last = path[1] if path else shortest[-1]
-    if path:
-        name = path[0]
-        kind = records.WEIGHT
-    else:
-        name = object_path
-        kind = records.WEIGHT if "_trainable_variables" in shortest else records.OPTIMIZER
-    if attribute != "VARIABLE_VALUE":
-        name = f"{name}/{attribute}" if name else attribute
-        kind = records.METADATA
-    if last in _METADATA_NAMES or (full_name and full_name.split("/")[-1] in _METADATA_NAMES):
-        kind = records.METADATA
-    return Naming(name, kind, _layer(full_name, path, kind), full_name, object_path)
-
-
-def _layer(full_name: Optional[str], path: Path, kind: str) -> Optional[str]:
-    if kind != records.WEIGHT:
-        return None
-    if full_name and "/" in full_name:
-        return full_name.split("/")[-2]
-    if path:
-        return path[2]
-    return None

@@ -205,6 +205,27 @@ def parse_entry(buf: bytes) -> Entry:
             pos = _skip(buf, pos, end, tag & 7)
     return Entry(dtype, shape, shard_id, offset, size, crc, tuple(slices))
 
+def entry_or_none(raw: bytes, errors: list) -> Optional[Entry]:
+    """The general decoder's entry, or None with its error appended to ``errors`` (the
+    table's layout is judged before an entry's error is raised)."""
+    try:
+        return parse_entry(raw)
+    except CheckpointError as e:
+        errors.append(e)
+        return None
+
+
+def known_head(raw: bytes):
+    """(dtype, shape) of an entry's leading dtype and shape fields, or () when the bytes are
+    not exactly those two fields (the general decoder then reads the entry)."""
+    if len(raw) < 4 or raw[0] != 0x08 or raw[1] >= 0x80 or raw[2] != 0x12 or raw[3] >= 0x80 or len(raw) != 4 + raw[3]:
+        return ()
+    try:
+        return raw[1], _shape(raw, 4, len(raw))
+    except CheckpointError:
+        return ()  # the general decoder reports it, in its turn
+
+
 
 # ---------------------------------------------------------------- encoding (the remap writer)
 #

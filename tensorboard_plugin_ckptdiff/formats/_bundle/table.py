@@ -17,7 +17,7 @@ from typing import List, Tuple
 import google_crc32c
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle.proto import varint as read_varint
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import put_varint, varint as read_varint
 
 FOOTER_SIZE = 48
 MAGIC = 0xDB4775248B80FB57
@@ -132,24 +132,7 @@ def block_limit(block: bytes) -> int:
     return end
 
 
-def entries(data: bytes) -> List[Tuple[bytes, bytes]]:
-    """Every (key, value) of the table held in ``data`` (the whole .index file), in key order."""
-    out: List[Tuple[bytes, bytes]] = []
-    for block in data_blocks(data):
-        block_entries(block, out)
-    return out
-
-
 # ---------------------------------------------------------------- writing
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 class _Block:
@@ -171,7 +154,8 @@ class _Block:
         else:
             self.restarts.append(len(self.buffer))
             self.counter = 0
-        self.buffer += _varint(shared) + _varint(len(key) - shared) + _varint(len(value))
+        for length in (shared, len(key) - shared, len(value)):
+            put_varint(self.buffer, length)
         self.buffer += key[shared:] + value
         self.last = key
         self.counter += 1
@@ -216,7 +200,10 @@ def write_table(pairs, block_size: int = BLOCK_SIZE, restart_interval: int = RES
         offset = len(out)
         crc = google_crc32c.extend(google_crc32c.value(raw), b"\x00")  # block type 0: uncompressed
         out.extend(raw + b"\x00" + _U32.pack(mask(crc)))
-        return _varint(offset) + _varint(len(raw))
+        handle = bytearray()
+        put_varint(handle, offset)
+        put_varint(handle, len(raw))
+        return bytes(handle)
 
     data = _Block(restart_interval)
     index = _Block(1)

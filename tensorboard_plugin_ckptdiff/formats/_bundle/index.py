@@ -1,0 +1,76 @@
+"""A bundle's .index as keys and BundleEntryProtos, a block at a time, by one of two decoders.
+
+An index holds one entry per variable. ``entries_numpy`` decodes a whole block with numpy
+array gathers, several times faster than Python's entry loop; but importing numpy costs a
+fresh process about 80 ms, more than the vectorized decode saves below some megabytes of
+index. So it is used where numpy is loaded anyway (TensorBoard, the Python API beside
+TensorFlow or Keras) or the index is large enough to pay for the import, and otherwise
+(``ckptdiff ls`` of an ordinary checkpoint) ``entries_python`` reads each block in one Python
+loop; it also judges every block the vectorized path finds irregular. Both paths decode, or
+fail on, every input alike (tests/test_decoder_paths.py compares them).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from tensorboard_plugin_ckptdiff.errors import CheckpointError
+from tensorboard_plugin_ckptdiff.formats._bundle import entries_python, table
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry, varint
+
+# From this size an index pays for importing numpy in a process that has not (about 12 ms
+# saved per megabyte, 80 ms to import).
+VECTORIZE_FROM_BYTES = 8 << 20
+
+
+class Table(NamedTuple):
+    header: Optional[bytes]  # the first entry's value when its key is empty, else None
+    # Every other key, in order, as latin-1 text: character i is byte i, so keys are built
+    # from slices of one decoded block, and an ASCII key (nearly all) is already its name.
+    keys: List[str]
+    entries: List[Optional[Entry]]  # their entries (None for one that does not decode)
+    # The first entry that did not decode, raised by the caller once the table's layout and
+    # header are known good: a table that is broken in both ways names its layout first.
+    error: Optional[CheckpointError]
+
+
+def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
+    """The table in ``data``; ``vectorized`` forces the decoder (None: the faster one here)."""
+    if vectorized is None:
+        vectorized = "numpy" in sys.modules or len(data) >= VECTORIZE_FROM_BYTES
+    decode_all = None
+    if vectorized:
+        from tensorboard_plugin_ckptdiff.formats._bundle import entries_numpy
+
+        decode_all = entries_numpy.decode
+    keys: List[str] = []
+    entries: List[Optional[Entry]] = []
+    heads: Dict[bytes, tuple] = {}
+    errors: List[CheckpointError] = []
+    header = None
+    first = True
+    for block in table.data_blocks(data):
+        end = table.block_limit(block)
+        pos = 0
+        if first and end:
+            first = False
+            header, pos = _header(block, end)
+        if decode_all is None or not decode_all(block, pos, end, keys, entries, heads, errors):
+            entries_python.scan_block(block, pos, end, keys, entries, heads, errors)
+    return Table(header, keys, entries, errors[0] if errors else None)
+
+
+def _header(block: bytes, end: int) -> Tuple[Optional[bytes], int]:
+    """The table's first entry's value if its key is empty, and where the rest starts."""
+    shared, pos = varint(block, 0, end)
+    non_shared, pos = varint(block, pos, end)
+    value_len, pos = varint(block, pos, end)
+    stop = pos + non_shared + value_len
+    if shared or stop > end:
+        raise entries_python.corrupt()
+    if non_shared:
+        return None, 0
+    return block[pos:stop], stop
+
+
