@@ -3,7 +3,7 @@ outcomes and the line coverage reached in formats/*.
 
     .venv/bin/python benchmarks/fuzz.py [--minutes 5] [--engine auto|atheris|random] [--out DIR]
 
-Seeds are real checkpoints written by TF/Keras now (tests/makers/robustness.py: bundles
+Seeds are real checkpoints written by TF/Keras now (tests/makers/hostile_inputs.py: bundles
 object- and name-based and sliced, the ``checkpoint`` state file, a .meta MetaGraphDef, a
 SavedModel, .weights.h5, legacy .h5, .keras, .safetensors). Engines:
   atheris  coverage-guided libFuzzer, one child process per kind with -timeout and
@@ -34,14 +34,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-from makers import robustness  # noqa: E402
+from makers import fuzz_worker, hostile_inputs  # noqa: E402
 
 ATHERIS_KINDS = ("index", "data_shard", "state_file", "meta_graph", "saved_model",
                  "weights_h5", "legacy_h5", "keras_zip", "safetensors")
 
 
 def _coverage_or_say_why() -> bool:
-    if robustness.coverage_available():
+    if fuzz_worker.coverage_available():
         return True
     print("coverage.py is not installed (pip install coverage): line coverage is not measured", flush=True)
     return False
@@ -97,13 +97,13 @@ def run_random(seeds, seconds, out, seed_value):
     bad_kinds = collections.Counter()
     tried = 0
     start = time.monotonic()
-    with robustness.Worker(coverage=_coverage_or_say_why()) as worker:
+    with fuzz_worker.Worker(coverage=_coverage_or_say_why()) as worker:
         while time.monotonic() - start < seconds:
             seed = rng.choice(by_kind[kinds[tried % len(kinds)]])
             donor = rng.choice(seeds)
-            ops = [(rng.randrange(len(robustness.OPS)), rng.getrandbits(32), rng.getrandbits(16), rng.randrange(256))
+            ops = [(rng.randrange(len(hostile_inputs.OPS)), rng.getrandbits(32), rng.getrandbits(16), rng.randrange(256))
                    for _ in range(rng.randint(1, 4))]
-            outcome, data = robustness.run_mutated(worker, seed, ops, donor.files[donor.target])
+            outcome, data = fuzz_worker.run_mutated(worker, seed, ops, donor.files[donor.target])
             tried += 1
             outcomes[seed.kind][outcome.status] += 1
             if outcome.bad:
@@ -151,10 +151,10 @@ def _atheris_child(kind, seeds_file, corpus, artifacts, seconds):
         i = (data[0] if data else 0) % len(seeds)
         seed, root = seeds[i], roots[i]
         if kind == "index":
-            data = robustness.fix_table_crcs(data)
+            data = hostile_inputs.fix_table_crcs(data)
         with open(os.path.join(root, seed.target), "wb") as f:
             f.write(data)
-        outcome = robustness._check(root, seed.open, seed.check)
+        outcome = fuzz_worker._check(root, seed.open, seed.check)
         if outcome.bad:
             # Kept and counted here, not raised: an exception ends libFuzzer's run through
             # atheris's crash path, which puts SIGALRM back to its default while libFuzzer's
@@ -248,7 +248,7 @@ def run_atheris(seeds, seconds, out, jobs):
           f"({tried / max(seconds_spent, 1e-9):.0f}/s); bad inputs and early stops: {failures}")
     # Replay the grown corpora in the bounded worker, under coverage.py.
     outcomes = collections.defaultdict(collections.Counter)
-    with robustness.Worker(coverage=_coverage_or_say_why()) as worker:
+    with fuzz_worker.Worker(coverage=_coverage_or_say_why()) as worker:
         for kind, corpus in corpora.items():
             kind_seeds = [s for s in seeds if s.kind == kind]
             for name in sorted(os.listdir(corpus)):
@@ -258,7 +258,7 @@ def run_atheris(seeds, seconds, out, jobs):
                 if name.startswith("seed"):
                     seed = kind_seeds[int(name[4:])]
                 elif kind == "index":
-                    data = robustness.fix_table_crcs(data)
+                    data = hostile_inputs.fix_table_crcs(data)
                 files = dict(seed.files)
                 files[seed.target] = data
                 outcome = worker.run(files, seed.open, seed.check)
@@ -297,7 +297,7 @@ def main():
         except ImportError:
             engine = "random"
     seed_dir = tempfile.mkdtemp(prefix="ckptdiff-fuzz-seeds-")
-    seeds = robustness.write_seeds(seed_dir)
+    seeds = hostile_inputs.write_seeds(seed_dir)
     if args.kinds:
         seeds = [s for s in seeds if s.kind in args.kinds.split(",")]
     print(f"engine {engine}; {len(seeds)} real seeds: " + ", ".join(sorted({s.kind for s in seeds})), flush=True)
@@ -305,7 +305,7 @@ def main():
     try:
         bad = run_atheris(seeds, seconds, args.out, max(1, args.jobs)) if engine == "atheris" else \
             run_random(seeds, seconds, args.out, args.seed)
-    except robustness.HarnessError as e:
+    except fuzz_worker.HarnessError as e:
         print(f"fuzz harness: {e}", file=sys.stderr)
         return 2
     shutil.rmtree(seed_dir, ignore_errors=True)

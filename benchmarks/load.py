@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/load.py [--clients 32] [--seconds 60] [--logdir DIR]
 
 Without --logdir, a logdir of real runs is written first (TF2 CheckpointManager, TF1 Saver,
-Keras fit, and a file of every other format: tests/makers/robustness.py load_logdir).
+Keras fit, and a file of every other format: tests/makers/under_load.py load_logdir).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-from makers import robustness  # noqa: E402
+from makers import under_load  # noqa: E402
 
 
 def _quantile(values, q):
@@ -36,14 +36,14 @@ def main():
     logdir = args.logdir
     if logdir is None:
         logdir = tempfile.mkdtemp(prefix="ckptdiff-load-")
-        robustness.load_logdir(logdir)
-    server = robustness.TensorBoard(logdir, "--reload_interval", "5")
+        under_load.load_logdir(logdir)
+    server = under_load.TensorBoard(logdir, "--reload_interval", "5")
     try:
         body = server.runs()
         ok = [c for run in body["runs"] for c in run["checkpoints"] if c["status"] == "ok"]
         print(f"tensorboard on port {server.port}: {len(body['runs'])} runs, {len(ok)} ok checkpoints; "
               f"{args.clients} clients for {args.seconds:.0f} s", flush=True)
-        load = robustness.hammer(server.base, body, args.clients, args.seconds)
+        load = under_load.hammer(server.base, body, args.clients, args.seconds)
     finally:
         server.stop()
     print(f"requests: {load.requests} in {load.seconds:.1f} s = {load.requests / load.seconds:.1f} requests/s")

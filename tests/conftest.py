@@ -28,6 +28,17 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture(scope="module")
+def client(logdir):
+    """The real TensorBoard WSGI app (this plugin and a real data provider) over the test
+    module's own ``logdir`` fixture, a dict whose "root" is the directory."""
+    from werkzeug.test import Client
+
+    from makers import logdirs
+
+    return Client(logdirs.tensorboard_app("--logdir", logdir["root"]))
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, headless, for the end-to-end tests (Playwright never downloads one)."""

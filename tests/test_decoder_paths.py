@@ -14,7 +14,7 @@ import sys
 import google_crc32c
 import pytest
 
-from makers import bundles, robustness
+from makers import bundles, hostile_inputs
 from tensorboard_plugin_ckptdiff import storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 from tensorboard_plugin_ckptdiff.formats._bundle import index, object_graph, table as index_table
@@ -127,7 +127,7 @@ def test_varint_running_past_its_entry_is_an_entry_error_on_both_paths(indexes):
     key = pairs[1][0]
     # dtype float, shape [3], shard 0, offset 0, then a size whose varint never ends.
     broken = bytes.fromhex("0801" "120412020803" "1800" "2000" "28ffff")
-    table = robustness.write_table([pairs[0], (key, broken)] + pairs[2:])
+    table = hostile_inputs.write_table([pairs[0], (key, broken)] + pairs[2:])
     header, keys, entries, error = _assert_agree(table, "long size varint")
     assert entries[0] is None and error is not None and "varint" in error
 

@@ -1,6 +1,6 @@
 """Keras 3 and legacy h5 ordering rules on hand-built records."""
 
-from diff_records import checkpoint, keras3_var, legacy_var, model, statuses
+from makers.diff_records import checkpoint, keras3_var, legacy_var, model, statuses
 
 from tensorboard_plugin_ckptdiff import diff, records
 

@@ -1,6 +1,6 @@
 """Name mode (TF1 Saver, init_from_checkpoint, safetensors) on hand-built records."""
 
-from diff_records import checkpoint, dense, model, statuses, var
+from makers.diff_records import checkpoint, dense, model, statuses, var
 
 from tensorboard_plugin_ckptdiff import diff, records
 

@@ -1,6 +1,6 @@
 """The rename search on hand-built records: scope moves, single renames, and no false renames."""
 
-from diff_records import checkpoint, dense, model, statuses, var
+from makers.diff_records import checkpoint, dense, model, statuses, var
 
 from tensorboard_plugin_ckptdiff import diff, records
 

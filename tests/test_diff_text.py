@@ -1,6 +1,6 @@
 """The text report: repeated layers folded into one row, the verdict and the fix printed."""
 
-from diff_records import checkpoint, dense, model
+from makers.diff_records import checkpoint, dense, model
 
 from tensorboard_plugin_ckptdiff import diff
 

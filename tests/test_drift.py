@@ -36,35 +36,6 @@ def tf2_drift(keras_made):
     return value_drift.drift(*keras_made["tf2"])
 
 
-# ------------------------------------------------------------------ truth from the real libraries
-
-
-def tf_values(path, key):
-    """What TF's own restore op (RestoreV2) reads: CheckpointReader.get_tensor refuses some
-    float16 tensors of sharded checkpoints ("Dtype half not supported")."""
-    import tensorflow as tf
-
-    dtype = tf.train.load_checkpoint(path).get_variable_to_dtype_map()[key]
-    (tensor,) = tf.raw_ops.RestoreV2(prefix=path, tensor_names=[key], shape_and_slices=[""], dtypes=[dtype])
-    return tensor.numpy()
-
-
-def h5_values(path, key):
-    import h5py
-    import ml_dtypes
-
-    with h5py.File(path, "r") as f:
-        dataset = f[key]
-        values = dataset[()]
-        if dataset.attrs.get("dtype") == "bfloat16":  # Keras stores bfloat16 as opaque 2-byte items
-            values = values.view(ml_dtypes.bfloat16)
-    return values
-
-
-def loader(path):
-    return h5_values if path.endswith(".h5") else tf_values
-
-
 def numpy_figures(x, y):
     x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
     d = x - y
@@ -77,7 +48,7 @@ def numpy_figures(x, y):
 def assert_equal_to_numpy(result, base_path, target_path):
     assert result.entries
     for e in result.entries:
-        expected = numpy_figures(loader(base_path)(base_path, e.base_key), loader(target_path)(target_path, e.target_key))
+        expected = numpy_figures(makers.loader(base_path)(base_path, e.base_key), makers.loader(target_path)(target_path, e.target_key))
         got = {"l2": e.l2, "relative": e.relative, "max_abs": e.max_abs, "cosine": e.cosine}
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), e.name
 
@@ -104,8 +75,8 @@ def test_tf1_saver_figures_equal_numpy_on_values_tf_loads(tf1_made):
 def test_layer_relative_change_is_the_norm_of_its_variables_deltas_over_their_base_norm(keras_made, tf2_drift):
     base, target = keras_made["tf2"]
     hidden = [e for e in tf2_drift.entries if e.layer == "hidden"]
-    deltas = [tf_values(base, e.base_key).astype(np.float64) - tf_values(target, e.target_key) for e in hidden]
-    norms = [tf_values(base, e.base_key).astype(np.float64) for e in hidden]
+    deltas = [makers.tf_values(base, e.base_key).astype(np.float64) - makers.tf_values(target, e.target_key) for e in hidden]
+    norms = [makers.tf_values(base, e.base_key).astype(np.float64) for e in hidden]
     expected = np.sqrt(sum((d ** 2).sum() for d in deltas)) / np.sqrt(sum((n ** 2).sum() for n in norms))
     assert len(hidden) == 2
     assert by_layer(tf2_drift)["hidden"].relative == pytest.approx(expected, rel=1e-9)
@@ -157,7 +128,7 @@ def test_half_precision_variables_are_compared_in_float64(tf2_drift, keras_made,
     assert len(half) == 2 and all(e.l2 > 0 for e in half)
     base, target = keras_made["tf2"]
     for e in half:
-        expected = numpy_figures(tf_values(base, e.base_key), tf_values(target, e.target_key))
+        expected = numpy_figures(makers.tf_values(base, e.base_key), makers.tf_values(target, e.target_key))
         assert (e.l2, e.cosine) == pytest.approx((expected["l2"], expected["cosine"]), rel=1e-12)
 
 
@@ -181,7 +152,7 @@ def test_partitioned_variable_against_a_whole_one_equals_numpy(tf1_made):
     assert "embedding" in tf_bundle.load_index(storage.for_path(base), base).slices
     assert "embedding" not in tf_bundle.load_index(storage.for_path(target), target).slices
     (embedding,) = [e for e in value_drift.drift(base, target).entries if e.name == "embedding"]
-    expected = numpy_figures(tf_values(base, "embedding"), tf_values(target, "embedding"))
+    expected = numpy_figures(makers.tf_values(base, "embedding"), makers.tf_values(target, "embedding"))
     assert embedding.l2 > 0
     got = {"l2": embedding.l2, "relative": embedding.relative, "max_abs": embedding.max_abs, "cosine": embedding.cosine}
     assert got == pytest.approx(expected, rel=1e-9)

@@ -8,11 +8,10 @@ import time
 
 import numpy as np
 import pytest
-from werkzeug.test import Client
 
 from makers import drift as makers
 from makers import logdirs
-from test_drift import tf_values
+from makers.drift import tf_values
 from tensorboard_plugin_ckptdiff.values import drift as value_drift
 
 API = logdirs.PLUGIN_ROUTES
@@ -30,11 +29,6 @@ def logdir(tmp_path_factory):
     made["broken"] = os.path.join(broken, "ckpt")
     made["root"] = root
     return made
-
-
-@pytest.fixture(scope="session")
-def client(logdir):
-    return Client(logdirs.tensorboard_app("--logdir", logdir["root"]))
 
 
 get = logdirs.get_route

@@ -13,7 +13,7 @@ import time
 import pytest
 from werkzeug.test import Client
 
-from makers import logdirs, robustness
+from makers import logdirs, saving
 
 API = "/data/plugin/ckptdiff/"
 SAVES = 30
@@ -58,7 +58,7 @@ def churn(tmp_path_factory):
     open(log_path, "w").close()
     app = logdirs.tensorboard_app("--logdir", str(logdir), "--reload_interval", str(RELOAD_SECONDS),
                                   "--reload_task", "thread")
-    writer = robustness.start_saving(str(logdir / "ckpt"), SAVES, log_path)
+    writer = saving.start_saving(str(logdir / "ckpt"), SAVES, log_path)
     stop = threading.Event()
     seen = []
     clients = [threading.Thread(target=_client_loop, args=(app, stop, seen)) for _ in range(3)]

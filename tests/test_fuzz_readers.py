@@ -5,7 +5,7 @@ blow-up or a file opened outside the checkpoint's directory.
 Inputs are real checkpoints of every format written by TF/Keras in this session, mutated by
 hypothesis (bit flips, truncations, splices, integer and length-field overwrites, entry-level
 edits of the .index table with valid checksums, hostile safetensors headers and zip sizes).
-Each input is read in a worker process (makers/robustness.py) under a time and memory bound.
+Each input is read in a worker process (makers/fuzz_worker.py) under a time and memory bound.
 benchmarks/fuzz.py runs the same harness for minutes.
 """
 
@@ -17,26 +17,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from makers import bundles, robustness
+from makers import bundles, fuzz_worker, hostile_inputs
 
 EXAMPLES_PER_KIND = 150
 KINDS = ("index", "bundle_entry", "data_shard", "state_file", "meta_graph", "saved_model",
          "weights_h5", "legacy_h5", "keras_zip", "safetensors")
 
 ops_strategy = st.lists(
-    st.tuples(st.integers(0, len(robustness.OPS) - 1), st.integers(0, 2 ** 32 - 1),
+    st.tuples(st.integers(0, len(hostile_inputs.OPS) - 1), st.integers(0, 2 ** 32 - 1),
               st.integers(0, 2 ** 16 - 1), st.integers(0, 255)),
     min_size=1, max_size=3)
 
 
 @pytest.fixture(scope="session")
 def seeds(tmp_path_factory):
-    return robustness.write_seeds(str(tmp_path_factory.mktemp("fuzz_seeds")))
+    return hostile_inputs.write_seeds(str(tmp_path_factory.mktemp("fuzz_seeds")))
 
 
 @pytest.fixture(scope="module")
 def worker():
-    with robustness.Worker() as w:
+    with fuzz_worker.Worker() as w:
         yield w
 
 
@@ -62,21 +62,21 @@ def test_rewritten_index_table_reads_like_the_original(seeds, worker):
     # bundle_entry fuzzing would only be testing our own writer.
     for seed in _seeds_of(seeds, "bundle_entry"):
         original = seed.files[seed.target]
-        assert bundles.index_pairs(robustness.write_table(bundles.index_pairs(original))) == \
+        assert bundles.index_pairs(hostile_inputs.write_table(bundles.index_pairs(original))) == \
             bundles.index_pairs(original)
-        assert _read(worker, seed, robustness.write_table(bundles.index_pairs(original))).status == "ok"
+        assert _read(worker, seed, hostile_inputs.write_table(bundles.index_pairs(original))).status == "ok"
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_mutated_file_only_raises_checkpoint_error(seeds, worker, kind):
     candidates = _seeds_of(seeds, kind)
 
-    @settings(max_examples=EXAMPLES_PER_KIND, deadline=robustness.TIME_LIMIT * 1500, database=None,
+    @settings(max_examples=EXAMPLES_PER_KIND, deadline=fuzz_worker.TIME_LIMIT * 1500, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(pick=st.integers(0, len(candidates) - 1), ops=ops_strategy, donor=st.integers(0, len(seeds) - 1))
     def check(pick, ops, donor):
         seed = candidates[pick]
-        outcome, _ = robustness.run_mutated(worker, seed, ops, seeds[donor].files[seeds[donor].target])
+        outcome, _ = fuzz_worker.run_mutated(worker, seed, ops, seeds[donor].files[seeds[donor].target])
         assert not outcome.bad, f"{seed.kind}/{seed.name} {ops}: {outcome.status}: {outcome.detail}"
 
     check()
@@ -85,8 +85,8 @@ def test_mutated_file_only_raises_checkpoint_error(seeds, worker, kind):
 @pytest.mark.parametrize("member", ["config.json", "model.weights.h5"])
 def test_keras_zip_bomb_is_refused_without_inflating_it(seeds, worker, member):
     seed = _seeds_of(seeds, "keras_zip")[0]
-    assert member in robustness.zip_members(seed.files[seed.target])
-    bomb = robustness.zip_bomb(seed.files[seed.target], member, megabytes=1024)
+    assert member in hostile_inputs.zip_members(seed.files[seed.target])
+    bomb = hostile_inputs.zip_bomb(seed.files[seed.target], member, megabytes=1024)
     assert len(bomb) < 8 << 20  # deflated: a real bomb, not a big file
     outcome = _read(worker, seed, bomb)
     # Refused, or read without that member (a config is optional): never inflated.
@@ -95,8 +95,8 @@ def test_keras_zip_bomb_is_refused_without_inflating_it(seeds, worker, member):
 
 def test_keras_member_claiming_four_gigabytes_is_refused(seeds, worker):
     seed = _seeds_of(seeds, "keras_zip")[0]
-    for index in range(len(robustness.zip_members(seed.files[seed.target]))):
-        edited = robustness.zip_size_edit(seed.files[seed.target], [(0, index, 0, 0), (0, index, 1, 0)])
+    for index in range(len(hostile_inputs.zip_members(seed.files[seed.target]))):
+        edited = hostile_inputs.zip_size_edit(seed.files[seed.target], [(0, index, 0, 0), (0, index, 1, 0)])
         outcome = _read(worker, seed, edited)
         assert outcome.status == "error", (index, outcome)
 
@@ -110,7 +110,7 @@ def test_safetensors_header_length_beyond_the_file_is_refused(seeds, worker, cla
 
 def test_safetensors_offsets_past_the_data_are_refused(seeds, worker):
     seed = _seeds_of(seeds, "safetensors")[0]
-    data = robustness._safetensors_header_edit(seed.files[seed.target], [(0, 0, 2, 1)])  # end = 2**62
+    data = hostile_inputs._safetensors_header_edit(seed.files[seed.target], [(0, 0, 2, 1)])  # end = 2**62
     assert _read(worker, seed, data).status == "error"
 
 

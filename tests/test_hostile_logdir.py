@@ -19,7 +19,7 @@ import tempfile
 import pytest
 from werkzeug.test import Client
 
-from makers import bundles, logdirs, robustness
+from makers import bundles, under_load, logdirs
 
 API = "/data/plugin/ckptdiff/"
 STRANGE = {
@@ -166,7 +166,7 @@ def unreadable(source):
             os.chmod(os.path.join(logdir, "no_data", name), 0)
     os.chmod(os.path.join(logdir, "closed"), 0)
     paths = [API + "runs"] + [API + f"checkpoint?id={d}/ckpt-1" for d in ("readable", "no_index", "no_data")]
-    yield dict(zip(("runs", "readable", "no_index", "no_data"), robustness.get_as_nobody(logdir, paths)))
+    yield dict(zip(("runs", "readable", "no_index", "no_data"), under_load.get_as_nobody(logdir, paths)))
     os.chmod(os.path.join(logdir, "closed"), 0o755)
     shutil.rmtree(base)
 
@@ -195,7 +195,7 @@ def test_unprivileged_listing_of_a_logdir_it_cannot_open_says_the_logdir_is_unre
             for name in names:
                 os.chmod(os.path.join(directory, name), 0o644)
         os.chmod(logdir, 0o311)  # it exists and can be entered, but not listed
-        ((code, body),) = robustness.get_as_nobody(logdir, [API + "runs"])
+        ((code, body),) = under_load.get_as_nobody(logdir, [API + "runs"])
     finally:
         os.chmod(logdir, 0o755)
         shutil.rmtree(base)

@@ -13,7 +13,7 @@ import zipfile
 import h5py
 import pytest
 
-from makers import keras_files, robustness
+from makers import hostile_inputs, keras_files
 from tensorboard_plugin_ckptdiff import formats, records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 
@@ -157,7 +157,7 @@ def test_deflated_member_of_zeros_below_the_bomb_floor_is_not_hdf5(good, tmp_pat
 
 
 def test_large_stored_member_that_is_not_hdf5_is_refused_in_place(good, tmp_path):
-    stored = robustness.zip_bomb(open(good["keras"], "rb").read(), "model.weights.h5", megabytes=64)
+    stored = hostile_inputs.zip_bomb(open(good["keras"], "rb").read(), "model.weights.h5", megabytes=64)
     error = _assert_refused(_copy(good["keras"], tmp_path, "stored.keras", stored))
     assert "model.weights.h5" in error.message
 

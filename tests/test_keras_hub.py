@@ -5,7 +5,7 @@ entry's ``restored`` agree with what the loader left in the model."""
 
 import pytest
 from makers import restore
-from test_restore_agreement import assert_agrees
+from makers.restore import assert_agrees
 
 from tensorboard_plugin_ckptdiff import api
 

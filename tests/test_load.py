@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from makers import robustness
+from makers import under_load
 
 pytestmark = pytest.mark.e2e
 
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     logdir = str(tmp_path_factory.mktemp("load"))
-    robustness.load_logdir(logdir)
-    server = robustness.TensorBoard(logdir, "--reload_interval", "5")
+    under_load.load_logdir(logdir)
+    server = under_load.TensorBoard(logdir, "--reload_interval", "5")
     try:
         server.listing = server.runs()
         yield server
@@ -28,7 +28,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def load(server):
-    return robustness.hammer(server.base, server.listing, clients=8, seconds=10)
+    return under_load.hammer(server.base, server.listing, clients=8, seconds=10)
 
 
 def _get(server, route, **args):

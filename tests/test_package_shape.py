@@ -117,6 +117,24 @@ def test_only_the_edges_pause_the_garbage_collector():
     assert pausing and pausing <= edges, sorted(pausing - edges)
 
 
+def test_no_test_file_imports_another():
+    # Shared test code lives in tests/makers or conftest.py: a test module imported by another
+    # runs its tests' module-level code twice and ties two files' fixtures together.
+    tests = os.path.dirname(os.path.abspath(__file__))
+    siblings = {f[:-3] for f in os.listdir(tests) if f.endswith(".py")}
+    files = [os.path.join(tests, f) for f in os.listdir(tests) if f.endswith(".py")]
+    files += [os.path.join(tests, "makers", f) for f in os.listdir(os.path.join(tests, "makers")) if f.endswith(".py")]
+    imports = []
+    for path in files:
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imports.append((os.path.basename(path), node.module.split(".")[0]))
+            elif isinstance(node, ast.Import):
+                imports += [(os.path.basename(path), a.name.split(".")[0]) for a in node.names]
+    assert len(files) > 50 and any(module == "makers" for _, module in imports)
+    assert [(f, module) for f, module in imports if module in siblings] == []
+
+
 def test_cycle_finder_sees_a_cycle():
     # The check above must be able to fail.
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -24,11 +24,6 @@ def logdir(tmp_path_factory):
     return made
 
 
-@pytest.fixture(scope="session")
-def client(logdir):
-    return Client(logdirs.tensorboard_app("--logdir", logdir["root"]))
-
-
 get = logdirs.get_route
 
 

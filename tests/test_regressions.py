@@ -15,9 +15,8 @@ import subprocess
 import sys
 
 import pytest
-from werkzeug.test import Client
 
-from makers import logdirs, robustness
+from makers import fuzz_worker, hostile_inputs, logdirs
 from tensorboard_plugin_ckptdiff import formats
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
 
@@ -72,11 +71,6 @@ def logdir(tmp_path_factory):
     return {"root": root, "healthy": seeds["ids"]}
 
 
-@pytest.fixture(scope="module")
-def client(logdir):
-    return Client(logdirs.tensorboard_app("--logdir", logdir["root"]))
-
-
 def _get(client, path):
     response = client.get(API + path)
     return response.status_code, json.loads(response.get_data(as_text=True))
@@ -101,7 +95,7 @@ def test_plugin_routes_answer_422_for_the_segfault_file_and_keep_serving(client,
 
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory):
-    return robustness.write_seeds(str(tmp_path_factory.mktemp("regression_seeds")))
+    return hostile_inputs.write_seeds(str(tmp_path_factory.mktemp("regression_seeds")))
 
 
 @pytest.mark.parametrize("kind,name,found", [
@@ -112,7 +106,7 @@ def test_fuzzer_findings_are_checkpoint_errors(seeds, kind, name, found):
     seed = next(s for s in seeds if s.kind == kind and s.name == name)
     files = dict(seed.files)
     files[seed.target] = open(found, "rb").read()
-    with robustness.Worker() as worker:
+    with fuzz_worker.Worker() as worker:
         outcome = worker.run(files, seed.open, seed.check)
     assert not outcome.bad, outcome  # was "wrapped": an OverflowError / IndexError escaped the reader
 
@@ -125,8 +119,8 @@ def test_a_fuzz_worker_that_cannot_start_is_a_harness_error_not_a_crash(tmp_path
     # was reported as a reader crash.
     (tmp_path / "coverage.py").write_text("raise ImportError('No module named coverage')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with pytest.raises(robustness.HarnessError, match="coverage"):
-        robustness.Worker(coverage=True).run({"x": b""}, "x")
+    with pytest.raises(fuzz_worker.HarnessError, match="coverage"):
+        fuzz_worker.Worker(coverage=True).run({"x": b""}, "x")
 
 
 def _fuzz_module():
@@ -148,6 +142,6 @@ def test_fuzz_counts_inputs_of_a_process_that_died_before_its_final_stats():
 
 def test_fuzz_says_coverage_py_is_missing(monkeypatch, capsys):
     fuzz = _fuzz_module()
-    monkeypatch.setattr(robustness, "coverage_available", lambda: False)
+    monkeypatch.setattr(fuzz_worker, "coverage_available", lambda: False)
     assert fuzz._coverage_or_say_why() is False
     assert "coverage.py is not installed" in capsys.readouterr().out

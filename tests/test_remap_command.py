@@ -22,14 +22,7 @@ def logdir(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("logdir"))
     made = {name: getattr(runs, name)(os.path.join(root, name))
             for name in ("renamed_layer_tf1", "dtype_change", "added_layer")}
-    return root, made
-
-
-@pytest.fixture(scope="module")
-def client(logdir):
-    from werkzeug.test import Client
-
-    return Client(logdirs.tensorboard_app("--logdir", logdir[0]))
+    return {"root": root, "made": made}
 
 
 def _files(root):
@@ -72,7 +65,7 @@ def _output(command):
 
 
 def test_the_tab_offers_the_command_with_absolute_paths_and_the_server_writes_nothing(client, logdir, tmp_path):
-    root, _ = logdir
+    root = logdir["root"]
     before = _files(root)
     report = _pair_diff(client, "renamed_layer_tf1")
     (snippet,) = _shell(report)
@@ -134,7 +127,7 @@ def test_ckptdiff_diff_prints_the_command_with_paths_as_given_and_it_keeps_its_p
     from tensorboard_plugin_ckptdiff import api
     from tensorboard_plugin_ckptdiff.cli import diff as cli_diff
 
-    shutil.copytree(os.path.join(logdir[0], "renamed_layer_tf1"), tmp_path / "run",
+    shutil.copytree(os.path.join(logdir["root"], "renamed_layer_tf1"), tmp_path / "run",
                     ignore=shutil.ignore_patterns(remap_command.OUTPUT_DIR))
     done = subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", "diff", "run/train", "run/ckpt"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -249,7 +249,8 @@ def test_float16_saved_float32_expected_is_cast_and_restores(tmp_path):
     result = ckptdiff.remap(report, str(tmp_path / "remapped" / "ckpt"))
     assert result.restorable and result.cast == 4, result.verdict
     _fill(model.weights)
-    tf.train.Checkpoint(model=model).read(result.path).assert_existing_objects_matched()
+    # What the model does not hold stays in the file: expected, so TF need not warn at exit.
+    tf.train.Checkpoint(model=model).read(result.path).assert_existing_objects_matched().expect_partial()
     for a, b in zip(model.weights, saved.weights):
         assert a.dtype == "float32"
         np.testing.assert_array_equal(a.numpy(), b.numpy().astype("float32"))
@@ -266,7 +267,8 @@ def test_a_lossy_cast_is_made_only_when_asked(tmp_path):
     lossy = ckptdiff.remap((model, path), str(tmp_path / "lossy" / "ckpt"), cast="lossy")
     assert lossy.restorable and lossy.cast == 4, lossy.verdict
     _fill(model.weights)
-    tf.train.Checkpoint(model=model).read(lossy.path).assert_existing_objects_matched()
+    # What the model does not hold stays in the file: expected, so TF need not warn at exit.
+    tf.train.Checkpoint(model=model).read(lossy.path).assert_existing_objects_matched().expect_partial()
     for a, b in zip(model.weights, saved.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy().astype("float16"))
 

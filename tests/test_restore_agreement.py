@@ -8,27 +8,9 @@ variables received saved values; the diff must say the same, per variable.
 
 import pytest
 from makers import restore
+from makers.restore import assert_agrees, predicted
 
 from tensorboard_plugin_ckptdiff import api, records
-
-
-def predicted(report) -> frozenset:
-    """Keys of the base weights the report says would receive saved values."""
-    return frozenset(e.base.key for e in report.entries
-                     if e.base is not None and e.base.kind == records.WEIGHT and e.restored)
-
-
-def assert_agrees(report, outcome):
-    """The verdict, and every weight's ``restored``, whether the load finished or raised; except
-    a failed tf.train.Checkpoint restore, which stops in no promised order (the report counts
-    none of it restored: see restored.py)."""
-    assert report.restorable == outcome.ok, (report.verdict, outcome.error)
-    refused = any(e.status in (records.SHAPE_MISMATCH, records.DTYPE_MISMATCH) for e in report.entries
-                  if e.base is not None and e.target is not None)
-    if report.mode == "object_path" and refused:
-        assert predicted(report) == frozenset()
-    else:
-        assert predicted(report) == outcome.restored, (report.verdict, outcome.error)
 
 
 # --- 1. a layer added after saving ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import random
 
 import pytest
 from makers import restore
-from test_restore_agreement import assert_agrees
+from makers.restore import assert_agrees
 
 from tensorboard_plugin_ckptdiff import api
 

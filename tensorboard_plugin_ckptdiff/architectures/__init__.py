@@ -7,22 +7,15 @@ loader would look up (name, object path, Keras layer slot); the sources that onl
 
 from __future__ import annotations
 
+import math
+
+from tensorboard_plugin_ckptdiff.formats import dtypes
+
+
 def size_of(shape, dtype: str):
-    """Bytes of a dense tensor, or None when a dimension or the item size is unknown."""
-    import numpy as np
-
-    if shape is None or dtype == "string" or any(d is None or d < 0 for d in shape):
+    """Bytes of a dense tensor, or None when a dimension or the item size is unknown (the item
+    sizes are formats/dtypes.py's, as a bundle stores them)."""
+    itemsize = dtypes.itemsize(dtype)
+    if shape is None or itemsize is None or any(d is None or d < 0 for d in shape):
         return None
-    try:
-        itemsize = np.dtype(dtype).itemsize
-    except TypeError:
-        try:
-            import ml_dtypes  # bfloat16, float8: not numpy names
-
-            itemsize = np.dtype(getattr(ml_dtypes, dtype)).itemsize
-        except (AttributeError, TypeError):
-            return None
-    n = 1
-    for d in shape:
-        n *= d
-    return n * itemsize
+    return math.prod(shape) * itemsize

@@ -9,7 +9,7 @@
   other member are copied unchanged (a remap moves weights, not the model they describe: load
   the result with ``model.load_weights``).
 
-The input is read through the readers (h5util: the tree, attributes and bounded slabs of
+The input is read through the readers (hdf5.py: the tree, attributes and bounded slabs of
 values); every group and attribute is carried over. Values are written slab by slab in bounded
 memory with h5py, the one HDF5 writer: an optional dependency (``pip install
 tensorboard_plugin_ckptdiff[remap]``), imported only here and only to write bytes we build.

@@ -166,7 +166,7 @@ def load_index(fs, prefix: str) -> Bundle:
 
 
 def _plain_and_sliced(raw_keys: List[str], entries: list):
-    """The table's keys (latin-1 text, see index_scan) as names with their entries, and the
+    """The table's keys (latin-1 text, see _bundle/index.py) as names with their entries, and the
     slices of sliced variables (keys that start with a NUL byte) grouped by full name."""
     joined = "\n".join(raw_keys)
     if joined.isascii() and "\x00" not in joined:  # nearly every index: keys are their names
@@ -511,36 +511,40 @@ def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
 
 
 def variables(bundle: Bundle, namings: Optional[Dict[str, names.Naming]]) -> Tuple[records.Variable, ...]:
+    # Tens of thousands of keys: entries and namings are unpacked (as fast as indexing, and
+    # named), each dtype and shape is looked up once, and the records are assembled from dicts
+    # (records.assemble). tests/test_tf_bundle.py and tests/test_decoder_paths.py hold the result
+    # against TensorFlow's own reader.
     rows = []
     add = rows.append
-    kinds: Dict[int, tuple] = {}  # dtype enum -> (name, bytes per element or None)
+    dtype_infos: Dict[int, Tuple[str, Optional[int]]] = {}  # dtype enum -> (name, bytes per element)
     counts: Dict[tuple, int] = {}  # shape -> element count, -1 when a dimension is unknown
     get_naming = namings.get if namings is not None else None
     for key, entry in zip(bundle.keys, map(bundle.entries.__getitem__, bundle.keys)):
-        dtype, shape, _, _, size, _, parts = entry
-        kind = kinds.get(dtype)
-        if kind is None:
-            name = dtypes.name(dtype)
-            kind = kinds[dtype] = (name, dtypes.ITEMSIZE.get(name))
+        dtype, shape, _shard, _offset, size, _crc, parts = entry
+        info = dtype_infos.get(dtype)
+        if info is None:
+            info = dtype_infos[dtype] = (dtypes.name(dtype), dtypes.ITEMSIZE.get(dtypes.name(dtype)))
+        dtype_name, itemsize = info
         if parts:
             size = sum(part.size for _, part in bundle.slices.get(key, ()))
-        elif kind[1] is not None and shape is not None:
+        elif itemsize is not None and shape is not None:
             count = counts.get(shape)
             if count is None:
                 count = counts[shape] = _element_count(shape)
-            if count >= 0 and count * kind[1] != size:
+            if count >= 0 and count * itemsize != size:
                 _check_size(key, entry)
         if get_naming is None:
-            naming = names.name_based(key)
+            name, kind, layer, full_name, _ = names.name_based(key)
             object_path = None
         else:
             naming = get_naming(key)
             if naming is None:  # object-based key the graph does not mention
                 naming = names.name_based(key)._replace(full_name=None)
-            object_path = naming[4]
+            name, kind, layer, full_name, object_path = naming
         # layer_path, index and layer_index (Keras slots) stay at their default, None.
-        add({"key": key, "name": naming[0], "shape": shape, "dtype": kind[0], "size_bytes": size,
-             "kind": naming[1], "layer": naming[2], "full_name": naming[3], "object_path": object_path})
+        add({"key": key, "name": name, "shape": shape, "dtype": dtype_name, "size_bytes": size,
+             "kind": kind, "layer": layer, "full_name": full_name, "object_path": object_path})
     return records.assemble(records.Variable, rows)
 
 

@@ -7,7 +7,7 @@ copied as the bytes the reader hands over, CRC-checked on the way in (a corrupt 
 the copy before anything is moved into place); a cast tensor is converted chunk by chunk and
 gets a new CRC. Sliced variables stay sliced: a renamed one gets its full entry and every slice
 key under its new name. No TensorFlow: the table, entries and slice keys are the readers'
-encoders (index_table, bundle_proto, slice_keys), held against TF's own bytes.
+encoders (_bundle's table, proto, slices), held against TF's own bytes.
 """
 
 from __future__ import annotations

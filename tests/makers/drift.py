@@ -201,3 +201,32 @@ def big_bundle_pair(directory: str, megabytes: int = 1024) -> TwoSteps:
         del values
         paths.append(prefix)
     return TwoSteps(*paths)
+
+
+# ------------------------------------------------------------------ truth from the real libraries
+
+
+def tf_values(path, key):
+    """What TF's own restore op (RestoreV2) reads: CheckpointReader.get_tensor refuses some
+    float16 tensors of sharded checkpoints ("Dtype half not supported")."""
+    import tensorflow as tf
+
+    dtype = tf.train.load_checkpoint(path).get_variable_to_dtype_map()[key]
+    (tensor,) = tf.raw_ops.RestoreV2(prefix=path, tensor_names=[key], shape_and_slices=[""], dtypes=[dtype])
+    return tensor.numpy()
+
+
+def h5_values(path, key):
+    import h5py
+    import ml_dtypes
+
+    with h5py.File(path, "r") as f:
+        dataset = f[key]
+        values = dataset[()]
+        if dataset.attrs.get("dtype") == "bfloat16":  # Keras stores bfloat16 as opaque 2-byte items
+            values = values.view(ml_dtypes.bfloat16)
+    return values
+
+
+def loader(path):
+    return h5_values if path.endswith(".h5") else tf_values
