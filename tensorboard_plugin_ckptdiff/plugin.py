@@ -137,7 +137,8 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         # experiment -> {run: architectures} from event data, kept for a reload interval
         self._architectures = cache.Versioned(same=lambda read_at, now: now - read_at < max(self._reload_interval, 1.0))
         self._reports = cache.Versioned(kept=_REPORTS_KEPT, same=cache.identical)  # diff JSON
-        self._snapshots = cache.Versioned(same=cache.identical)  # experiment -> _Snapshot
+        # experiment -> _Snapshot, for (listing version, the very event data it was built from)
+        self._snapshots = cache.Versioned(same=lambda kept, asked: kept[0] == asked[0] and kept[1] is asked[1])
         self._carried = cache.Versioned(kept=_CARRIED_KEPT)  # (path, signature) -> Architecture
         self._carried_failed: Dict[tuple, str] = {}
         self._values = service.ValueService(self._catalog, self._readable_checkpoint)

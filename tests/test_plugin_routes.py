@@ -381,3 +381,13 @@ def test_tf1_saver_run_graph_and_meta_give_one_verdict(client, logdir):
         assert status == 200
         verdicts.add((body["restorable"], body["verdict"]))
     assert len(verdicts) == 1 and verdicts.pop()[0] is True
+
+
+def test_an_unchanged_listing_is_served_from_the_snapshot_cache(logdir):
+    # /runs is serialized once per change of the logdir or the event data: an unchanged
+    # listing answers with the very same text.
+    app = logdirs.tensorboard_app("--logdir", logdir["root"])
+    logdirs.settled_runs(Client(app))
+    plugin = logdirs.plugin_of(app)
+    first, mime = plugin.runs_impl(None, "")
+    assert mime == "application/json" and plugin.runs_impl(None, "")[0] is first
