@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
+
+if TYPE_CHECKING:  # the diff package is imported when a diff is made, not to name its type
+    from tensorboard_plugin_ckptdiff.diff.report import Report
 
 
 def compare(base, target, mode: str = "auto", kinds=None) -> Report:

@@ -83,10 +83,13 @@ def claimed_format(name: str) -> Optional[str]:
     return None
 
 
-def step_of(name: str) -> Optional[int]:
-    """The training step a checkpoint's name says (its file or directory name), or None."""
+def step_of(name: str, fmt: Optional[str] = None) -> Optional[int]:
+    """The training step a checkpoint's name says (its file or directory name), or None.
+    ``fmt``: its format when known (then only that reader is imported: ``ckptdiff ls`` of a
+    bundle need not load the HDF5 readers)."""
     stem = name.replace("\\", "/").rsplit("/", 1)[-1]
-    endings = sorted((s for module in readers() for s in module.SUFFIXES), key=len, reverse=True)
+    modules = [reader_for_format(fmt)] if fmt else readers()
+    endings = sorted((s for module in modules for s in module.SUFFIXES), key=len, reverse=True)
     for suffix in endings:
         if stem.endswith(suffix):
             stem = stem[: -len(suffix)]
@@ -182,7 +185,7 @@ def read(path: str, fs=None) -> records.Checkpoint:
     except Exception as e:  # a reader bug must not take the caller down: say what broke
         raise CheckpointError(f"unreadable: {type(e).__name__}: {e}", canonical) from e
     # One step per file, whoever asks: the listing and read() both take it from the name.
-    step = checkpoint.step if checkpoint.step is not None else step_of(canonical)
+    step = checkpoint.step if checkpoint.step is not None else step_of(canonical, module.FORMAT)
     return dataclasses.replace(checkpoint, location=_location(canonical), step=step)
 
 

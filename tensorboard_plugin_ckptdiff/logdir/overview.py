@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.logdir import walk
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.diff.report import Report
+
+if TYPE_CHECKING:  # the diff package is imported when a diff is made, not to name its type
+    from tensorboard_plugin_ckptdiff.diff.report import Report
 
 CARRIED = "carried:"  # id prefix of an architecture a checkpoint carries (.keras, .meta, SavedModel)
 

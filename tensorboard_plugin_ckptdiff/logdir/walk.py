@@ -297,7 +297,7 @@ def _found(root: Root, rel: str, run: str, path, fmt, files, missing, wall, carr
         rel=rel,
         format=fmt,
         run=run,
-        step=formats.step_of(name),
+        step=formats.step_of(name, fmt),
         wall_time=wall or None,  # object stores may not say when a file was written
         size_bytes=sum(size for _, size, _ in files),
         signature=tuple(sorted(files)),

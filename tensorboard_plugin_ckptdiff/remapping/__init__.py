@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
-from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.remapping import plan as remap_plan
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
+
+if TYPE_CHECKING:  # the diff package is imported when a diff is made, not to name its type
+    from tensorboard_plugin_ckptdiff.diff.report import Report
 
 # The writer of each format: a module beside its reader, with the functions used below.
 _WRITERS = {
@@ -109,6 +111,8 @@ def where(target: records.Checkpoint) -> records.Checkpoint:
 
 def _full_report(report_or_pair, mode: str) -> Report:
     from tensorboard_plugin_ckptdiff import api, diff
+
+    from tensorboard_plugin_ckptdiff.diff.report import Report
 
     if isinstance(report_or_pair, Report):  # recomputed whole: a report may show some kinds only
         base, target, mode = report_or_pair.base, report_or_pair.target, report_or_pair.mode

@@ -14,13 +14,15 @@ import dataclasses
 import os
 import posixpath
 import shlex
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import pairing
 from tensorboard_plugin_ckptdiff import records, storage
-from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.remapping import plan as remap_plan
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
+
+if TYPE_CHECKING:  # the diff package is imported when a diff is made, not to name its type
+    from tensorboard_plugin_ckptdiff.diff.report import Report
 
 OUTPUT_DIR = "remapped"  # the command writes beside the target, into this directory
 TITLE = "Write a checkpoint that restores as it is (ckptdiff remap), then load it as usual"

@@ -12,12 +12,14 @@ verdict of the written file to name.
 from __future__ import annotations
 
 import dataclasses
-from typing import FrozenSet, Mapping, Tuple
+from typing import TYPE_CHECKING, FrozenSet, Mapping, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import casting, fix, pairing, restored
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
+
+if TYPE_CHECKING:  # the diff package is imported when a diff is made, not to name its type
+    from tensorboard_plugin_ckptdiff.diff.report import Report
 
 SAFE = casting.SAFE
 LOSSY = casting.LOSSY

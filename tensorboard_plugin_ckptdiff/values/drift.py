@@ -13,11 +13,13 @@ import math
 import os
 import queue
 import threading
-from typing import Callable, Iterable, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
-from tensorboard_plugin_ckptdiff.diff.report import Report
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint, InvalidArgument
+
+if TYPE_CHECKING:  # the diff package is imported when a diff is made, not to name its type
+    from tensorboard_plugin_ckptdiff.diff.report import Report
 
 # Why a pair has no figures (the words of the diff where they apply).
 MISSING = records.MISSING  # only in base
