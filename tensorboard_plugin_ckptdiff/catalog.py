@@ -16,6 +16,7 @@ then a checkpoint the sniff found plausible is listed ``pending``, never ``ok``.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import threading
@@ -162,13 +163,25 @@ class Catalog:
         if not todo:
             return
         order = _verification_order(todo)
-        for i, found in enumerate(order):
+
+        def load(i: int) -> Optional[records.Checkpoint]:
             try:
                 if self._remote:
                     self._sniff_fetched(order, i)
-                checkpoint = self._load(found)
+                return self._load(order[i])
             except Exception:  # a reader bug on one file must not stop the pass
                 logger.exception("checkpoint verification failed")
+                return None
+
+        if self._remote:
+            # Remote: as many reads at once as there are reader processes, so one waiting on a
+            # large file's ranges does not hold the pass; listeners still run here, in order.
+            pool = concurrent.futures.ThreadPoolExecutor(isolation.WORKERS, thread_name_prefix="CkptDiffVerify")
+            loaded = pool.map(load, range(len(order)))
+        else:
+            pool, loaded = None, map(load, range(len(order)))
+        for found, checkpoint in zip(order, loaded):
+            if checkpoint is None:
                 continue
             with self._lock:
                 listeners = list(self._listeners)
@@ -177,6 +190,8 @@ class Catalog:
                     listener(found, checkpoint)
                 except Exception:
                     logger.exception("checkpoint listener failed")
+        if pool is not None:
+            pool.shutdown()
         self._publish_sniffs()
         with self._lock:
             self._version += 1  # "scanning" may have turned false
