@@ -343,10 +343,10 @@ class Catalog:
         fields = dict(id=found.id, run=found.run, size_bytes=found.size_bytes)
         fields.update({k: v for k, v in (("step", found.step), ("wall_time", found.wall_time)) if v is not None})
         sniffed = self._listing.sniffed.get(found.id)
-        if sniffed is not None and sniffed.status != records.OK:
-            # The magic bytes already say it cannot be read: do not hand it to a parser.
-            return discovery.listing_record(found, sniffed)
         try:
+            if sniffed is not None and sniffed.status != records.OK:
+                # The magic bytes already say it cannot be read: do not hand it to a parser.
+                return discovery.listing_record(found, sniffed)
             return isolation.call(read_found, found, self._reading_fs(found), fields)
         except errors.CheckpointError as e:  # the reader process crashed, hung or ran out of memory
             return discovery.listing_record(found, discovery.Sniffed(status=records.ERROR, error=e.message))
