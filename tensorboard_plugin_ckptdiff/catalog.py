@@ -199,11 +199,13 @@ class Catalog:
     def _sniff_fetched(self, order: List[discovery.Found], i: int) -> None:
         """Remote: start fetching the next checkpoints, wait for this one's bytes and sniff
         it from them (no request), publishing sniffs every so often."""
+        summaries = self._summaries  # a request may have read one already: not fetched again
         for ahead in order[i:i + FETCH_AHEAD]:
-            self._fetcher.start(self._fs_of(ahead), ahead)
+            if (ahead.path, ahead.signature) not in summaries:
+                self._fetcher.start(self._fs_of(ahead), ahead)
         found = order[i]
         key = (found.path, found.signature)
-        if key in self._sniff_cache:
+        if key in self._sniff_cache or key in summaries:
             return
         result = discovery.sniff(self._fetcher.started(found).result(), found)
         with self._lock:
