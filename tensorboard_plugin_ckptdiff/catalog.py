@@ -76,6 +76,11 @@ class Catalog:
         self._state_cache: Dict[Tuple, object] = {}
         self._sniffs_due: Dict[str, discovery.Sniffed] = {}
         self._sniffs_published = 0.0
+        # A request's read goes before the pass's next one: the pass waits while any is reading
+        # (reader processes are few, and the pass would otherwise take every free one).
+        self._requests_reading = 0
+        self._requests_done = threading.Condition()
+        self._in_pass = threading.local()
 
     # ------------------------------------------------------------ background refresh
 
@@ -165,9 +170,12 @@ class Catalog:
         order = _verification_order(todo)
 
         def load(i: int) -> Optional[records.Checkpoint]:
+            self._in_pass.active = True
             try:
                 if self._remote:
                     self._sniff_fetched(order, i)
+                with self._requests_done:
+                    self._requests_done.wait_for(lambda: not self._requests_reading, timeout=30)
                 return self._load(order[i])
             except Exception:  # a reader bug on one file must not stop the pass
                 logger.exception("checkpoint verification failed")
@@ -345,6 +353,10 @@ class Catalog:
         fields = dict(id=found.id, run=found.run, size_bytes=found.size_bytes)
         fields.update({k: v for k, v in (("step", found.step), ("wall_time", found.wall_time)) if v is not None})
         sniffed = self._listing.sniffed.get(found.id)
+        request = not getattr(self._in_pass, "active", False)
+        if request:
+            with self._requests_done:
+                self._requests_reading += 1
         try:
             if sniffed is not None and sniffed.status != records.OK:
                 # The magic bytes already say it cannot be read: do not hand it to a parser.
@@ -353,6 +365,10 @@ class Catalog:
         except errors.CheckpointError as e:  # the reader process crashed, hung or ran out of memory
             return discovery.listing_record(found, discovery.Sniffed(status=records.ERROR, error=e.message))
         finally:
+            if request:
+                with self._requests_done:
+                    self._requests_reading -= 1
+                    self._requests_done.notify_all()
             if self._remote:
                 self._fetcher.forget(found)
                 self._on_demand.forget(found)
