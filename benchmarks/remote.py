@@ -24,6 +24,8 @@ Figures, in one run:
   unchanged logdir, exactly: requests per directory listing, objects re-read;
 - a second ``tensorboard``: a cold ``/checkpoint`` and a cold ``/diff`` (a ``.weights.h5``
   against a ``.keras``), asked while its first pass runs, of checkpoints that pass reaches last.
+moto is a Python server on the same cores as TensorBoard: the CPU it spent during the first
+pass is printed beside TensorBoard's (a real store's is not on the user's machine).
 Goals (issue 15): first complete /runs < 10 s, <= 3 requests per checkpoint on average; a
 reload <= 1 request per directory listing, no object re-read.
 
@@ -466,6 +468,8 @@ def report(figures):
     for name, seconds in figures["marks"].items():
         goal = f"   goal < {GOAL_SECONDS:.0f} s: {seconds / GOAL_SECONDS:.2f}x of it" if name == "first complete /runs" else ""
         print(f"  {name:32s} {seconds:8.2f} s{goal}")
+    print("  CPU seconds meanwhile (2 cores): " + ", ".join(
+        f"{k} {v:.1f}" for k, v in figures["cpu seconds in the first pass"].items()))
     print(f"  plugin requests to the first complete /runs: {p['requests']:,} = {p['per_checkpoint']:.2f} per checkpoint "
           f"(goal <= {GOAL_PER_CHECKPOINT:.0f}); {p['bytes'] / 1e6:.2f} MB = {p['bytes_per_checkpoint'] / 1e3:.1f} KB per checkpoint")
     print(f"    by kind: {_kinds_line(p['kinds'])}")
@@ -553,8 +557,12 @@ def main():
         candidates[:] = [server.process.pid]
         refresh_pids = _pid_refresher(server, candidates)
         try:
+            moto_cpu = _cpu_seconds([moto.process.pid])
             body = first_pass(server, expected, figures)
             complete = time.monotonic()
+            figures["cpu seconds in the first pass"] = {
+                "moto (the S3 server, on the same cores)": _cpu_seconds([moto.process.pid]) - moto_cpu,
+                "tensorboard and its reader processes": _cpu_seconds(server.pids())}
             checkpoints = _checkpoints(body)
             figures["statuses"] = dict(collections.Counter(c["status"] for c in checkpoints))
             figures["formats"] = dict(collections.Counter(c["format"] for c in checkpoints))
@@ -612,6 +620,20 @@ def _write_log(path, requests, owners, server):
             f.write(json.dumps({"start": round(r.start - server.started, 4), "seconds": round(r.end - r.start, 4),
                                 "kind": r.kind, "key": r.key, "range": r.range, "bytes": r.bytes, "agent": r.agent,
                                 "process": who, "what": owners.what(r)}) + "\n")
+
+
+def _cpu_seconds(pids):
+    """User + system CPU seconds of these processes so far (0 for one that is gone)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
 
 
 class _pid_refresher:
