@@ -11,8 +11,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# Order: quick ones first; fuzz and load take minutes by design.
-ORDER = ("read_index", "read_h5", "isolation", "diff", "logdir", "drift", "remap", "ui", "agreement", "load", "fuzz")
+# Order: quick ones first; remote, fuzz and load take minutes by design.
+ORDER = ("read_index", "read_h5", "isolation", "diff", "logdir", "remote", "drift", "remap", "ui", "agreement", "load",
+         "fuzz")
 QUICK_ARGS = {"fuzz": ["--minutes", "5"]}
 
 

@@ -7,6 +7,7 @@ fetched: ``open()`` returns a seekable file whose reads become byte-range reques
 
 from __future__ import annotations
 
+import datetime
 import errno
 import os
 import posixpath
@@ -108,14 +109,25 @@ class FsspecFS:
             info = self.fs.info(self._strip(path))
         except (OSError, FileNotFoundError, ValueError):
             return None
-        mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
-        if hasattr(mtime, "timestamp"):
-            mtime = mtime.timestamp()
-        try:
-            mtime = float(mtime)
-        except (TypeError, ValueError):
-            mtime = 0.0
-        return Stat(int(info.get("size") or 0), mtime, info.get("type") == "directory")
+        return _stat_of(info)
+
+    # The walk lists a remote logdir with one listing by prefix (prefix_listing.py).
+    lists_by_prefix = True
+
+    def find_all(self, path: str) -> List[tuple]:
+        """(key relative to ``path``, Stat) of every object below ``path``: one listing of
+        the whole prefix (a request per 1,000 keys), always fresh from the store."""
+        root = self._strip(path).rstrip("/")
+        self.fs.invalidate_cache()  # a listing cached by an earlier pass would hide new files
+        found = self.fs.find(root, detail=True)
+        return [(name[len(root) + 1:], _stat_of(info)) for name, info in sorted(found.items())
+                if name.startswith(root + "/") and info.get("type") != "directory"]
+
+    def read_bytes(self, path: str, end: Optional[int] = None) -> bytes:
+        """Bytes [0, end) of ``path`` (all of it without ``end``), in one request."""
+        if end is None:
+            return self.fs.cat_file(self._strip(path))
+        return self.fs.cat_file(self._strip(path), start=0, end=end)
 
     def listdir(self, path: str) -> List[str]:
         return sorted(posixpath.basename(p.rstrip("/")) for p in self.fs.ls(self._strip(path), detail=False))
@@ -123,9 +135,8 @@ class FsspecFS:
     def scandir(self, path: str):
         for info in self.fs.ls(self._strip(path), detail=True):
             name = posixpath.basename(info["name"].rstrip("/"))
-            is_dir = info.get("type") == "directory"
-            st = Stat(int(info.get("size") or 0), 0.0, is_dir)
-            yield name, is_dir, False, st
+            st = _stat_of(info)
+            yield name, st.is_dir, False, st
 
     def join(self, *parts: str) -> str:
         return posixpath.join(*parts)
@@ -144,6 +155,25 @@ class FsspecFS:
 
     def realpath(self, path: str) -> str:
         return path  # object stores have no links
+
+
+def _stat_of(info) -> Stat:
+    """A Stat from an fsspec info dict. The modification time is part of a checkpoint's
+    signature (a rewrite of the same size is a change): S3 says LastModified (a datetime),
+    GCS says updated (ISO text), others mtime."""
+    mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
+    if isinstance(mtime, str):
+        try:
+            mtime = datetime.datetime.fromisoformat(mtime.replace("Z", "+00:00"))
+        except ValueError:
+            mtime = 0
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    try:
+        mtime = float(mtime)
+    except (TypeError, ValueError):
+        mtime = 0.0
+    return Stat(int(info.get("size") or 0), mtime, info.get("type") == "directory")
 
 
 _LOCAL = LocalFS()

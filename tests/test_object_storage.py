@@ -215,3 +215,32 @@ def test_a_remote_keras_file_is_remapped_with_its_values(s3, tmp_path):
     for v in original.variables:
         np.testing.assert_array_equal(formats.read_tensor(formats.read(result.path), v.key),
                                       formats.read_tensor(original, v.key))
+
+
+# ------------------------------------------------------------------ bad files on object storage: each
+# is that one checkpoint's error, from the bytes fetched ahead; the good ones beside it are read.
+
+
+def test_remote_bad_files_are_errors_and_the_good_ones_are_read(s3):
+    import boto3
+    from tensorboard.plugins import base_plugin
+
+    from tensorboard_plugin_ckptdiff.plugin import CheckpointDiffPlugin
+
+    client = boto3.client("s3", endpoint_url=s3["endpoint"], region_name="us-east-1")
+    client.create_bucket(Bucket="mixed")
+    good = os.path.join(s3["local"], "ckpt", "model-01.weights.h5")
+    client.upload_file(good, "mixed", "run/good.weights.h5")
+    client.put_object(Bucket="mixed", Key="run/bad.weights.h5", Body=b"not hdf5 at all" * 10)
+    client.put_object(Bucket="mixed", Key="run/short.safetensors", Body=b"\x01\x02")
+    with open(good, "rb") as f:  # a large file cut short: its signature is right, its tree is not there
+        client.put_object(Bucket="mixed", Key="run/cut.weights.h5", Body=f.read()[:300_000])
+    flags = argparse.Namespace(reload_interval=0, logdir_spec="")
+    plugin = CheckpointDiffPlugin(base_plugin.TBContext(logdir="s3://mixed", flags=flags, data_provider=None))
+    listed = _listed(plugin)
+    assert {i: c["status"] for i, c in listed.items()} == {
+        "run/good.weights.h5": "ok", "run/bad.weights.h5": "error", "run/short.safetensors": "error",
+        "run/cut.weights.h5": "error"}
+    assert "not an HDF5 file" in listed["run/bad.weights.h5"]["error"]
+    assert "too short" in listed["run/short.safetensors"]["error"]
+    assert "s3://" not in listed["run/cut.weights.h5"]["error"]

@@ -132,9 +132,9 @@ def test_ckptdiff_diff_prints_the_command_with_paths_as_given_and_it_keeps_its_p
     done = subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", "diff", "run/train", "run/ckpt"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
-    command = "\n".join(done.stdout.rstrip().splitlines()[-3:])
+    command = "\n".join(done.stdout.rstrip().splitlines()[-4:])
     assert command == ("ckptdiff remap run/ckpt \\\n    --to run/train \\\n"
-                       "    -o run/ckpt/remapped/model.ckpt-0 --mode name")
+                       "    -o run/ckpt/remapped/model.ckpt-0 \\\n    --mode name")
     # what it promises, computed as the command computes it
     monkeypatch.chdir(tmp_path)
     base = api.as_base(cli_diff.side("run/train"))

@@ -66,6 +66,17 @@ def test_keys_shapes_and_dtypes_are_those_tf_reports(prefix):
     assert {v.key: (v.shape, v.dtype) for v in checkpoint.variables} == expected
 
 
+def test_ls_json_text_is_json_dumps_indent_1(prefix):
+    import json
+
+    from tensorboard_plugin_ckptdiff.cli import json_listing
+
+    checkpoint = formats.read(prefix)
+    assert json_listing.ls_json(checkpoint) == json.dumps(
+        {"checkpoint": checkpoint.to_json(), "variables": [v.to_json() for v in checkpoint.variables],
+         "total": len(checkpoint.variables)}, indent=1)
+
+
 def test_each_key_is_listed_once(prefix):
     keys = [v.key for v in formats.read(prefix).variables]
     assert len(keys) == len(set(keys))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 
@@ -27,20 +26,21 @@ class _Parser(argparse.ArgumentParser):
 
 def _ls(args) -> int:
     from tensorboard_plugin_ckptdiff import formats
+    from tensorboard_plugin_ckptdiff.cli import json_listing
     from tensorboard_plugin_ckptdiff.diff import text
 
     checkpoint = formats.read(args.path)
     if args.json:
-        out = {"checkpoint": checkpoint.to_json(),
-               "variables": [v.to_json() for v in checkpoint.variables],
-               "total": len(checkpoint.variables)}
-        print(json.dumps(out, indent=1))
+        print(json_listing.ls_json(checkpoint))
     else:
         print(text.checkpoint_text(checkpoint))
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command=None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` (the one named on the command line) only that command's
+    own parser besides ``ls``: registering a command imports its modules, and ``ls`` should
+    not pay for diff's and remap's (tens of milliseconds of a ~0.25 s command)."""
     from tensorboard_plugin_ckptdiff import __version__
 
     parser = _Parser(prog="ckptdiff", description="Why a checkpoint will not restore into a model.")
@@ -50,8 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("path", help="checkpoint prefix, file, directory with a 'checkpoint' state file, or SavedModel dir")
     ls.add_argument("--json", action="store_true", help="print the same JSON as the HTTP routes")
     ls.set_defaults(run=_ls)
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    for name, register in _EXTRA_COMMANDS.items():
+        if command in (None, name):
+            register(sub)
     return parser
 
 
@@ -73,7 +74,7 @@ def _register_remap(sub):
     remap.register(sub)
 
 
-_EXTRA_COMMANDS = (_register_diff, _register_drift, _register_remap)
+_EXTRA_COMMANDS = {"diff": _register_diff, "drift": _register_drift, "remap": _register_remap}
 
 
 def run() -> None:
@@ -87,7 +88,9 @@ def run() -> None:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    named = argv[0] if argv else None
+    args = build_parser(named if named == "ls" or named in _EXTRA_COMMANDS else None).parse_args(argv)
     # The command's edge, the one place the collector is paused: a command is one pass that
     # makes hundreds of thousands of small records and tuples, none in a cycle, and each burst
     # of them would make the collector rescan every object (TensorFlow's many, when loaded).

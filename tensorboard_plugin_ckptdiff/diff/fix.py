@@ -69,12 +69,24 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.S
     """Every variable that can be restored: renamed scopes, then whole scopes that match."""
     full = dict(mapping)
     base_paths, target_paths = pairing.base_paths, pairing.target_paths
-    matched = [(base_paths[id(e.base)], e.target) for e in entries if e.status == records.MATCH and e.base is not None]
-    tops = collections.Counter(name.split("/", 1)[0] for name in base_paths.values() if "/" in name)
-    matched_tops = collections.Counter(name.split("/", 1)[0] for name, _ in matched if "/" in name)
+    # One pass over the entries (a diff may have 100k): each match's name, its top scope
+    # ("" when it has none) and target, and what the snippet restores.
+    matched, restores = [], set()
+    match, renamed = records.MATCH, records.RENAMED
+    for e in entries:
+        b = e.base
+        if b is None:
+            continue
+        if e.status == match:
+            name = base_paths[id(b)]
+            matched.append((name.partition("/")[0] if "/" in name else "", name, e.target))
+            restores.add(b.key)
+        elif e.status == renamed:
+            restores.add(b.key)
+    tops = collections.Counter(name.partition("/")[0] for name in base_paths.values() if "/" in name)
+    matched_tops = collections.Counter(top for top, _, _ in matched if top)
     whole = {top for top, n in matched_tops.items() if tops[top] == n}
-    for name, target in matched:
-        top = name.split("/", 1)[0] if "/" in name else None
+    for top, name, target in matched:
         if top in whole:
             full.setdefault(top + "/", top + "/")
         else:
@@ -90,8 +102,6 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.S
     else:
         lines.append(f"assignment_map = ...  # {len(full)} entries: report.fix.assignment_map plus the matches")
     lines.append(f"tf.compat.v1.train.init_from_checkpoint({path!r}, assignment_map)")
-    restores = {e.base.key for e in entries if e.status == records.MATCH and e.base is not None}
-    restores |= {e.base.key for e in entries if e.status == records.RENAMED}
     return records.Snippet("Restore by name with an assignment map (init_from_checkpoint)", "\n".join(lines),
                            restores=_in_order(entries, restores))
 

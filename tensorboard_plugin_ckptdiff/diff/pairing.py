@@ -131,6 +131,12 @@ def name_of(v: records.Variable) -> str:
     return records.strip_output_suffix(v.full_name or v.name)
 
 
+def _names(variables) -> List[str]:
+    """name_of of each variable, without a call per variable (a side may have 100k)."""
+    names = [v.full_name or v.name for v in variables]
+    return [n[:-2] if n.endswith(":0") else n for n in names]
+
+
 def _keras3_slot(v: records.Variable):
     return None if v.layer_path is None or v.index is None else (v.layer_path, v.index)
 
@@ -141,8 +147,8 @@ def _legacy_slot(v: records.Variable):
 
 def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pairing:
     """Pair equal identities; a repeated identity pairs in order (the i-th with the i-th)."""
-    base_ids = [base_id(b) for b in base_vars]
-    target_ids = [target_id(t) for t in target_vars]
+    base_ids = _names(base_vars) if base_id is name_of else [base_id(b) for b in base_vars]
+    target_ids = _names(target_vars) if target_id is name_of else [target_id(t) for t in target_vars]
     index = dict(zip(target_ids, target_vars))
     index.pop(None, None)
     if len(index) == len(target_ids):  # no repeated identity: the common case, kept fast

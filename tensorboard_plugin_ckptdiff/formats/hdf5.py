@@ -159,6 +159,47 @@ def _pyfive():
 
 
 _OBJECTS_CLASS = None
+_STRUCTS: Dict[int, tuple] = {}  # id(structure) -> (struct.Struct, keys, structure)
+
+
+def _compiled(structure) -> tuple:
+    # pyfive's structures are constants (class and module OrderedDicts/dicts): compile each once.
+    # The structure itself is kept beside its Struct, so an id is never reused while cached.
+    entry = _STRUCTS.get(id(structure))
+    if entry is None or entry[2] is not structure:
+        if len(_STRUCTS) > 1024:
+            _STRUCTS.clear()
+        entry = _STRUCTS[id(structure)] = (struct.Struct("<" + "".join(structure.values())),
+                                            tuple(structure.keys()), structure)
+    return entry
+
+
+def _unpack_struct_from(structure, buf, offset=0):
+    compiled, keys, _ = _compiled(structure)
+    return dict(zip(keys, compiled.unpack_from(buf, offset)))
+
+
+def _unpack_struct_from_file(structure, fh):
+    compiled, keys, _ = _compiled(structure)
+    return dict(zip(keys, compiled.unpack(fh.read(compiled.size))))
+
+
+def _structure_size(structure):
+    return _compiled(structure)[0].size
+
+
+def _decode_structures_once() -> None:
+    """pyfive decodes every structure by joining its format string, sizing it and unpacking it
+    into an OrderedDict, each time: a quarter of listing a .weights.h5. The same decoding with
+    each format compiled once (a plain dict: ordered, and all pyfive reads is its keys)."""
+    from pyfive import btree, core, dataobjects, datatype_msg, misc_low_level
+
+    for module in (core, btree, dataobjects, datatype_msg, misc_low_level):
+        for name, fast in (("_unpack_struct_from", _unpack_struct_from),
+                           ("_unpack_struct_from_file", _unpack_struct_from_file),
+                           ("_structure_size", _structure_size)):
+            if hasattr(module, name):
+                setattr(module, name, fast)
 
 
 def _objects_class():
@@ -166,6 +207,7 @@ def _objects_class():
     global _OBJECTS_CLASS
     if _OBJECTS_CLASS is not None:
         return _OBJECTS_CLASS
+    _decode_structures_once()
     from pyfive import dataobjects as do
     from pyfive.core import InvalidHDF5File
     from pyfive.datatype_msg import DatatypeMessage

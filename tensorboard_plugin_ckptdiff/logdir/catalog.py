@@ -16,14 +16,16 @@ then a checkpoint the sniff found plausible is listed ``pending``, never ``ok``.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import threading
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from tensorboard_plugin_ckptdiff.logdir import walk as discovery
 from tensorboard_plugin_ckptdiff import errors, isolation, records, storage
+from tensorboard_plugin_ckptdiff.logdir import prefetch
+from tensorboard_plugin_ckptdiff.logdir import walk as discovery
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,10 @@ FIRST_SCAN_WAIT_SECONDS = 10.0
 # keeps a logdir of small checkpoints whole for the overview's verdicts, and a few big ones
 # never take gigabytes.
 FULL_READ_VARIABLES = 200_000
+# A remote logdir's checkpoints fetched this far ahead of the one being verified: enough to
+# keep every request slot busy, few enough that their bytes stay small.
+FETCH_AHEAD = 4 * prefetch.MAX_IN_FLIGHT
+SNIFFS_PUBLISHED_EVERY = 0.5  # seconds: a remote pass shows its sniffs as it goes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +70,19 @@ class Catalog:
         self._key_locks: Dict[Tuple, threading.Lock] = {}
         self._thread: Optional[threading.Thread] = None
         self._listeners: List[Callable[[discovery.Found, records.Checkpoint], None]] = []
+        # A logdir on object storage: listed by prefix, its checkpoints' bytes fetched ahead in
+        # parallel (prefetch.py), the listing published before anything is read from it.
+        self._remote = any(getattr(fs, "lists_by_prefix", False) for fs in self._fs.values())
+        self._fetcher = prefetch.Fetcher() if self._remote else None
+        self._on_demand = prefetch.Fetcher(8) if self._remote else None  # what a request asks for
+        self._state_cache: Dict[Tuple, object] = {}
+        self._sniffs_due: Dict[str, discovery.Sniffed] = {}
+        self._sniffs_published = 0.0
+        # A request's read goes before the pass's next one: the pass waits while any is reading
+        # (reader processes are few, and the pass would otherwise take every free one).
+        self._requests_reading = 0
+        self._requests_done = threading.Condition()
+        self._in_pass = threading.local()
 
     # ------------------------------------------------------------ background refresh
 
@@ -98,7 +117,12 @@ class Catalog:
             if fs.stat(root.path) is None:
                 readable = False
                 continue
-            scan = discovery.scan(fs, root, state_file.entries)
+            if self._remote:
+                dirs = list(discovery.walk(fs, root.path))
+                entries = prefetch.state_files(self._fetcher, fs, dirs, self._state_cache)
+                scan = discovery.scan(fs, root, entries, dirs=dirs)
+            else:
+                scan = discovery.scan(fs, root, state_file.entries)
             runs.update(scan.runs)
             found.extend(scan.found)
             readable = readable and scan.root_readable
@@ -108,6 +132,9 @@ class Catalog:
         for f in found:
             key = (f.path, f.signature)
             result = self._sniff_cache.get(key)
+            if (result is None or result.status == records.INCOMPLETE) and self._remote and not f.missing:
+                sniffed[f.id] = discovery.Sniffed()  # listed pending now, sniffed as verification fetches it
+                continue
             if result is None or result.status == records.INCOMPLETE:
                 result = discovery.sniff(self._fs_of(f), f)
             sniff_cache[key] = result
@@ -142,11 +169,29 @@ class Catalog:
         todo = self.unverified(listing)
         if not todo:
             return
-        for found in _verification_order(todo):
+        order = _verification_order(todo)
+
+        def load(i: int) -> Optional[records.Checkpoint]:
+            self._in_pass.active = True
             try:
-                checkpoint = self._load(found)
+                if self._remote:
+                    self._sniff_fetched(order, i)
+                with self._requests_done:
+                    self._requests_done.wait_for(lambda: not self._requests_reading, timeout=30)
+                return self._load(order[i])
             except Exception:  # a reader bug on one file must not stop the pass
                 logger.exception("checkpoint verification failed")
+                return None
+
+        if self._remote:
+            # Remote: as many reads at once as there are reader processes, so one waiting on a
+            # large file's ranges does not hold the pass; listeners still run here, in order.
+            pool = concurrent.futures.ThreadPoolExecutor(isolation.WORKERS, thread_name_prefix="CkptDiffVerify")
+            loaded = pool.map(load, range(len(order)))
+        else:
+            pool, loaded = None, map(load, range(len(order)))
+        for found, checkpoint in zip(order, loaded):
+            if checkpoint is None:
                 continue
             with self._lock:
                 listeners = list(self._listeners)
@@ -155,8 +200,38 @@ class Catalog:
                     listener(found, checkpoint)
                 except Exception:
                     logger.exception("checkpoint listener failed")
+        if pool is not None:
+            pool.shutdown()
+        self._publish_sniffs()
         with self._lock:
             self._version += 1  # "scanning" may have turned false
+
+    def _sniff_fetched(self, order: List[discovery.Found], i: int) -> None:
+        """Remote: start fetching the next checkpoints, wait for this one's bytes and sniff
+        it from them (no request), publishing sniffs every so often."""
+        summaries = self._summaries  # a request may have read one already: not fetched again
+        for ahead in order[i:i + FETCH_AHEAD]:
+            if (ahead.path, ahead.signature) not in summaries:
+                self._fetcher.start(self._fs_of(ahead), ahead)
+        found = order[i]
+        key = (found.path, found.signature)
+        if key in self._sniff_cache or key in summaries:
+            return
+        result = discovery.sniff(self._fetcher.started(found).result(), found)
+        with self._lock:
+            self._sniff_cache[key] = result
+            self._sniffs_due[found.id] = result
+        if result.status != records.OK or time.monotonic() - self._sniffs_published > SNIFFS_PUBLISHED_EVERY:
+            self._publish_sniffs()
+
+    def _publish_sniffs(self) -> None:
+        with self._lock:
+            due, self._sniffs_due = self._sniffs_due, {}
+            self._sniffs_published = time.monotonic()
+            due = {k: v for k, v in due.items() if self._listing.sniffed.get(k, v) != v}
+            if due:
+                self._listing = dataclasses.replace(self._listing, sniffed={**self._listing.sniffed, **due})
+                self._version += 1
 
     def unverified(self, listing: Listing) -> List[discovery.Found]:
         """Checkpoints the sniff found plausible whose metadata has not been read yet."""
@@ -191,7 +266,8 @@ class Catalog:
     def listing(self) -> Listing:
         if not self._scanned.is_set():
             self.start()
-            self._scanned.wait(FIRST_SCAN_WAIT_SECONDS)
+            if not self._remote:  # remote: what is found is served as it is found, never waited for
+                self._scanned.wait(FIRST_SCAN_WAIT_SECONDS)
         with self._lock:
             return self._listing
 
@@ -279,13 +355,34 @@ class Catalog:
         fields = dict(id=found.id, run=found.run, size_bytes=found.size_bytes)
         fields.update({k: v for k, v in (("step", found.step), ("wall_time", found.wall_time)) if v is not None})
         sniffed = self._listing.sniffed.get(found.id)
-        if sniffed is not None and sniffed.status != records.OK:
-            # The magic bytes already say it cannot be read: do not hand it to a parser.
-            return discovery.listing_record(found, sniffed)
+        request = not getattr(self._in_pass, "active", False)
+        if request:
+            with self._requests_done:
+                self._requests_reading += 1
         try:
-            return isolation.call(read_found, found, self._fs_of(found), fields)
+            if sniffed is not None and sniffed.status != records.OK:
+                # The magic bytes already say it cannot be read: do not hand it to a parser.
+                return discovery.listing_record(found, sniffed)
+            return isolation.call(read_found, found, self._reading_fs(found), fields)
         except errors.CheckpointError as e:  # the reader process crashed, hung or ran out of memory
             return discovery.listing_record(found, discovery.Sniffed(status=records.ERROR, error=e.message))
+        finally:
+            if request:
+                with self._requests_done:
+                    self._requests_reading -= 1
+                    self._requests_done.notify_all()
+            if self._remote:
+                self._fetcher.forget(found)
+                self._on_demand.forget(found)
+
+    def _reading_fs(self, found: discovery.Found):
+        """Where a reader process reads ``found`` from: remote, the bytes fetched ahead (by
+        the pass, or now, in parallel, for a request that cannot wait for it)."""
+        fs = self._fs_of(found)
+        if not self._remote:
+            return fs
+        future = self._fetcher.started(found) or self._on_demand.start(fs, found)
+        return future.result()
 
 
 def _summary(checkpoint: records.Checkpoint) -> records.Checkpoint:

@@ -117,6 +117,9 @@ class _Dir:
 def walk(fs, root: str, max_dirs: int = 100_000) -> Iterable[_Dir]:
     """Directories under ``root`` without leaving it: a symlink is followed only when it
     points inside the root, and each real directory is visited once (loops end)."""
+    if getattr(fs, "lists_by_prefix", False):
+        yield from _walk_by_prefix(fs, root, max_dirs)
+        return
     local = not storage.is_remote(root)
     real_root = fs.realpath(root) if local else root
     seen = set()
@@ -156,14 +159,29 @@ def walk(fs, root: str, max_dirs: int = 100_000) -> Iterable[_Dir]:
                 stack.append((child, f"{rel}/{name}" if rel else name))
 
 
+def _walk_by_prefix(fs, root: str, max_dirs: int):
+    """An object store's directories from one listing by prefix (see prefix_listing)."""
+    from tensorboard_plugin_ckptdiff.logdir import prefix_listing
+
+    try:
+        objects = fs.find_all(root)
+    except (OSError, ValueError) as e:
+        d = _Dir(root, "")
+        d.error = (e.strerror if isinstance(e, OSError) else None) or type(e).__name__
+        yield d
+        return
+    yield from prefix_listing.directories(objects, root, is_temp, max_dirs)
+
+
 def _inside(target: str, root: str) -> bool:
     return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def scan(fs, root: Root, state_entries=None) -> Scan:
+def scan(fs, root: Root, state_entries=None, dirs=None) -> Scan:
     """Every checkpoint and run under one root. ``state_entries(fs, dir)`` returns the
-    ``checkpoint`` state file's [(prefix, timestamp)] (formats.state_file.entries)."""
-    dirs = list(walk(fs, root.path))
+    ``checkpoint`` state file's [(prefix, timestamp)] (formats.state_file.entries); ``dirs``
+    is the walk when the caller has made it already."""
+    dirs = list(walk(fs, root.path)) if dirs is None else dirs
     run_rels = {d.rel for d in dirs if any("tfevents" in n for n in d.files)}
     saved_models = {d.rel for d in dirs if "saved_model.pb" in d.files}
     found: List[Found] = []

@@ -93,7 +93,7 @@ def snippet(report: Report, base_argument: Optional[Sequence[str]], target_argum
         promised = preview(report, plan, out)
         if set(promised) > before:
             lines = [["ckptdiff", "remap", target_argument], ["--to", *base_argument],
-                     ["-o", out, "--mode", report.mode] + (["--drop-unexpected"] if drop else [])]
+                     ["-o", out], ["--mode", report.mode] + (["--drop-unexpected"] if drop else [])]
             # One line per part, continued with a backslash: long absolute paths stay readable.
             code = " \\\n    ".join(" ".join(shlex.quote(w) for w in line) for line in lines)
             return records.Snippet(TITLE, code, language="shell", restores=promised)

@@ -1,0 +1,296 @@
+"""An S3 API on loopback for tests and benchmarks: moto's server in its own process, a
+logdir uploaded into it, and a proxy in front of it that makes each request cost what it
+costs over a network and writes down every request.
+
+moto_server runs in its own process: an in-process server thread competes for the GIL with
+the code under test (h5py's callbacks into an fsspec file once stalled that way).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import http.client
+import http.server
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from typing import Dict, List, Optional
+
+from makers import servers
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+class MotoServer:
+    """moto_server on a free loopback port; ``endpoint`` is its URL."""
+
+    def __init__(self, seconds: float = 60):
+        port = servers.free_port()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"),
+                                         "-H", "127.0.0.1", "-p", str(port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=5).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError("moto_server did not start")
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+                            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+    def stop(self) -> None:
+        servers.stop(self.process)
+
+
+def upload(client, local: str, bucket: str, prefix: str = "") -> int:
+    """Every file under ``local`` into ``bucket`` under ``prefix`` (created when missing),
+    keys '/'-separated; returns how many objects."""
+    try:
+        client.create_bucket(Bucket=bucket)
+    except client.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    count = 0
+    for directory, _, names in os.walk(local):
+        for name in sorted(names):
+            path = os.path.join(directory, name)
+            key = os.path.relpath(path, local).replace(os.sep, "/")
+            client.upload_file(path, bucket, f"{prefix.rstrip('/')}/{key}" if prefix else key)
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------- the proxy
+
+
+LIST, HEAD, GET_RANGED, GET_WHOLE, OTHER = "LIST", "HEAD", "GET ranged", "GET whole", "other"
+KINDS = (LIST, GET_RANGED, GET_WHOLE, HEAD, OTHER)
+
+
+@dataclasses.dataclass
+class Request:
+    """One request the proxy forwarded."""
+
+    start: float  # time.monotonic() when it arrived
+    end: float  # when its answer was sent
+    kind: str  # one of KINDS
+    bucket: str
+    key: str  # the object's key; for a LIST, the prefix listed
+    range: Optional[str]  # the Range header of a ranged GET
+    status: int
+    bytes: int  # body bytes sent back
+    agent: str  # who asked, from the User-Agent: "s3fs", "boto3" or what it says
+    pid: Optional[int]  # the process that opened the connection, when it can be told
+    delimited: bool = False  # a LIST of one level ("delimiter=/"), not of everything below
+
+
+def _agent(user_agent: str) -> str:
+    if "aiobotocore" in user_agent:
+        return "s3fs"  # fsspec's S3 (this package's catalog and readers)
+    if "Boto3" in user_agent:
+        return "boto3"  # TensorBoard's own S3 file system, without TensorFlow
+    return user_agent.split(" ", 1)[0] or "unknown"
+
+
+def _classify(method: str, path: str, query: Dict[str, List[str]], headers) -> tuple:
+    """(kind, bucket, key or prefix, range) of a path-style S3 request."""
+    parts = urllib.parse.unquote(path).lstrip("/").split("/", 1)
+    bucket, key = parts[0], (parts[1] if len(parts) > 1 else "")
+    if method == "GET" and not key and ("list-type" in query or "prefix" in query or "delimiter" in query
+                                        or not query):
+        return LIST, bucket, query.get("prefix", [""])[0], None
+    if method == "HEAD" and key:
+        return HEAD, bucket, key, None
+    if method == "GET" and key:
+        ranged = headers.get("Range")
+        return (GET_RANGED if ranged else GET_WHOLE), bucket, key, ranged
+    return OTHER, bucket, key, None
+
+
+class _PeerProcesses:
+    """Which process opened a loopback connection: the socket's inode from /proc/net/tcp,
+    then the process among ``candidates()`` holding it. Linux only; None elsewhere."""
+
+    def __init__(self, candidates):
+        self._candidates = candidates
+
+    def pid(self, peer_port: int) -> Optional[int]:
+        inode = self._inode(peer_port)
+        if inode is None:
+            return None
+        target = f"socket:[{inode}]"
+        for pid in self._candidates():
+            try:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                        return pid
+            except OSError:
+                continue
+        return None
+
+    @staticmethod
+    def _inode(port: int) -> Optional[str]:
+        try:
+            with open("/proc/net/tcp") as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            return None
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                return fields[9]
+        return None
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is no news
+            super().handle_error(request, client_address)
+
+
+class DelayProxy:
+    """A thread-per-connection HTTP proxy on loopback in front of ``upstream`` that waits
+    ``delay`` seconds before forwarding each request (a network's round trip: what every
+    request to object storage costs, however small) and records every request.
+
+    ``candidates()`` lists the pids whose connections should be told apart (a server and
+    its reader processes); without it requests carry no pid."""
+
+    def __init__(self, upstream: str, delay: float = 0.05, candidates=None):
+        self.delay = delay
+        self.requests: List[Request] = []
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._busy_since: Optional[float] = None
+        self.concurrency_seconds = 0.0  # sum over time of requests in flight (for the mean)
+        self.busy_seconds = 0.0  # time with at least one request in flight
+        self.max_in_flight = 0
+        target = urllib.parse.urlsplit(upstream)
+        peers = _PeerProcesses(candidates) if candidates is not None and sys.platform.startswith("linux") else None
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the S3 clients expect
+
+            def setup(self):
+                super().setup()
+                self.upstream = None
+                self.peer_pid = peers.pid(self.client_address[1]) if peers is not None else None
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _forward(self):
+                arrived = time.monotonic()
+                proxy._enter(arrived)
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = self.rfile.read(length) if length else None
+                    time.sleep(max(0.0, proxy.delay - (time.monotonic() - arrived)))
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                    for attempt in (1, 2):  # a kept-alive upstream connection may have been closed
+                        if self.upstream is None:
+                            self.upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+                        try:
+                            self.upstream.request(self.command, self.path, body=body, headers=headers)
+                            answer = self.upstream.getresponse()
+                            break
+                        except (http.client.RemoteDisconnected, ConnectionError):
+                            self.upstream.close()
+                            self.upstream = None
+                            if attempt == 2:
+                                raise
+                    payload = answer.read()
+                    self.send_response(answer.status, answer.reason)
+                    for name, value in answer.getheaders():
+                        if name.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)) if self.command != "HEAD"
+                                     else answer.getheader("Content-Length", "0"))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    self.wfile.flush()
+                finally:
+                    proxy._leave(time.monotonic())
+                split = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+                kind, bucket, key, ranged = _classify(self.command, split.path, query, self.headers)
+                proxy._record(Request(arrived, time.monotonic(), kind, bucket, key, ranged, answer.status,
+                                      len(payload) if self.command != "HEAD" else 0,
+                                      _agent(self.headers.get("User-Agent", "")), self.peer_pid,
+                                      delimited=bool(query.get("delimiter"))))
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
+
+            def finish(self):
+                if self.upstream is not None:
+                    self.upstream.close()
+                super().finish()
+
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="DelayProxy", daemon=True)
+        self._thread.start()
+
+    def _enter(self, now: float) -> None:
+        with self._lock:
+            self._account(now)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self, now: float) -> None:
+        with self._lock:
+            self._account(now)
+            self._in_flight -= 1
+
+    def _account(self, now: float) -> None:
+        if self._busy_since is not None:
+            span = now - self._busy_since
+            self.concurrency_seconds += span * self._in_flight
+            if self._in_flight:
+                self.busy_seconds += span
+        self._busy_since = now
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def since(self, start: float, end: Optional[float] = None, agent: Optional[str] = None) -> List[Request]:
+        """The requests that arrived in [start, end), of one agent when given."""
+        with self._lock:
+            requests = list(self.requests)
+        return [r for r in requests if r.start >= start and (end is None or r.start < end)
+                and (agent is None or r.agent == agent)]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def tally(requests) -> Dict[str, Dict[str, int]]:
+    """{kind: {"requests": n, "bytes": b}} for every kind, in KINDS order."""
+    out = {kind: {"requests": 0, "bytes": 0} for kind in KINDS}
+    for r in requests:
+        out[r.kind]["requests"] += 1
+        out[r.kind]["bytes"] += r.bytes
+    return out
+
+
+def by_pid(requests) -> "collections.Counter[Optional[int]]":
+    return collections.Counter(r.pid for r in requests)

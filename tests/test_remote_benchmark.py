@@ -1,0 +1,47 @@
+"""The remote benchmark, short: a real ``tensorboard --logdir s3://`` over moto's S3 behind the
+counting proxy (benchmarks/remote.py --short). Asserts what the requests were, never a time:
+every checkpoint listed and verified, at most 3 requests per checkpoint, no object fetched
+twice, a bounded number in flight; a reload over the unchanged logdir re-reads no object and
+makes at most one request per directory listing; an upload is seen by the next pass.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def test_remote_benchmark_short_counts(tmp_path):
+    from tensorboard_plugin_ckptdiff.logdir import prefetch
+
+    out = tmp_path / "remote.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "remote.py"), "--short",
+                           "--delay", "0.01", "--reload-interval", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["listed"] == figures["checkpoints"] == 30
+    assert figures["statuses"] == {"ok": 30}
+    assert set(figures["formats"]) == {"tf_bundle", "keras_weights_h5", "keras_archive", "keras_legacy_h5",
+                                       "safetensors"}
+
+    first = figures["first pass"]
+    assert first["per_checkpoint"] <= 3, first["per_format"]
+    assert first["objects_fetched_more_than_once"] == 0
+    # Parallel, and bounded: the pass's slots, the on-demand slots, one per reader process.
+    assert 1 < first["in_flight_max"] <= prefetch.MAX_IN_FLIGHT + 8 + 2
+    # A small file is fetched whole in one request, never a read-ahead block at a time.
+    for fmt in ("keras_weights_h5", "keras_archive", "keras_legacy_h5", "safetensors"):
+        assert first["per_format"][fmt]["requests_per_checkpoint"] == 1, first["per_format"][fmt]
+
+    window = figures["reload window"]
+    assert window["objects re-read"] == 0, window
+    again = figures["reload, one pass"]
+    assert again["per_listing"] <= 1 and again["objects re-read"] == 0, again
+    assert again["upload seen by the next pass"] is True
+    assert figures["new checkpoint listed after"] is not None
+
+    for name, cold in figures["cold"].items():
+        assert cold["requests"] <= 6, (name, cold)
