@@ -7,7 +7,7 @@ RUNTIME = [
     "numpy>=2,<3",  # pyfive 1.3 needs numpy 2 (as TensorFlow 2.18+ and Keras 3 do)
     "protobuf>=4.25,<8",  # TensorFlow 2.21 and TensorBoard take 7: a plugin must not downgrade it
     # HDF5 (.h5, .weights.h5, .keras) in pure Python: no byte of a checkpoint reaches libhdf5,
-    # which crashed on corrupt files. formats/h5util.py drives pyfive's decoders and works
+    # which crashed on corrupt files. formats/hdf5.py drives pyfive's decoders and works
     # around what 1.3 lacks (see its comments): a minor release may move those internals.
     "pyfive>=1.3,<1.4",
     "werkzeug>=2.3,<4",
