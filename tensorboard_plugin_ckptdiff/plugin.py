@@ -138,6 +138,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         self._architectures = cache.Versioned(same=lambda read_at, now: now - read_at < max(self._reload_interval, 1.0))
         self._reports = cache.Versioned(kept=_REPORTS_KEPT, same=cache.identical)  # diff JSON
         # experiment -> _Snapshot, for (listing version, the very event data it was built from)
+        self._run_texts: Dict[str, tuple] = {}  # run -> (group, checkpoints, architectures, its /runs text)
         self._snapshots = cache.Versioned(same=lambda kept, asked: kept[0] == asked[0] and kept[1] is asked[1])
         self._carried = cache.Versioned(kept=_CARRIED_KEPT)  # (path, signature) -> Architecture
         self._carried_failed: Dict[tuple, str] = {}
@@ -244,7 +245,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         """The /runs body, serialized once per change of the logdir or of the event data."""
         snapshot = self._snapshot(ctx, experiment)
         if snapshot.runs_text is None:
-            body = {
+            head = {
                 "logdir_readable": snapshot.listing.readable,
                 # the first pass over the logdir, or the verification of what it found, is
                 # still under way: ask again
@@ -252,15 +253,33 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 # directories the walk could not open: their checkpoints are missing from the list
                 "unreadable_dirs": [{"path": path, "error": why} for path, why in snapshot.listing.unreadable_dirs],
                 "modes": list(records.MODES),  # what /diff accepts as mode, "auto" first
-                "runs": [{
-                    "run": run,
-                    "group": snapshot.groups[run],
-                    "checkpoints": [c.to_json() for c in checkpoints],
-                    "architectures": [a.to_json() for a in architectures],
-                } for run, (checkpoints, architectures) in snapshot.table.items()],
             }
-            snapshot.runs_text = _dumps(body)
+            # The body is json.dumps of {**head, "runs": [...]}, spelled in pieces with the same
+            # separators: a run whose records did not change keeps its text from the last
+            # build (a remote first pass changes a few runs between two asks, not 200).
+            runs = ", ".join(self._run_text(run, snapshot.groups[run], checkpoints, architectures)
+                             for run, (checkpoints, architectures) in snapshot.table.items())
+            snapshot.runs_text = _dumps(head)[:-1] + ', "runs": [' + runs + "]}"
+            if len(self._run_texts) > 2 * len(snapshot.table) + 64:  # runs gone from the logdir
+                self._run_texts = {run: self._run_texts[run] for run in snapshot.table if run in self._run_texts}
         return snapshot.runs_text, _JSON
+
+    def _run_text(self, run: str, group: str, checkpoints, architectures) -> str:
+        """One run of the /runs body, encoded again only when its records changed: the
+        checkpoints as the very same objects (the catalog hands out the same record while a
+        checkpoint is unchanged), the architectures equal (carried ones are made anew)."""
+        kept = self._run_texts.get(run)
+        if kept is not None and kept[0] == group and _same_records(kept[1], checkpoints) \
+                and kept[2] == tuple(architectures):
+            return kept[3]
+        text = _dumps({
+            "run": run,
+            "group": group,
+            "checkpoints": [c.to_json() for c in checkpoints],
+            "architectures": [a.to_json() for a in architectures],
+        })
+        self._run_texts[run] = (group, tuple(checkpoints), tuple(architectures), text)
+        return text
 
     def overview_impl(self, ctx, experiment, query: str = "", offset=None, limit=None) -> Tuple[dict, str]:
         """One row per run, problems first, with what is known now; the rest is computed in
@@ -537,6 +556,10 @@ def _carried_record(found: discovery.Found, architecture, **fields) -> records.A
         source = architecture.source
     return records.Architecture(id=_CARRIED + found.id, source=source, run=found.run, step=found.step,
                                 wall_time=found.wall_time, **fields)
+
+
+def _same_records(kept: tuple, now) -> bool:
+    return len(kept) == len(now) and all(a is b for a, b in zip(kept, now))
 
 
 def _dumps(body) -> str:

@@ -65,13 +65,22 @@ def _in_order(entries, keys) -> Tuple[str, ...]:
     return tuple(e.base.key for e in entries if e.base is not None and e.base.key in keys)
 
 
+def _restores_in_order(entries, keys: List[str]) -> Tuple[str, ...]:
+    # ``keys`` were collected in entry order: they are the answer unless a key repeats, when
+    # every entry holding it counts (as _in_order says).
+    unique = set(keys)
+    return tuple(keys) if len(unique) == len(keys) else _in_order(entries, unique)
+
+
 def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.Snippet]:
     """Every variable that can be restored: renamed scopes, then whole scopes that match."""
     full = dict(mapping)
     base_paths, target_paths = pairing.base_paths, pairing.target_paths
     # One pass over the entries (a diff may have 100k): each match's name, its top scope
-    # ("" when it has none) and target, and what the snippet restores.
-    matched, restores = [], set()
+    # ("" when it has none) and target, and what the snippet restores. Three lists side by
+    # side rather than a tuple per match: 100k tuples that live through the pass are work
+    # for the garbage collector too.
+    names, match_tops, targets, restores = [], [], [], []
     match, renamed = records.MATCH, records.RENAMED
     for e in entries:
         b = e.base
@@ -79,14 +88,16 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.S
             continue
         if e.status == match:
             name = base_paths[id(b)]
-            matched.append((name.partition("/")[0] if "/" in name else "", name, e.target))
-            restores.add(b.key)
+            names.append(name)
+            match_tops.append(name.partition("/")[0] if "/" in name else "")
+            targets.append(e.target)
+            restores.append(b.key)
         elif e.status == renamed:
-            restores.add(b.key)
+            restores.append(b.key)
     tops = collections.Counter(name.partition("/")[0] for name in base_paths.values() if "/" in name)
-    matched_tops = collections.Counter(top for top, _, _ in matched if top)
+    matched_tops = collections.Counter(top for top in match_tops if top)
     whole = {top for top, n in matched_tops.items() if tops[top] == n}
-    for top, name, target in matched:
+    for top, name, target in zip(match_tops, names, targets):
         if top in whole:
             full.setdefault(top + "/", top + "/")
         else:
@@ -103,7 +114,7 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.S
         lines.append(f"assignment_map = ...  # {len(full)} entries: report.fix.assignment_map plus the matches")
     lines.append(f"tf.compat.v1.train.init_from_checkpoint({path!r}, assignment_map)")
     return records.Snippet("Restore by name with an assignment map (init_from_checkpoint)", "\n".join(lines),
-                           restores=_in_order(entries, restores))
+                           restores=_restores_in_order(entries, restores))
 
 
 def _tf2(entries, path, failed) -> List[records.Snippet]:

@@ -26,7 +26,9 @@ class Pairing:
 
     mode: str
     loader: str
-    pairs: Tuple[Tuple[records.Variable, records.Variable], ...]
+    # The target variable paired with each base variable (None: none), in base_variables'
+    # order: one tuple for a side of 100k rather than a (base, target) tuple per pair.
+    partners: Tuple[Optional[records.Variable], ...]
     missing: Tuple[records.Variable, ...]  # base variables the loader finds nothing for
     unexpected: Tuple[records.Variable, ...]  # target variables nothing asks for
     base_variables: Tuple[records.Variable, ...]
@@ -44,6 +46,11 @@ class Pairing:
     def target_paths(self) -> Dict[int, str]:
         return {id(v): self.target_path(v) for v in self.target_variables}
 
+    @property
+    def pairs(self) -> Tuple[Tuple[records.Variable, records.Variable], ...]:
+        """(base, target) of every pair, in the base's order."""
+        return tuple((b, t) for b, t in zip(self.base_variables, self.partners) if t is not None)
+
 
 def variables_of(side) -> Tuple[records.Variable, ...]:
     if not isinstance(side, (records.Checkpoint, records.Architecture)):
@@ -51,7 +58,7 @@ def variables_of(side) -> Tuple[records.Variable, ...]:
     if side.status != records.OK:
         what = "checkpoint" if isinstance(side, records.Checkpoint) else "architecture"
         raise InvalidArgument(f"the {what} {side.id!r} is {side.status}: {side.error or 'not readable'}")
-    return tuple(v for v in side.variables if v.key != records.OBJECT_GRAPH_KEY)
+    return tuple([v for v in side.variables if v.key != records.OBJECT_GRAPH_KEY])  # a list first: faster
 
 
 def _format(side) -> Optional[Tuple[str, Optional[str]]]:
@@ -151,19 +158,29 @@ def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pa
     target_ids = _names(target_vars) if target_id is name_of else [target_id(t) for t in target_vars]
     index = dict(zip(target_ids, target_vars))
     index.pop(None, None)
-    if len(index) == len(target_ids):  # no repeated identity: the common case, kept fast
-        pairs, missing, taken = [], [], set()
-        for b, ident in zip(base_vars, base_ids):
-            t = index.get(ident)
-            if t is None or id(t) in taken:
-                missing.append(b)
-            else:
-                taken.add(id(t))
-                pairs.append((b, t))
+    asked = set(base_ids)
+    if len(index) == len(target_ids) and len(asked) == len(base_ids):
+        # No identity repeats on either side, the common case: each base variable's partner is
+        # one lookup, and a target is taken exactly when some base variable asks for its
+        # identity (comprehensions: a side may have 100k).
+        partners = [index.get(ident) for ident in base_ids]
+        missing = [b for b, t in zip(base_vars, partners) if t is None]
+        unexpected = tuple(t for t, ident in zip(target_vars, target_ids) if ident is None or ident not in asked)
     else:
-        pairs, missing, taken = _in_order(base_vars, base_ids, target_vars, target_ids)
-    unexpected = tuple(t for t in target_vars if id(t) not in taken)
-    paired = Pairing(mode, loader, tuple(pairs), tuple(missing), unexpected, base_vars, target_vars, name_of, name_of)
+        if len(index) == len(target_ids):  # a repeated base identity: the first one takes it
+            missing, taken, partners = [], set(), []
+            for b, ident in zip(base_vars, base_ids):
+                t = index.get(ident)
+                if t is None or id(t) in taken:
+                    missing.append(b)
+                    partners.append(None)
+                else:
+                    taken.add(id(t))
+                    partners.append(t)
+        else:
+            partners, missing, taken = _in_order(base_vars, base_ids, target_vars, target_ids)
+        unexpected = tuple(t for t in target_vars if id(t) not in taken)
+    paired = Pairing(mode, loader, tuple(partners), tuple(missing), unexpected, base_vars, target_vars, name_of, name_of)
     if mode == NAME:  # the identities are the paths: keep them rather than compute them again
         paired.__dict__["base_paths"] = dict(zip(map(id, base_vars), base_ids))
         paired.__dict__["target_paths"] = dict(zip(map(id, target_vars), target_ids))
@@ -177,16 +194,17 @@ def _in_order(base_vars, base_ids, target_vars, target_ids):
             waiting.setdefault(ident, []).append(t)
     for queue in waiting.values():
         queue.reverse()
-    pairs, missing, taken = [], [], set()
+    partners, missing, taken = [], [], set()
     for b, ident in zip(base_vars, base_ids):
         queue = waiting.get(ident) if ident is not None else None
         if queue:
             t = queue.pop()
             taken.add(id(t))
-            pairs.append((b, t))
+            partners.append(t)
         else:
             missing.append(b)
-    return pairs, missing, taken
+            partners.append(None)
+    return partners, missing, taken
 
 
 # --- object paths ----------------------------------------------------------------------------
@@ -203,7 +221,7 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
     else:  # checkpoint against checkpoint: both paths start at their roots
         start = 0
         candidates = lambda b: (b.object_path, b.name)  # noqa: E731
-    pairs, missing, taken = [], [], set()
+    partners, missing, taken = [], [], set()
     for b in base_vars:
         found = None
         for path in candidates(b):
@@ -213,11 +231,11 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
             if found is not None and id(found) not in taken:
                 break
             found = None
+        partners.append(found)
         if found is None:
             missing.append(b)
         else:
             taken.add(id(found))
-            pairs.append((b, found))
     unexpected = tuple(t for t in target_vars if id(t) not in taken)
     within = _paths_within(graph, start) if (missing and unexpected) else {}
     key_node = {}
@@ -231,7 +249,7 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
         path = within.get(key_node.get(t.key))
         return path if path is not None else _own_path(t)
 
-    return Pairing(OBJECT_PATH, TF2_CHECKPOINT, tuple(pairs), tuple(missing), unexpected,
+    return Pairing(OBJECT_PATH, TF2_CHECKPOINT, tuple(partners), tuple(missing), unexpected,
                    base_vars, target_vars, _own_path, target_path)
 
 

@@ -34,8 +34,12 @@ class Judgement:
 
 def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
     failure = _first_failure(loader, entries)
-    unrestored = [e for e in entries if e.base is not None and e.base.kind == records.WEIGHT
-                  and not _restored(loader, e)]
+    # A failing loader restores nothing worth listing, and a match is always restored: only
+    # the other rows of a diff that does not fail are asked (a diff may have 100k rows).
+    match = records.MATCH
+    unrestored = [] if failure is not None else [
+        e for e in entries if e.status != match and e.base is not None and e.base.kind == records.WEIGHT
+        and not _restored(loader, e)]
     restorable = failure is None and not unrestored
     state_problem = _state_problem(loader, entries) if restorable else None
     resumable = restorable and state_problem is None

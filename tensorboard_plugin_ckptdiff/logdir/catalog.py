@@ -65,6 +65,7 @@ class Catalog:
         self._version = 0  # bumped whenever what /runs would show changes
         self._sniff_cache: Dict[Tuple, discovery.Sniffed] = {}
         self._summaries: Dict[Tuple, records.Checkpoint] = {}  # full reads, without variables
+        self._pending_records: Dict[Tuple, records.Checkpoint] = {}  # records(): unread checkpoints
         self._full: "collections.OrderedDict[Tuple, records.Checkpoint]" = collections.OrderedDict()
         self._full_variables = 0  # in self._full
         self._key_locks: Dict[Tuple, threading.Lock] = {}
@@ -286,14 +287,23 @@ class Catalog:
         plausible file nobody has read yet is ``pending``."""
         with self._lock:
             summaries = dict(self._summaries)
+        # An unread checkpoint's record is made once per (found, sniff) and handed out again
+        # while both stay: /runs is rebuilt many times a second while a remote pass runs, and
+        # re-encodes only the runs whose records are not the very same objects as last time.
+        pending, kept = self._pending_records, {}
         out = []
         for f in listing.found:
             record = summaries.get((f.path, f.signature))
             if record is None:
-                record = discovery.listing_record(f, listing.sniffed[f.id])
-                if record.status == records.OK:
-                    record = dataclasses.replace(record, status=records.PENDING)
+                key = (f, listing.sniffed[f.id])
+                record = pending.get(key)
+                if record is None:
+                    record = discovery.listing_record(f, key[1])
+                    if record.status == records.OK:
+                        record = dataclasses.replace(record, status=records.PENDING)
+                kept[key] = record
             out.append(record)
+        self._pending_records = kept  # only what this listing holds (a race only costs a rebuild)
         return out
 
     def found(self, checkpoint_id: str) -> Optional[discovery.Found]:
