@@ -269,7 +269,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         checkpoints as the very same objects (the catalog hands out the same record while a
         checkpoint is unchanged), the architectures equal (carried ones are made anew)."""
         kept = self._run_texts.get(run)
-        if kept is not None and kept[0] == group and _same_records(kept[1], checkpoints) \
+        if kept is not None and kept[0] == group and cache.identical(kept[1], checkpoints) \
                 and kept[2] == tuple(architectures):
             return kept[3]
         text = _dumps({
@@ -556,10 +556,6 @@ def _carried_record(found: discovery.Found, architecture, **fields) -> records.A
         source = architecture.source
     return records.Architecture(id=_CARRIED + found.id, source=source, run=found.run, step=found.step,
                                 wall_time=found.wall_time, **fields)
-
-
-def _same_records(kept: tuple, now) -> bool:
-    return len(kept) == len(now) and all(a is b for a, b in zip(kept, now))
 
 
 def _dumps(body) -> str:
