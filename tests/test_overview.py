@@ -33,25 +33,24 @@ def demo(tmp_path_factory):
     return {"root": root, "client": client}
 
 
-def settled_overview(client, **args):
-    """/overview once its status is "done": every row's verdict computed."""
+def _settled(client, route, **args):
+    """``route``'s body once its status is "done" (or after 120 s: the test's asserts then say why)."""
     deadline = time.monotonic() + 120
     while True:
-        status, body = get(client, "overview", **args)
+        status, body = get(client, route, **args)
         assert status == 200, body
         if body["status"] == "done" or time.monotonic() > deadline:
             return body
         time.sleep(0.05)
+
+
+def settled_overview(client, **args):
+    """/overview once its status is "done": every row's verdict computed."""
+    return _settled(client, "overview", **args)
 
 
 def settled_matrix(client, **args):
-    deadline = time.monotonic() + 120
-    while True:
-        status, body = get(client, "matrix", **args)
-        assert status == 200, body
-        if body["status"] == "done" or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
+    return _settled(client, "matrix", **args)
 
 
 def diff_of(client, base, target, kinds="weight"):

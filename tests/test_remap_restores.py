@@ -137,12 +137,18 @@ def _trained(model):
     return optimizer
 
 
+def _renamed_tf2_checkpoint(tmp_path):
+    """A subclassed model's TF2 checkpoint with its optimizer, its layer attribute ``dense1``,
+    and the same model with the attribute renamed ``encoder``: (saved, optimizer, path, model)."""
+    saved = _subclassed("dense1")
+    optimizer = _trained(saved)
+    path = _tf().train.Checkpoint(model=saved, optimizer=optimizer).write(str(tmp_path / "ckpt" / "ckpt"))
+    return saved, optimizer, path, _subclassed("encoder")
+
+
 def test_tf2_renamed_attribute_restores_with_tf_train_checkpoint_optimizer_included(tmp_path):
     tf = _tf()
-    saved = _subclassed("dense1")
-    saved_optimizer = _trained(saved)
-    path = tf.train.Checkpoint(model=saved, optimizer=saved_optimizer).write(str(tmp_path / "ckpt" / "ckpt"))
-    model = _subclassed("encoder")
+    saved, saved_optimizer, path, model = _renamed_tf2_checkpoint(tmp_path)
     optimizer = __import__("keras").optimizers.Adam(0.1)
     optimizer.build(model.trainable_variables)
     report = ckptdiff.compare(model, path)
@@ -162,10 +168,7 @@ def test_tf2_renamed_attribute_restores_with_tf_train_checkpoint_optimizer_inclu
 
 def test_tf2_drop_unexpected_leaves_a_checkpoint_the_model_consumes_whole(tmp_path):
     tf = _tf()
-    saved = _subclassed("dense1")
-    optimizer = _trained(saved)
-    path = tf.train.Checkpoint(model=saved, optimizer=optimizer).write(str(tmp_path / "ckpt" / "ckpt"))
-    model = _subclassed("encoder")
+    saved, optimizer, path, model = _renamed_tf2_checkpoint(tmp_path)
     result = ckptdiff.remap((model, path), str(tmp_path / "remapped" / "ckpt"), drop_unexpected=True)
     assert result.restorable and result.dropped > 0 and result.report.summary["unexpected"] == 0, result.verdict
     assert not [k for k, _ in tf.train.list_variables(result.path) if k.startswith("optimizer/")]
