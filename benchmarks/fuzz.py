@@ -193,16 +193,14 @@ def _exit_text(code: int) -> str:
     return {70: "libFuzzer timeout: an input ran over 10 s", 71: "libFuzzer: out of memory"}.get(code, f"exit {code}")
 
 
-def _fuzz_kind(kind, seeds_file, corpus, out, share):
-    """One kind for its whole ``share`` of seconds: (inputs, bad inputs saved, early stops).
+def _fuzz_piece(kind, seeds_file, corpus, out, share):
+    """One kind for ``share`` seconds: (inputs, early stops).
 
     A child that stops early (libFuzzer's own timeout on a hang, a crash) is counted and
     replaced, resuming from the grown corpus, until the share is spent."""
-    n, kind_start, exits = 0, time.monotonic(), []
-    prefix = f"{kind}-"
-    before = {name for name in os.listdir(out) if name.startswith(prefix)}
-    while share - (time.monotonic() - kind_start) > 5:
-        left = share - (time.monotonic() - kind_start)
+    n, start, exits = 0, time.monotonic(), []
+    while share - (time.monotonic() - start) > 5:
+        left = share - (time.monotonic() - start)
         proc = subprocess.run([sys.executable, __file__, "--atheris-child", kind, seeds_file, corpus, out,
                                str(left)], capture_output=True, text=True, timeout=left + 300)
         n += _executed(proc.stderr)
@@ -210,12 +208,32 @@ def _fuzz_kind(kind, seeds_file, corpus, out, share):
             exits.append(_exit_text(proc.returncode))
             tail = [line for line in proc.stderr.splitlines() if line.strip()][-25:]
             print(f"  {kind}: the fuzzing process stopped early ({exits[-1]}):\n    " + "\n    ".join(tail), flush=True)
-    found = len({name for name in os.listdir(out) if name.startswith(prefix)} - before) // 2  # .bin + .txt
-    bad = found + len(exits)
-    status = "clean" if not bad else f"{found} bad input(s) saved" + (f", stopped: {', '.join(exits)}" if exits else "")
-    print(f"  {kind:12s} {n:9d} inputs in {time.monotonic() - kind_start:5.0f} s  corpus {len(os.listdir(corpus)):5d}  "
-          f"{status}", flush=True)
-    return n, bad
+    return n, exits
+
+
+def schedule(kinds, seconds, jobs):
+    """[[(kind, seconds), ...] per job]: every kind the same share of core time, every job
+    busy for all ``seconds``.
+
+    McNaughton's wrap-around rule: the kinds laid end to end, cut into ``jobs`` lengths of
+    ``seconds``. A kind cut at a boundary runs its two pieces on two jobs, at the end of one
+    and the start of the next, so they never overlap in time (each share is at most
+    ``seconds``). With 9 kinds on 2 cores, rounds of two would leave one core idle for the
+    whole last round (a ninth of the time lost)."""
+    share = seconds * jobs / len(kinds)
+    if share > seconds:  # fewer kinds than jobs: one job per kind, the rest idle
+        return [[(kind, seconds)] for kind in kinds]
+    plan, job, used = [[] for _ in range(jobs)], 0, 0.0
+    for kind in kinds:
+        left = share
+        while left > 1e-6:
+            piece = min(left, seconds - used)
+            plan[job].append((kind, piece))
+            left -= piece
+            used += piece
+            if seconds - used <= 1e-6 and job < jobs - 1:
+                job, used = job + 1, 0.0
+    return plan
 
 
 def run_atheris(seeds, seconds, out, jobs):
@@ -225,9 +243,7 @@ def run_atheris(seeds, seconds, out, jobs):
         pickle.dump(seeds, f)
     os.makedirs(out, exist_ok=True)
     kinds = [k for k in ATHERIS_KINDS if any(s.kind == k for s in seeds)]
-    # ``jobs`` kinds at a time (one process each), every kind the same share of the time,
-    # all done within ``seconds``.
-    share = max(5, seconds / -(-len(kinds) // jobs))
+    plan = schedule(kinds, seconds, jobs)
     corpora = {}
     for kind in kinds:
         corpus = os.path.join(work, kind)
@@ -237,10 +253,31 @@ def run_atheris(seeds, seconds, out, jobs):
             with open(os.path.join(corpus, f"seed{i}"), "wb") as f:
                 f.write(seed.files[seed.target])
         corpora[kind] = corpus
+    before = set(os.listdir(out))  # findings of earlier runs in the same --out are not this run's
     start = time.monotonic()
-    print(f"{len(kinds)} kinds, {jobs} at a time, {share:.0f} s each", flush=True)
+    print(f"{len(kinds)} kinds on {jobs} cores, {seconds * jobs / len(kinds):.0f} core-seconds each", flush=True)
+    inputs, stops, spent = collections.Counter(), collections.defaultdict(list), collections.Counter()
+
+    def one_job(pieces):
+        for kind, share in pieces:
+            piece_start = time.monotonic()
+            n, exits = _fuzz_piece(kind, seeds_file, corpora[kind], out, share)
+            inputs[kind] += n
+            stops[kind] += exits
+            spent[kind] += time.monotonic() - piece_start
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(lambda kind: _fuzz_kind(kind, seeds_file, corpora[kind], out, share), kinds))
+        for done in [pool.submit(one_job, pieces) for pieces in plan]:
+            done.result()
+    results = []
+    for kind in kinds:
+        found = len([name for name in set(os.listdir(out)) - before if name.startswith(f"{kind}-")]) // 2  # .bin + .txt
+        bad = found + len(stops[kind])
+        status = "clean" if not bad else f"{found} bad input(s) saved" + (
+            f", stopped: {', '.join(stops[kind])}" if stops[kind] else "")
+        print(f"  {kind:12s} {inputs[kind]:9d} inputs in {spent[kind]:5.0f} s  "
+              f"corpus {len(os.listdir(corpora[kind])):5d}  {status}", flush=True)
+        results.append((inputs[kind], bad))
     tried = sum(n for n, _ in results)
     failures = sum(bad for _, bad in results)
     seconds_spent = time.monotonic() - start

@@ -8,6 +8,7 @@ of the ``sharded_tf2`` seed whose string-tensor length varint claims more than 2
 no nodes, not even a root (both found by benchmarks/fuzz.py once it kept fuzzing after a finding).
 """
 
+import collections
 import json
 import os
 import shutil
@@ -145,3 +146,20 @@ def test_fuzz_says_coverage_py_is_missing(monkeypatch, capsys):
     monkeypatch.setattr(fuzz_worker, "coverage_available", lambda: False)
     assert fuzz._coverage_or_say_why() is False
     assert "coverage.py is not installed" in capsys.readouterr().out
+
+
+def test_fuzz_gives_every_kind_the_same_core_time_and_keeps_every_core_busy():
+    # 9 kinds on 2 cores in rounds of two left one core idle for the whole last round.
+    fuzz = _fuzz_module()
+    kinds = [f"kind{i}" for i in range(9)]
+    plan = fuzz.schedule(kinds, 3600.0, 2)
+    assert [round(sum(s for _, s in job)) for job in plan] == [3600, 3600]
+    per_kind = collections.Counter()
+    for job in plan:
+        for kind, seconds in job:
+            per_kind[kind] += seconds
+    assert sorted(per_kind) == kinds and {round(s) for s in per_kind.values()} == {800}
+    # The kind cut in two runs at the end of one core and the start of the other: never at once.
+    split = [kind for kind in kinds if sum(kind in dict(job) for job in plan) == 2]
+    assert split == ["kind4"] and plan[0][-1][0] == plan[1][0][0] == "kind4"
+    assert plan[0][-1][1] + plan[1][0][1] == pytest.approx(800.0)

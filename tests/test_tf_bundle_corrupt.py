@@ -8,8 +8,9 @@ import pytest
 from makers import bundles
 from tensorboard_plugin_ckptdiff import formats, storage
 from tensorboard_plugin_ckptdiff.errors import CheckpointError, IncompleteCheckpoint
-from tensorboard_plugin_ckptdiff.formats._bundle import proto, table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle import proto
 from tensorboard_plugin_ckptdiff.formats import tf_bundle
+from tensorboard_plugin_ckptdiff.remapping import bundle_encoding
 
 FS = storage.for_path("/")
 
@@ -135,7 +136,7 @@ def _varint(n):
 
 def _table(pairs):
     """A valid table holding ``pairs`` (sorted), as TF's reader expects."""
-    return index_table.write_table(pairs)
+    return bundle_encoding.write_table(pairs)
 
 
 def _rewrite(prefix, key, field_bytes):

@@ -22,7 +22,7 @@ from tensorboard_plugin_ckptdiff.errors import CheckpointError, InvalidArgument
 if TYPE_CHECKING:  # the diff package is imported when a diff is made, not to name its type
     from tensorboard_plugin_ckptdiff.diff.report import Report
 
-# The writer of each format: a module beside its reader, with the functions used below.
+# The writer of each format: a module here (formats/ only reads), with the functions used below.
 _WRITERS = {
     records.TF_BUNDLE: "tf_bundle_writer",
     records.SAFETENSORS: "safetensors_writer",
@@ -72,7 +72,7 @@ def writer_for(fmt: Optional[str]):
     if name is None:
         raise InvalidArgument(f"remap does not write {fmt or 'this'} checkpoints; it writes "
                               f"{', '.join(sorted(_WRITERS))}")
-    return importlib.import_module(f"tensorboard_plugin_ckptdiff.formats.{name}")
+    return importlib.import_module(f"tensorboard_plugin_ckptdiff.remapping.{name}")
 
 
 def remap(report_or_pair, out: str, mode: str = "auto", drop_unexpected: bool = False, cast: str = remap_plan.SAFE,

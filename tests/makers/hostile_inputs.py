@@ -190,9 +190,9 @@ def fix_table_crcs(data: bytes) -> bytes:
 def write_table(pairs: List[Tuple[bytes, bytes]]) -> bytes:
     """A LevelDB table TF's reader accepts, holding ``pairs`` in one data block (no prefix
     compression): lets a fuzzer edit one bundle entry's bytes and still pass every CRC."""
-    from tensorboard_plugin_ckptdiff.formats._bundle import table as index_table
+    from tensorboard_plugin_ckptdiff.remapping import bundle_encoding
 
-    return index_table.write_table(pairs, block_size=1 << 62, restart_interval=1)
+    return bundle_encoding.write_table(pairs, block_size=1 << 62, restart_interval=1)
 
 
 def mutate_entries(index: bytes, ops) -> bytes:

@@ -1,4 +1,5 @@
-"""BundleHeaderProto and BundleEntryProto, decoded from and encoded to the protobuf wire format.
+"""BundleHeaderProto and BundleEntryProto, decoded from the protobuf wire format (remapping/
+bundle_encoding.py encodes them).
 
 TensorBoard ships no compiled tensor_bundle.proto, and an index holds one entry per
 variable: a small hand decoder over the bytes beats building a message object per entry.
@@ -229,11 +230,6 @@ def known_head(raw: bytes):
 
 # ---------------------------------------------------------------- encoding (the remap writer)
 #
-# Fields in number order, proto3 zero values left out, messages that are set written even
-# when empty (TF always sets an entry's shape): the bytes TF's own serializer produces, so a
-# rewritten index holds the same entry bytes as TF's for the same tensor.
-
-
 def put_varint(out: bytearray, value: int) -> None:
     """A base-128 varint; a negative value as its 64-bit two's complement (ten bytes)."""
     if value < 0:
@@ -242,69 +238,6 @@ def put_varint(out: bytearray, value: int) -> None:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
-
-
-def _put_bytes(out: bytearray, tag: int, payload: bytes) -> None:
-    out.append(tag)
-    put_varint(out, len(payload))
-    out += payload
-
-
-def _put_int(out: bytearray, tag: int, value: int, always: bool = False) -> None:
-    """A varint field; a zero left out, as proto3 does, unless it is ``always`` written (a
-    oneof member that is set)."""
-    if value or always:
-        out.append(tag)
-        put_varint(out, value)
-
-
-def _encode_shape(shape: Optional[Tuple[int, ...]]) -> bytes:
-    out = bytearray()
-    if shape is None:
-        _put_int(out, 0x18, 1)  # unknown_rank
-        return bytes(out)
-    for size in shape:
-        dim = bytearray()
-        _put_int(dim, 0x08, size)
-        _put_bytes(out, 0x12, dim)
-    return bytes(out)
-
-
-def _encode_slice(extents: Slice) -> bytes:
-    out = bytearray()
-    for start, length in extents:
-        extent = bytearray()
-        _put_int(extent, 0x08, start)
-        # length is a oneof: written when set, even as 0; absent means the whole dimension
-        if length != -1:
-            _put_int(extent, 0x10, length, always=True)
-        _put_bytes(out, 0x0A, extent)
-    return bytes(out)
-
-
-def encode_header(header: Header) -> bytes:
-    out = bytearray()
-    _put_int(out, 0x08, header.num_shards)
-    _put_int(out, 0x10, header.endianness)
-    version = bytearray()
-    _put_int(version, 0x08, header.version)
-    _put_bytes(out, 0x1A, version)
-    return bytes(out)
-
-
-def encode_entry(entry: Entry) -> bytes:
-    out = bytearray()
-    _put_int(out, 0x08, entry.dtype)
-    _put_bytes(out, 0x12, _encode_shape(entry.shape))
-    _put_int(out, 0x18, entry.shard_id)
-    _put_int(out, 0x20, entry.offset)
-    _put_int(out, 0x28, entry.size)
-    if entry.crc32c:
-        out.append(0x35)
-        out += _U32.pack(entry.crc32c)
-    for extents in entry.slices:
-        _put_bytes(out, 0x3A, _encode_slice(extents))
-    return bytes(out)
 
 
 # Other hand decoders (the object graph) share these.

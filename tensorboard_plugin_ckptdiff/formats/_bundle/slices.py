@@ -3,8 +3,8 @@
 TF writes ``EncodeTensorNameSlice``: WriteNumIncreasing(0), WriteString(name),
 WriteNumIncreasing(rank), then per dimension WriteSignedNumIncreasing(start) and
 WriteSignedNumIncreasing(length) (-1 for the whole dimension). Every such key starts with
-byte 0x00, which no variable name does. ``encode`` writes the same (a renamed sliced variable
-keeps its slices under keys of its new name).
+byte 0x00, which no variable name does. remapping/bundle_encoding.py writes the same (a
+renamed sliced variable keeps its slices under keys of its new name).
 """
 
 from __future__ import annotations
@@ -88,48 +88,6 @@ def decode(key: bytes) -> Tuple[str, Extents]:
         return name.decode("utf-8"), tuple(extents)
     except UnicodeDecodeError as e:
         raise _bad(key) from e
-
-
-def _put_num_increasing(out: bytearray, value: int) -> None:
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    out.append(len(raw))
-    out += raw
-
-
-def _put_signed_num_increasing(out: bytearray, value: int) -> None:
-    # n bytes hold 7n-1 bits of magnitude: the value's two's complement in n bytes, its
-    # leading n bits flipped (n ones for a positive value) to say the length.
-    magnitude = ~value if value < 0 else value
-    n = 1
-    while magnitude >= 1 << (7 * n - 1):
-        n += 1
-    raw = (value & ((1 << (8 * n)) - 1)) ^ (((1 << n) - 1) << (8 * n - n))
-    out += raw.to_bytes(n, "big")
-
-
-def encode(name: str, extents: Extents) -> bytes:
-    """The slice key of one slice of ``name`` (the inverse of ``decode``)."""
-    out = bytearray()
-    _put_num_increasing(out, 0)
-    out += _escaped(name.encode("utf-8"))
-    out += b"\x00\x01"
-    _put_num_increasing(out, len(extents))
-    for start, length in extents:
-        _put_signed_num_increasing(out, start)
-        _put_signed_num_increasing(out, length)
-    return bytes(out)
-
-
-def _escaped(raw: bytes) -> bytes:
-    out = bytearray()
-    for byte in raw:
-        if byte == 0x00:
-            out += b"\x00\xff"
-        elif byte == 0xFF:
-            out += b"\xff\x00"
-        else:
-            out.append(byte)
-    return bytes(out)
 
 
 def box(extents: Extents, full_shape: Tuple[int, ...]) -> Tuple[Tuple[int, int], ...]:

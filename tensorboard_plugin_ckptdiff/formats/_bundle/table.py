@@ -5,8 +5,7 @@ holds prefix-compressed entries (varints shared, non_shared, value_length; key s
 value), then a uint32 restart array and its count, and is followed by a 5-byte trailer:
 compression type (TF writes 0, none) and the masked CRC32C of block + type byte.
 Everything a handle or a length claims is checked against the bytes actually present.
-``write_table`` builds such a table the way TF's table builder does (block size, restart
-interval, shortened index keys), so a rewritten index is laid out as TF lays out its own.
+Writing one is remapping/bundle_encoding.py's.
 """
 
 from __future__ import annotations
@@ -17,17 +16,13 @@ from typing import List, Tuple
 import google_crc32c
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle.proto import put_varint, varint as read_varint
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import varint as read_varint
 
 FOOTER_SIZE = 48
 MAGIC = 0xDB4775248B80FB57
 TRAILER_SIZE = 5
 _MASK_DELTA = 0xA282EAD8
 _U32 = struct.Struct("<I")
-# TF's table::Options: a data block is cut once it reaches this many bytes; every 16th key
-# is stored whole (a restart point), the others as the bytes they add to the previous key.
-BLOCK_SIZE = 262144
-RESTART_INTERVAL = 16
 
 
 def mask(crc: int) -> int:
@@ -130,99 +125,3 @@ def block_limit(block: bytes) -> int:
     if restarts == 0 and size > 4 or end < 0:
         raise CheckpointError("the index file is corrupt: a block's restart count does not fit the block")
     return end
-
-
-# ---------------------------------------------------------------- writing
-
-
-class _Block:
-    """LevelDB's BlockBuilder: prefix-compressed entries, then the restart array."""
-
-    def __init__(self, restart_interval: int):
-        self.interval = restart_interval
-        self.buffer = bytearray()
-        self.restarts = [0]
-        self.counter = 0
-        self.last = b""
-
-    def add(self, key: bytes, value: bytes) -> None:
-        shared = 0
-        if self.counter < self.interval:
-            limit = min(len(self.last), len(key))
-            while shared < limit and self.last[shared] == key[shared]:
-                shared += 1
-        else:
-            self.restarts.append(len(self.buffer))
-            self.counter = 0
-        for length in (shared, len(key) - shared, len(value)):
-            put_varint(self.buffer, length)
-        self.buffer += key[shared:] + value
-        self.last = key
-        self.counter += 1
-
-    def size_estimate(self) -> int:
-        return len(self.buffer) + 4 * len(self.restarts) + 4
-
-    def empty(self) -> bool:
-        return not self.buffer
-
-    def finish(self) -> bytes:
-        return bytes(self.buffer) + b"".join(_U32.pack(r) for r in self.restarts) + _U32.pack(len(self.restarts))
-
-
-def _shortest_separator(start: bytes, limit: bytes) -> bytes:
-    """A short key k with start <= k < limit (LevelDB's bytewise FindShortestSeparator)."""
-    common = 0
-    stop = min(len(start), len(limit))
-    while common < stop and start[common] == limit[common]:
-        common += 1
-    if common < stop:
-        byte = start[common]
-        if byte < 0xFF and byte + 1 < limit[common]:
-            return start[:common] + bytes((byte + 1,))
-    return start
-
-
-def _short_successor(key: bytes) -> bytes:
-    """A short key >= ``key`` (LevelDB's FindShortSuccessor)."""
-    for i, byte in enumerate(key):
-        if byte != 0xFF:
-            return key[:i] + bytes((byte + 1,))
-    return key
-
-
-def write_table(pairs, block_size: int = BLOCK_SIZE, restart_interval: int = RESTART_INTERVAL) -> bytes:
-    """The table holding ``pairs``: (key, value) bytes, keys strictly increasing (readers
-    binary-search the index; callers check the order, since fuzzers want tables that break it)."""
-    out = bytearray()
-
-    def put(raw: bytes) -> bytes:
-        offset = len(out)
-        crc = google_crc32c.extend(google_crc32c.value(raw), b"\x00")  # block type 0: uncompressed
-        out.extend(raw + b"\x00" + _U32.pack(mask(crc)))
-        handle = bytearray()
-        put_varint(handle, offset)
-        put_varint(handle, len(raw))
-        return bytes(handle)
-
-    data = _Block(restart_interval)
-    index = _Block(1)
-    last = None
-    pending = None  # the handle of the last data block, waiting for its separator key
-    for key, value in pairs:
-        if pending is not None:
-            index.add(_shortest_separator(last, key), pending)
-            pending = None
-        data.add(key, value)
-        last = key
-        if data.size_estimate() >= block_size:
-            pending = put(data.finish())
-            data = _Block(restart_interval)
-    if not data.empty():
-        pending = put(data.finish())
-    if pending is not None:
-        index.add(_short_successor(last), pending)
-    meta_handle = put(_Block(restart_interval).finish())
-    index_handle = put(index.finish())
-    out += (meta_handle + index_handle).ljust(FOOTER_SIZE - 8, b"\x00") + struct.pack("<Q", MAGIC)
-    return bytes(out)

@@ -19,8 +19,9 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 from tensorboard_plugin_ckptdiff.diff import pairing
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle import names, object_graph, object_graph_edit, proto, slices as slice_keys, table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle import names, object_graph, proto, slices as slice_keys, table as index_table
 from tensorboard_plugin_ckptdiff.formats import dtypes, tf_bundle
+from tensorboard_plugin_ckptdiff.remapping import bundle_encoding, object_graph_edit
 
 FORMAT = records.TF_BUNDLE
 CHUNK = tf_bundle.COPY_CHUNK  # bytes of one tensor in memory at a time (more while casting up)
@@ -74,7 +75,7 @@ def layout(fs, target: records.Checkpoint, plan) -> Layout:
         if entry.slices:
             full[name] = entry._replace(dtype=dtype)
             for extents, part in bundle.slices.get(key, ()):
-                stored.append(_Stored(slice_keys.encode(name, extents), key, part, dtype))
+                stored.append(_Stored(bundle_encoding.slice_key(name, extents), key, part, dtype))
         else:
             stored.append(_Stored(name.encode("utf-8"), key, entry, dtype))
     seen = set()
@@ -171,14 +172,14 @@ def write(fs, target: records.Checkpoint, layout: Layout, prefix: str, staging) 
                 size, crc, check = _copy(fs, target.path, bundle, item, layout.graph, out, google_crc32c)
                 checks.append(check)
                 entry = item.entry._replace(dtype=item.dtype, shard_id=shard, offset=offset, size=size, crc32c=crc)
-                index.append((item.key, proto.encode_entry(entry)))
+                index.append((item.key, bundle_encoding.encode_entry(entry)))
                 offset += size
             _check_while_syncing(out, checks)
     for name, entry in layout.full.items():
-        index.append((name.encode("utf-8"), proto.encode_entry(entry)))
+        index.append((name.encode("utf-8"), bundle_encoding.encode_entry(entry)))
     header = proto.Header(shards, 0, bundle.header.version or _VERSION)
     index.sort()
-    table = index_table.write_table([(b"", proto.encode_header(header))] + index)
+    table = bundle_encoding.write_table([(b"", bundle_encoding.encode_header(header))] + index)
     with open(staging.path(tf_bundle.index_path(prefix)), "wb") as out:
         out.write(table)
     return output_files(prefix, layout), [tf_bundle.index_path(prefix)]
