@@ -57,7 +57,6 @@ def _check(root: str, seed_open: str, check: str) -> Outcome:
     path = os.path.normpath(os.path.join(root, seed_open))
     try:
         if check == "meta_graph":
-            from tensorboard_plugin_ckptdiff import storage
             from tensorboard_plugin_ckptdiff.architectures import meta_graph
 
             try:
@@ -65,6 +64,12 @@ def _check(root: str, seed_open: str, check: str) -> Outcome:
             except errors.CheckpointError as e:
                 return Outcome("wrapped", repr(e.__cause__)) if _wrapped(e) else Outcome("error", str(e))
             return Outcome("ok")
+        # What /runs does first with every file it lists, in TensorBoard's own process: a
+        # glance at its head for the format its name claims. It answers, it never raises.
+        fs = storage.for_path(path)
+        claimed = formats._claimed_format(fs, path)
+        if claimed is not None:
+            formats.glance(fs, claimed, path)
         try:
             checkpoint = formats.read(path)
         except errors.CheckpointError as e:
