@@ -11,15 +11,13 @@ by disabling isolation.call: the server fails at the first crash probe).
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.parse
 
 import pytest
 
 from makers import bundles, logdirs, servers
-from makers.browser import ARTIFACTS, Tab
+from makers.browser import ARTIFACTS, Tab, start_tensorboard
 
 pytestmark = pytest.mark.e2e
 
@@ -59,13 +57,9 @@ def logdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(logdir):
-    port = servers.free_port()
     env = dict(os.environ, CKPTDIFF_READER_TIMEOUT=str(HANG_SECONDS),
                PYTHONPATH=os.path.join(HERE, "probes") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir["root"],
-               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    base = f"http://127.0.0.1:{port}/"
+    process, base = start_tensorboard(logdir["root"], env=env)
     expected = set(logdir["bad"]) | set(logdir["good"])
     try:
         servers.wait_until(lambda: expected <= set(_statuses(base)), "every checkpoint to be listed")

@@ -1,14 +1,13 @@
 """End to end: the real `tensorboard` command with this plugin installed, over HTTP."""
 
 import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 import pytest
 
 from makers import logdirs, servers
+from makers.browser import start_tensorboard
 
 pytestmark = pytest.mark.e2e
 API = "data/plugin/ckptdiff/"
@@ -21,9 +20,6 @@ def logdir(tmp_path_factory):
     return {"root": root, "made": made}
 
 
-_free_port = servers.free_port
-
-
 def _get(base, path):
     return servers.get_json(base + path, timeout=30)
 
@@ -34,13 +30,8 @@ def _wait(predicate, what, seconds=90):
 
 @pytest.fixture(scope="module", params=["false", "auto"], ids=["load_fast_false", "load_fast_default"])
 def server(request, logdir):
-    port = _free_port()
-    command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir["root"],
-               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"]
-    if request.param != "auto":
-        command += ["--load_fast", request.param]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/"
+    flags = ["--load_fast", request.param] if request.param != "auto" else []
+    process, base = start_tensorboard(logdir["root"], *flags, reload_interval=1)
     try:
         _wait(lambda: _get(base, "data/plugins_listing")[1].get("ckptdiff", {}).get("enabled"),
               "the ckptdiff tab to be enabled")

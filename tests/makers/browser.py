@@ -21,14 +21,14 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
 
 
-def start_tensorboard(logdir: str, *flags: str, prefix: str = ""):
+def start_tensorboard(logdir: str, *flags: str, prefix: str = "", reload_interval: int = 2, env=None):
     """(process, base URL) of a real `tensorboard` on a free loopback port."""
     port = servers.free_port()
     command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
-               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "2", *flags]
+               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", str(reload_interval), *flags]
     if prefix:
         command += ["--path_prefix", prefix]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return process, f"http://127.0.0.1:{port}{prefix}/"
 
 
