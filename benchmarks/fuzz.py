@@ -154,6 +154,7 @@ def _atheris_child(kind, seeds_file, corpus, artifacts, seconds):
             data = hostile_inputs.fix_table_crcs(data)
         with open(os.path.join(root, seed.target), "wb") as f:
             f.write(data)
+        fuzz_worker.pick_index_decoder({**seed.files, seed.target: data})
         outcome = fuzz_worker._check(root, seed.open, seed.check)
         if outcome.bad:
             # Kept and counted here, not raised: an exception ends libFuzzer's run through
