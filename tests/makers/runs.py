@@ -222,7 +222,11 @@ def tf1_saver(directory, steps=2) -> MadeRun:
         with tf.compat.v1.Session() as sess:
             sess.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.local_variables_initializer()])
             for _ in range(steps):
-                _, _, step = sess.run([train_op, update_mean, global_step], feed)
+                # global_step read in its own run: fetched beside train_op, TF may read it
+                # before or after the increment, so two saves could share a step (and one
+                # file), leaving a run one checkpoint short now and then.
+                sess.run([train_op, update_mean], feed)
+                step = sess.run(global_step)
                 paths.append(saver.save(sess, os.path.join(ckpt, "model.ckpt"), global_step=int(step)))
         writer.close()
     return MadeRun(train, ckpt, paths)
