@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
@@ -309,6 +309,42 @@ class Entry:
             "detail": self.detail,
             "restored": self.restored,
         }
+
+
+# Entry's slots, each set through its own descriptor: the generated __init__ of a frozen class
+# goes through object.__setattr__ once per field, twice the cost, and a diff makes an Entry per
+# row (100k rows). Unpacking fails at import if a field is added or removed; the fields' order is
+# the generated __init__'s. tests/test_records.py::test_entry_row_makes_the_same_entry_as_the_class
+# holds entry_row(...) and mark_restored's entries equal to Entry(...), frozen, and hashing the same.
+_new_entry = object.__new__
+(_status_of, _base_of, _target_of, _cast_of, _confidence_of, _detail_of,
+ _restored_of) = (Entry.__dict__[f.name].__set__ for f in dataclasses.fields(Entry))
+
+
+def entry_row(status, base, target, cast, confidence, detail, restored) -> Entry:
+    """``Entry(status, base, target, cast, confidence, detail, restored)``, made faster: every
+    field is passed, by position, as the diff's rows are built."""
+    e = _new_entry(Entry)
+    _status_of(e, status)
+    _base_of(e, base)
+    _target_of(e, target)
+    _cast_of(e, cast)
+    _confidence_of(e, confidence)
+    _detail_of(e, detail)
+    _restored_of(e, restored)
+    return e
+
+
+def mark_restored(entries: List[Entry], flags: Sequence[bool]) -> None:
+    """Set each new entry's ``restored`` to its flag, in place.
+
+    Only for entries made a moment ago that nobody has hashed or handed out yet: the diff learns
+    the flags after its rows exist (the verdict reads the rows), and copying 100k frozen rows
+    again to change one field costs five times as much. The same test as entry_row holds the
+    result equal to Entry(..., restored=flag)."""
+    for e, flag in zip(entries, flags):
+        if flag is not e.restored:
+            _restored_of(e, flag)
 
 
 @dataclasses.dataclass(frozen=True)

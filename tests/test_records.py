@@ -1,4 +1,4 @@
-"""records.assemble: the readers' fast constructor makes records equal to the dataclass's own."""
+"""records.assemble and records.entry_row: the fast constructors make records equal to the dataclass's own."""
 
 import dataclasses
 import pickle
@@ -61,3 +61,31 @@ def test_a_field_with_a_default_factory_must_be_named():
         records.assemble(Tagged, [{"key": "a"}])
     (made,) = records.assemble(Tagged, [{"key": "a", "tags": ()}])
     assert made == Tagged("a")
+
+
+def test_entry_row_makes_the_same_entry_as_the_class():
+    """records.entry_row, the diff's per-row constructor, sets every slot the class would."""
+    b, t = _built(), dataclasses.replace(_built(), key="other")
+    fields = [f.name for f in dataclasses.fields(records.Entry)]
+    for values in [(records.MATCH, b, t, None, None, "", True),
+                   (records.RENAMED, b, t, None, 0.75, "saved as other", False),
+                   (records.UNEXPECTED, None, t, None, None, "in the checkpoint only", False),
+                   (records.DTYPE_MISMATCH, b, t, "lossy", None, "cast", False)]:
+        fast, built = records.entry_row(*values), records.Entry(*values)
+        assert type(fast) is records.Entry and len(values) == len(fields)
+        assert fast == built and hash(fast) == hash(built) and repr(fast) == repr(built)
+        assert [getattr(fast, name) for name in fields] == list(values)
+        assert fast.to_json() == built.to_json() and pickle.loads(pickle.dumps(fast)) == built
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.restored = not fast.restored
+
+
+def test_mark_restored_gives_each_new_entry_its_flag():
+    """records.mark_restored, which sets the flag on rows the diff made a moment ago."""
+    b = _built()
+    made = [records.entry_row(records.MATCH, b, b, None, None, "", True),
+            records.entry_row(records.MISSING, b, None, None, None, "not in the checkpoint", False)]
+    records.mark_restored(made, [False, True])
+    assert made == [records.Entry(records.MATCH, b, b, restored=False),
+                    records.Entry(records.MISSING, b, None, detail="not in the checkpoint", restored=True)]
+    assert [hash(e) for e in made] == [hash(dataclasses.replace(e)) for e in made]

@@ -44,7 +44,7 @@ def _compare(base, target, mode) -> Report:
                                ordered=_keeps_order(base) and _keeps_order(target))
     entries = rows.entries_of(paired, renames)
     judged = verdict.judge(paired.loader, entries)
-    rows.mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))
+    records.mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))
     remedy = fix.suggest(paired, entries, renames, fix.location(target), judged)
     counts = collections.Counter(e.status for e in entries)
     return Report(

@@ -37,13 +37,27 @@ class Pairing:
     base_path: Callable[[records.Variable], str] = str
     target_path: Callable[[records.Variable], str] = str
 
+    # Each side's paths in its variables' order when the pairing computed them already (name
+    # mode: the identities are the paths); None: each is asked of base_path/target_path.
+    known_paths: Optional[Tuple[Sequence[str], Sequence[str]]] = dataclasses.field(
+        default=None, compare=False, repr=False)
+
+    @functools.cached_property
+    def base_paths_in_order(self) -> Sequence[str]:
+        """The path of each base variable, in base_variables' order (as the diff's rows start)."""
+        if self.known_paths is not None:
+            return self.known_paths[0]
+        return [self.base_path(v) for v in self.base_variables]
+
     # id(variable) -> its path, for every variable of a side: computed once, on first use.
     @functools.cached_property
     def base_paths(self) -> Dict[int, str]:
-        return {id(v): self.base_path(v) for v in self.base_variables}
+        return dict(zip(map(id, self.base_variables), self.base_paths_in_order))
 
     @functools.cached_property
     def target_paths(self) -> Dict[int, str]:
+        if self.known_paths is not None:
+            return dict(zip(map(id, self.target_variables), self.known_paths[1]))
         return {id(v): self.target_path(v) for v in self.target_variables}
 
     @property
@@ -180,11 +194,10 @@ def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pa
         else:
             partners, missing, taken = _in_order(base_vars, base_ids, target_vars, target_ids)
         unexpected = tuple(t for t in target_vars if id(t) not in taken)
-    paired = Pairing(mode, loader, tuple(partners), tuple(missing), unexpected, base_vars, target_vars, name_of, name_of)
-    if mode == NAME:  # the identities are the paths: keep them rather than compute them again
-        paired.__dict__["base_paths"] = dict(zip(map(id, base_vars), base_ids))
-        paired.__dict__["target_paths"] = dict(zip(map(id, target_vars), target_ids))
-    return paired
+    # In name mode the identities are the paths: keep them rather than compute them again.
+    known = (base_ids, target_ids) if mode == NAME else None
+    return Pairing(mode, loader, tuple(partners), tuple(missing), unexpected, base_vars, target_vars,
+                   name_of, name_of, known)
 
 
 def _in_order(base_vars, base_ids, target_vars, target_ids):
