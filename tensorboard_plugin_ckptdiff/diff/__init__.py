@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import operator
 from typing import Iterable, List, Union
 
 from tensorboard_plugin_ckptdiff import records
@@ -46,12 +47,15 @@ def _compare(base, target, mode) -> Report:
     judged = verdict.judge(paired.loader, entries)
     records.mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))
     remedy = fix.suggest(paired, entries, renames, fix.location(target), judged)
-    counts = collections.Counter(e.status for e in entries)
+    counts = collections.Counter(map(_status, entries))  # a C loop over 100k rows
     return Report(
         base=base, target=target, mode=paired.mode, restorable=judged.restorable,
         resumable=judged.resumable, verdict=judged.verdict,
         summary={status: counts.get(status, 0) for status in records.STATUSES},
         entries=tuple(entries), fix=remedy)
+
+
+_status = operator.attrgetter("status")
 
 
 def _keeps_order(side) -> bool:
