@@ -89,3 +89,26 @@ def test_mark_restored_gives_each_new_entry_its_flag():
     assert made == [records.Entry(records.MATCH, b, b, restored=False),
                     records.Entry(records.MISSING, b, None, detail="not in the checkpoint", restored=True)]
     assert [hash(e) for e in made] == [hash(dataclasses.replace(e)) for e in made]
+
+
+def test_walks_from_agrees_with_walk():
+    """ObjectGraph.walks_from, pairing's index of paths, says what walk() says for every path it
+    holds: through shared nodes, a repeated name (the first edge wins), a name holding "/", an
+    empty name and a child id past the end of the nodes."""
+    node = records.ObjectNode
+    graph = records.ObjectGraph((
+        node(children=(("model", 1), ("optimizer", 2), ("odd/name", 3), ("", 4), ("far", 99))),
+        node(children=(("layer", 3), ("layer", 4), ("kernel", 5))),
+        node(children=(("slot", 5), ("model", 1))),
+        node(children=(("bias", 6),)),
+        node(children=(("gamma", 6),)),
+        node(), node()))
+    for start in (0, 1, 2):
+        index = graph.walks_from(start)
+        assert index[""] == start and graph.walks_from(start) is index
+        for path, node_id in index.items():
+            assert graph.walk(path, start) == node_id, path
+    index = graph.walks_from(0)
+    assert index["model/layer/bias"] == 6 and "odd/name" not in index and "far" not in index
+    assert index["model/kernel"] == 5 and "optimizer/slot" not in index  # node 5 is found once
+    assert graph.walk("optimizer/slot", 0) == 5  # a second way in: walk() answers it

@@ -243,13 +243,26 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
     else:  # checkpoint against checkpoint: both paths start at their roots
         start = 0
         candidates = lambda b: (b.object_path, b.name)  # noqa: E731
+    # Each path is looked up in the graph's index of paths (ObjectGraph.walks_from), walked
+    # only when not there: a walk per variable was most of a 20k-variable diff.
+    indexes = {0: graph.walks_from(0), start: graph.walks_from(start)}
+
+    def value_at(path, s):
+        node = indexes[s].get(path)
+        if node is None:
+            node = graph.walk(path, s)
+            if node is None:
+                return None
+        key = graph.value_key(node)
+        return by_key.get(key) if key is not None else None
+
     partners, missing, taken = [], [], set()
     for b in base_vars:
         found = None
         for path in candidates(b):
-            found = _value_at(graph, by_key, path, start) if path else None
+            found = value_at(path, start) if path else None
             if found is None and path and start != 0:
-                found = _value_at(graph, by_key, path, 0)  # an optimizer tracked beside the model
+                found = value_at(path, 0)  # an optimizer tracked beside the model
             if found is not None and id(found) not in taken:
                 break
             found = None
@@ -277,14 +290,6 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
 
 def _own_path(v: records.Variable) -> str:
     return v.object_path or v.key
-
-
-def _value_at(graph, by_key, path, start):
-    node = graph.walk(path, start)
-    if node is None:
-        return None
-    key = graph.value_key(node)
-    return by_key.get(key) if key is not None else None
 
 
 def model_root(graph: records.ObjectGraph, paths: Sequence[str], sample: int = 64) -> int:
