@@ -208,16 +208,20 @@ class ObjectGraph:
         tests/test_records.py::test_walks_from_agrees_with_walk holds it to walk()."""
         cached = self._walks.get(start)
         if cached is None:
-            by_name = self._children_by_name
+            nodes, count = self.nodes, len(self.nodes)
             cached = {"": start}
             seen, queue = {start}, [(start, "")]
             for node, prefix in queue:
-                for name, child in by_name[node].items():
-                    # walk() splits a path at "/": a name that is empty or holds one is left to it.
-                    if child not in seen and 0 <= child < len(self.nodes) and name and "/" not in name:
+                for name, child in nodes[node].children:
+                    path = f"{prefix}/{name}" if prefix else name
+                    # A path already held is a later edge of the same name (walk() takes the
+                    # first); walk() splits a path at "/", so a name empty or holding one is
+                    # left to it. Each node is entered once, and one past the end never.
+                    if path in cached or not name or "/" in name:
+                        continue
+                    cached[path] = child
+                    if child not in seen and 0 <= child < count:
                         seen.add(child)
-                        path = f"{prefix}/{name}" if prefix else name
-                        cached.setdefault(path, child)
                         queue.append((child, path))
             self._walks[start] = cached
         return cached

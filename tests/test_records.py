@@ -97,9 +97,9 @@ def test_walks_from_agrees_with_walk():
     empty name and a child id past the end of the nodes."""
     node = records.ObjectNode
     graph = records.ObjectGraph((
-        node(children=(("model", 1), ("optimizer", 2), ("odd/name", 3), ("", 4), ("far", 99))),
+        node(children=(("model", 1), ("optimizer", 2), ("odd/name", 3), ("", 4), ("far", 99), ("far", 5))),
         node(children=(("layer", 3), ("layer", 4), ("kernel", 5))),
-        node(children=(("slot", 5), ("model", 1))),
+        node(children=(("slot", 5), ("model", 1), ("again", 1), ("again", 6))),
         node(children=(("bias", 6),)),
         node(children=(("gamma", 6),)),
         node(), node()))
@@ -109,6 +109,8 @@ def test_walks_from_agrees_with_walk():
         for path, node_id in index.items():
             assert graph.walk(path, start) == node_id, path
     index = graph.walks_from(0)
-    assert index["model/layer/bias"] == 6 and "odd/name" not in index and "far" not in index
-    assert index["model/kernel"] == 5 and "optimizer/slot" not in index  # node 5 is found once
-    assert graph.walk("optimizer/slot", 0) == 5  # a second way in: walk() answers it
+    assert index["model/layer/bias"] == 6 and "odd/name" not in index
+    assert index["model/kernel"] == 5 and index["optimizer/slot"] == 5 and index["far"] == 99
+    assert index["optimizer/again"] == 1  # the first edge of a name, though its node was seen
+    assert "optimizer/model/kernel" not in index  # node 1 is entered once, as "model"
+    assert graph.walk("optimizer/model/kernel", 0) == 5  # a second way in: walk() answers it
