@@ -41,8 +41,9 @@ def _compare(base, target, mode) -> Report:
     paired = pairing.pair(base, target, mode)
     renames: List[renamed.Rename] = []
     if paired.mode in (pairing.NAME, pairing.OBJECT_PATH, pairing.TRANSFORMERS) and paired.missing and paired.unexpected:
-        renames = renamed.find(paired.missing, paired.unexpected, paired.base_paths, paired.target_paths,
-                               ordered=_keeps_order(base) and _keeps_order(target))
+        renames = renamed.find(paired.missing, paired.unexpected, paired.base_paths_in_order,
+                               paired.target_paths_in_order, _keeps_order(base) and _keeps_order(target),
+                               paired.base_path, paired.target_path)
     entries = rows.entries_of(paired, renames)
     judged = verdict.judge(paired.loader, entries)
     records.mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))

@@ -43,23 +43,18 @@ class Pairing:
     known_paths: Optional[Tuple[Sequence[str], Sequence[str]]] = dataclasses.field(
         default=None, compare=False, repr=False)
 
+    # Every path of a side, in its variables' order: computed once, on first use.
     @functools.cached_property
     def base_paths_in_order(self) -> Sequence[str]:
-        """The path of each base variable, in base_variables' order (as the diff's rows start)."""
         if self.known_paths is not None:
             return self.known_paths[0]
         return [self.base_path(v) for v in self.base_variables]
 
-    # id(variable) -> its path, for every variable of a side: computed once, on first use.
     @functools.cached_property
-    def base_paths(self) -> Dict[int, str]:
-        return dict(zip(map(id, self.base_variables), self.base_paths_in_order))
-
-    @functools.cached_property
-    def target_paths(self) -> Dict[int, str]:
+    def target_paths_in_order(self) -> Sequence[str]:
         if self.known_paths is not None:
-            return dict(zip(map(id, self.target_variables), self.known_paths[1]))
-        return {id(v): self.target_path(v) for v in self.target_variables}
+            return self.known_paths[1]
+        return [self.target_path(v) for v in self.target_variables]
 
     @property
     def pairs(self) -> Tuple[Tuple[records.Variable, records.Variable], ...]:

@@ -49,7 +49,7 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Li
         r = by_base.get(id(b))
         if r is not None:
             append(entry(renamed_, b, r.target, None, r.confidence,
-                         f"saved as {paired.target_paths[id(r.target)]}: {r.evidence}", False))
+                         f"saved as {paired.target_path(r.target)}: {r.evidence}", False))
         else:
             append(entry(missing, b, None, None, None, missing_detail, False))
     unexpected_detail = "in the checkpoint only: the model does not ask for it"
