@@ -1,4 +1,4 @@
-"""records.assemble: the readers' fast constructor makes records equal to the dataclass's own."""
+"""records.assemble and records.entry_row: the fast constructors make records equal to the dataclass's own."""
 
 import dataclasses
 import pickle
@@ -61,3 +61,56 @@ def test_a_field_with_a_default_factory_must_be_named():
         records.assemble(Tagged, [{"key": "a"}])
     (made,) = records.assemble(Tagged, [{"key": "a", "tags": ()}])
     assert made == Tagged("a")
+
+
+def test_entry_row_makes_the_same_entry_as_the_class():
+    """records.entry_row, the diff's per-row constructor, sets every slot the class would."""
+    b, t = _built(), dataclasses.replace(_built(), key="other")
+    fields = [f.name for f in dataclasses.fields(records.Entry)]
+    for values in [(records.MATCH, b, t, None, None, "", True),
+                   (records.RENAMED, b, t, None, 0.75, "saved as other", False),
+                   (records.UNEXPECTED, None, t, None, None, "in the checkpoint only", False),
+                   (records.DTYPE_MISMATCH, b, t, "lossy", None, "cast", False)]:
+        fast, built = records.entry_row(*values), records.Entry(*values)
+        assert type(fast) is records.Entry and len(values) == len(fields)
+        assert fast == built and hash(fast) == hash(built) and repr(fast) == repr(built)
+        assert [getattr(fast, name) for name in fields] == list(values)
+        assert fast.to_json() == built.to_json() and pickle.loads(pickle.dumps(fast)) == built
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.restored = not fast.restored
+
+
+def test_mark_restored_gives_each_new_entry_its_flag():
+    """records.mark_restored, which sets the flag on rows the diff made a moment ago."""
+    b = _built()
+    made = [records.entry_row(records.MATCH, b, b, None, None, "", True),
+            records.entry_row(records.MISSING, b, None, None, None, "not in the checkpoint", False)]
+    records.mark_restored(made, [False, True])
+    assert made == [records.Entry(records.MATCH, b, b, restored=False),
+                    records.Entry(records.MISSING, b, None, detail="not in the checkpoint", restored=True)]
+    assert [hash(e) for e in made] == [hash(dataclasses.replace(e)) for e in made]
+
+
+def test_walks_from_agrees_with_walk():
+    """ObjectGraph.walks_from, pairing's index of paths, says what walk() says for every path it
+    holds: through shared nodes, a repeated name (the first edge wins), a name holding "/", an
+    empty name and a child id past the end of the nodes."""
+    node = records.ObjectNode
+    graph = records.ObjectGraph((
+        node(children=(("model", 1), ("optimizer", 2), ("odd/name", 3), ("", 4), ("far", 99), ("far", 5))),
+        node(children=(("layer", 3), ("layer", 4), ("kernel", 5))),
+        node(children=(("slot", 5), ("model", 1), ("again", 1), ("again", 6))),
+        node(children=(("bias", 6),)),
+        node(children=(("gamma", 6),)),
+        node(), node()))
+    for start in (0, 1, 2):
+        index = graph.walks_from(start)
+        assert index[""] == start and graph.walks_from(start) is index
+        for path, node_id in index.items():
+            assert graph.walk(path, start) == node_id, path
+    index = graph.walks_from(0)
+    assert index["model/layer/bias"] == 6 and "odd/name" not in index
+    assert index["model/kernel"] == 5 and index["optimizer/slot"] == 5 and index["far"] == 99
+    assert index["optimizer/again"] == 1  # the first edge of a name, though its node was seen
+    assert "optimizer/model/kernel" not in index  # node 1 is entered once, as "model"
+    assert graph.walk("optimizer/model/kernel", 0) == 5  # a second way in: walk() answers it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import operator
 from typing import Iterable, List, Union
 
 from tensorboard_plugin_ckptdiff import records
@@ -40,18 +41,22 @@ def _compare(base, target, mode) -> Report:
     paired = pairing.pair(base, target, mode)
     renames: List[renamed.Rename] = []
     if paired.mode in (pairing.NAME, pairing.OBJECT_PATH, pairing.TRANSFORMERS) and paired.missing and paired.unexpected:
-        renames = renamed.find(paired.missing, paired.unexpected, paired.base_paths, paired.target_paths,
-                               ordered=_keeps_order(base) and _keeps_order(target))
+        renames = renamed.find(paired.missing, paired.unexpected, paired.base_paths_in_order,
+                               paired.target_paths_in_order, _keeps_order(base) and _keeps_order(target),
+                               paired.base_path, paired.target_path)
     entries = rows.entries_of(paired, renames)
     judged = verdict.judge(paired.loader, entries)
-    rows.mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))
+    records.mark_restored(entries, restored.flags(paired.loader, entries, judged.failed))
     remedy = fix.suggest(paired, entries, renames, fix.location(target), judged)
-    counts = collections.Counter(e.status for e in entries)
+    counts = collections.Counter(map(_status, entries))  # a C loop over 100k rows
     return Report(
         base=base, target=target, mode=paired.mode, restorable=judged.restorable,
         resumable=judged.resumable, verdict=judged.verdict,
         summary={status: counts.get(status, 0) for status in records.STATUSES},
         entries=tuple(entries), fix=remedy)
+
+
+_status = operator.attrgetter("status")
 
 
 def _keeps_order(side) -> bool:

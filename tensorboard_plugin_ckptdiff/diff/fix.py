@@ -74,44 +74,46 @@ def _restores_in_order(entries, keys: List[str]) -> Tuple[str, ...]:
 
 def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.Snippet]:
     """Every variable that can be restored: renamed scopes, then whole scopes that match."""
-    full = dict(mapping)
-    base_paths, target_paths = pairing.base_paths, pairing.target_paths
-    # One pass over the entries (a diff may have 100k): each match's name, its top scope
-    # ("" when it has none) and target, and what the snippet restores. Three lists side by
-    # side rather than a tuple per match: 100k tuples that live through the pass are work
-    # for the garbage collector too.
-    names, match_tops, targets, restores = [], [], [], []
+    # One pass over the base variables' rows (a diff may have 100k; rows.entries_of makes one
+    # per base variable first, in the pairing's order): each match's name, the names of the
+    # other base variables, and what the snippet restores. The TF1 Saver pairs by name, so a
+    # match's name in the checkpoint is its own.
+    matched, others, restores = [], [], []
     match, renamed = records.MATCH, records.RENAMED
-    for e in entries:
-        b = e.base
-        if b is None:
-            continue
+    for e, name in zip(entries, pairing.base_paths_in_order):
         if e.status == match:
-            name = base_paths[id(b)]
-            names.append(name)
-            match_tops.append(name.partition("/")[0] if "/" in name else "")
-            targets.append(e.target)
-            restores.append(b.key)
-        elif e.status == renamed:
-            restores.append(b.key)
-    tops = collections.Counter(name.partition("/")[0] for name in base_paths.values() if "/" in name)
-    matched_tops = collections.Counter(top for top in match_tops if top)
-    whole = {top for top, n in matched_tops.items() if tops[top] == n}
-    for top, name, target in zip(match_tops, names, targets):
-        if top in whole:
-            full.setdefault(top + "/", top + "/")
+            matched.append(name)
+            restores.append(e.base.key)
         else:
-            full.setdefault(target_paths[id(target)], name)
-    if not full:  # nothing the checkpoint holds fits: no map restores anything
+            if e.status == renamed:
+                restores.append(e.base.key)
+            others.append(name)
+    # A top scope moves as a whole when every base variable under it matched: one of the
+    # matches' tops that none of the other base variables shares ("" is no scope).
+    match_tops = [name.partition("/")[0] if "/" in name else "" for name in matched]
+    whole = set(match_tops).difference([name.partition("/")[0] for name in others if "/" in name])
+    whole.discard("")
+    # The map is listed only when it is short: count its keys first (a set, not the map), and
+    # build the map, in its order, only to show it.
+    count = len(set(dict(mapping)).union([top + "/" for top in whole],
+                                         [name for top, name in zip(match_tops, matched) if top not in whole]))
+    full = dict(mapping)
+    if count <= _MAX_LISTED:
+        for top, name in zip(match_tops, matched):
+            if top in whole:
+                full.setdefault(top + "/", top + "/")
+            else:
+                full.setdefault(name, name)
+    if not count:  # nothing the checkpoint holds fits: no map restores anything
         return None
     lines = ["import tensorflow as tf", "",
              "# Build the model in graph mode first; then, before running the initializer:"]
-    if len(full) <= _MAX_LISTED:
+    if count <= _MAX_LISTED:
         lines.append("assignment_map = {")
         lines += [f"    {k!r}: {v!r}," for k, v in full.items()]
         lines.append("}")
     else:
-        lines.append(f"assignment_map = ...  # {len(full)} entries: report.fix.assignment_map plus the matches")
+        lines.append(f"assignment_map = ...  # {count} entries: report.fix.assignment_map plus the matches")
     lines.append(f"tf.compat.v1.train.init_from_checkpoint({path!r}, assignment_map)")
     return records.Snippet("Restore by name with an assignment map (init_from_checkpoint)", "\n".join(lines),
                            restores=_restores_in_order(entries, restores))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
@@ -37,14 +38,23 @@ class Pairing:
     base_path: Callable[[records.Variable], str] = str
     target_path: Callable[[records.Variable], str] = str
 
-    # id(variable) -> its path, for every variable of a side: computed once, on first use.
+    # Each side's paths in its variables' order when the pairing computed them already (name
+    # mode: the identities are the paths); None: each is asked of base_path/target_path.
+    known_paths: Optional[Tuple[Sequence[str], Sequence[str]]] = dataclasses.field(
+        default=None, compare=False, repr=False)
+
+    # Every path of a side, in its variables' order: computed once, on first use.
     @functools.cached_property
-    def base_paths(self) -> Dict[int, str]:
-        return {id(v): self.base_path(v) for v in self.base_variables}
+    def base_paths_in_order(self) -> Sequence[str]:
+        if self.known_paths is not None:
+            return self.known_paths[0]
+        return [self.base_path(v) for v in self.base_variables]
 
     @functools.cached_property
-    def target_paths(self) -> Dict[int, str]:
-        return {id(v): self.target_path(v) for v in self.target_variables}
+    def target_paths_in_order(self) -> Sequence[str]:
+        if self.known_paths is not None:
+            return self.known_paths[1]
+        return [self.target_path(v) for v in self.target_variables]
 
     @property
     def pairs(self) -> Tuple[Tuple[records.Variable, records.Variable], ...]:
@@ -59,6 +69,9 @@ def variables_of(side) -> Tuple[records.Variable, ...]:
         what = "checkpoint" if isinstance(side, records.Checkpoint) else "architecture"
         raise InvalidArgument(f"the {what} {side.id!r} is {side.status}: {side.error or 'not readable'}")
     return tuple([v for v in side.variables if v.key != records.OBJECT_GRAPH_KEY])  # a list first: faster
+
+
+_full_name = operator.attrgetter("full_name")
 
 
 def _format(side) -> Optional[Tuple[str, Optional[str]]]:
@@ -140,7 +153,12 @@ def name_of(v: records.Variable) -> str:
 
 def _names(variables) -> List[str]:
     """name_of of each variable, without a call per variable (a side may have 100k)."""
-    names = [v.full_name or v.name for v in variables]
+    names = list(map(_full_name, variables))  # a C loop; a variable without one goes by its name
+    if None in names or "" in names:
+        names = [v.full_name or v.name for v in variables]
+    # Most sides have no ":0" to strip: one search of the joined names says so.
+    if ":0\n" not in "\n".join(names) + "\n":
+        return names
     return [n[:-2] if n.endswith(":0") else n for n in names]
 
 
@@ -163,9 +181,9 @@ def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pa
         # No identity repeats on either side, the common case: each base variable's partner is
         # one lookup, and a target is taken exactly when some base variable asks for its
         # identity (comprehensions: a side may have 100k).
-        partners = [index.get(ident) for ident in base_ids]
+        partners = list(map(index.get, base_ids))
         missing = [b for b, t in zip(base_vars, partners) if t is None]
-        unexpected = tuple(t for t, ident in zip(target_vars, target_ids) if ident is None or ident not in asked)
+        unexpected = tuple([t for t, ident in zip(target_vars, target_ids) if ident is None or ident not in asked])
     else:
         if len(index) == len(target_ids):  # a repeated base identity: the first one takes it
             missing, taken, partners = [], set(), []
@@ -180,11 +198,10 @@ def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pa
         else:
             partners, missing, taken = _in_order(base_vars, base_ids, target_vars, target_ids)
         unexpected = tuple(t for t in target_vars if id(t) not in taken)
-    paired = Pairing(mode, loader, tuple(partners), tuple(missing), unexpected, base_vars, target_vars, name_of, name_of)
-    if mode == NAME:  # the identities are the paths: keep them rather than compute them again
-        paired.__dict__["base_paths"] = dict(zip(map(id, base_vars), base_ids))
-        paired.__dict__["target_paths"] = dict(zip(map(id, target_vars), target_ids))
-    return paired
+    # In name mode the identities are the paths: keep them rather than compute them again.
+    known = (base_ids, target_ids) if mode == NAME else None
+    return Pairing(mode, loader, tuple(partners), tuple(missing), unexpected, base_vars, target_vars,
+                   name_of, name_of, known)
 
 
 def _in_order(base_vars, base_ids, target_vars, target_ids):
@@ -221,13 +238,26 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
     else:  # checkpoint against checkpoint: both paths start at their roots
         start = 0
         candidates = lambda b: (b.object_path, b.name)  # noqa: E731
+    # Each path is looked up in the graph's index of paths (ObjectGraph.walks_from), walked
+    # only when not there: a walk per variable was most of a 20k-variable diff.
+    indexes = {0: graph.walks_from(0), start: graph.walks_from(start)}
+
+    def value_at(path, s):
+        node = indexes[s].get(path)
+        if node is None:
+            node = graph.walk(path, s)
+            if node is None:
+                return None
+        key = graph.value_key(node)
+        return by_key.get(key) if key is not None else None
+
     partners, missing, taken = [], [], set()
     for b in base_vars:
         found = None
         for path in candidates(b):
-            found = _value_at(graph, by_key, path, start) if path else None
+            found = value_at(path, start) if path else None
             if found is None and path and start != 0:
-                found = _value_at(graph, by_key, path, 0)  # an optimizer tracked beside the model
+                found = value_at(path, 0)  # an optimizer tracked beside the model
             if found is not None and id(found) not in taken:
                 break
             found = None
@@ -255,14 +285,6 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
 
 def _own_path(v: records.Variable) -> str:
     return v.object_path or v.key
-
-
-def _value_at(graph, by_key, path, start):
-    node = graph.walk(path, start)
-    if node is None:
-        return None
-    key = graph.value_key(node)
-    return by_key.get(key) if key is not None else None
 
 
 def model_root(graph: records.ObjectGraph, paths: Sequence[str], sample: int = 64) -> int:

@@ -14,7 +14,7 @@ import bisect
 import dataclasses
 import difflib
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 
@@ -49,22 +49,24 @@ class _Side:
         return exact + inside
 
 
-def _side(leftovers, paths: Mapping[int, str]) -> _Side:
-    split = tuple((tuple(paths[id(v)].split("/")), v) for v in leftovers)
-    return _Side(split, tuple(sorted(paths.values())), {id(v): i for i, (_, v) in enumerate(split)})
+def _side(leftovers, path_of: Callable[[records.Variable], str], paths: Sequence[str]) -> _Side:
+    split = tuple((tuple(path_of(v).split("/")), v) for v in leftovers)
+    return _Side(split, tuple(sorted(paths)), {id(v): i for i, (_, v) in enumerate(split)})
 
 
 def find(missing: Sequence[records.Variable], unexpected: Sequence[records.Variable],
-         base_paths: Mapping[int, str], target_paths: Mapping[int, str], ordered: bool = False) -> List[Rename]:
-    """Renames among ``missing`` (base side) and ``unexpected`` (target side); ``*_paths`` map
-    id(variable) to its path for every variable of each side."""
+         base_paths: Sequence[str], target_paths: Sequence[str], ordered: bool = False,
+         base_path: Callable[[records.Variable], str] = str,
+         target_path: Callable[[records.Variable], str] = str) -> List[Rename]:
+    """Renames among ``missing`` (base side) and ``unexpected`` (target side); ``*_paths`` are
+    the paths of every variable of each side, ``base_path``/``target_path`` a variable's path."""
     shared = {(v.shape, v.dtype) for v in missing} & {(v.shape, v.dtype) for v in unexpected}
     if not shared:
         return []
     missing = [v for v in missing if (v.shape, v.dtype) in shared]
     unexpected = [v for v in unexpected if (v.shape, v.dtype) in shared]
-    a = _side(missing, base_paths)
-    b = _side(unexpected, target_paths)
+    a = _side(missing, base_path, base_paths)
+    b = _side(unexpected, target_path, target_paths)
     found: List[Rename] = []
     claimed = set()
     found += _scope_renames(a, b, claimed, ordered)

@@ -21,16 +21,9 @@ def restored_keys(base, target, mode: str = "auto") -> Tuple[str, ...]:
     return tuple(e.base.key for e, flag in zip(entries, flags) if flag)
 
 
-def mark_restored(entries: List[records.Entry], flags: Sequence[bool]) -> None:
-    # The entries were made a moment ago in entries_of() and nobody holds them yet: set the flag
-    # in place rather than copy every frozen record once more (a diff can have 100k rows);
-    # matches were made restored, so only the exceptions are touched.
-    for e, flag in zip(entries, flags):
-        if flag is not e.restored:
-            object.__setattr__(e, "restored", flag)
-
-
 def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List[records.Entry]:
+    """One row per base variable, in the pairing's order, then one per unexpected target that no
+    rename took (fix.py reads the base variables' rows by that order)."""
     by_base = {id(r.base): r for r in renames}
     renamed_targets = {id(r.target) for r in renames}
     keras3 = paired.loader == pairing.KERAS3
@@ -38,9 +31,9 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Li
     missing_detail = "not in the checkpoint: it would keep its initial value"
     out = []
     append = out.append
-    # Entry's fields in order (status, base, target, cast, confidence, detail, restored),
-    # passed by position: keywords cost a third more per row, and a diff can have 100k rows.
-    entry = records.Entry
+    # Entry's fields in order (status, base, target, cast, confidence, detail, restored), through
+    # records.entry_row: a diff can have 100k rows.
+    entry = records.entry_row
     match, renamed_, missing = records.MATCH, records.RENAMED, records.MISSING
     for b, t in zip(paired.base_variables, paired.partners):
         if t is not None:
@@ -56,13 +49,13 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Li
         r = by_base.get(id(b))
         if r is not None:
             append(entry(renamed_, b, r.target, None, r.confidence,
-                         f"saved as {paired.target_paths[id(r.target)]}: {r.evidence}", False))
+                         f"saved as {paired.target_path(r.target)}: {r.evidence}", False))
         else:
             append(entry(missing, b, None, None, None, missing_detail, False))
     unexpected_detail = "in the checkpoint only: the model does not ask for it"
     for t in paired.unexpected:
         if id(t) not in renamed_targets:
-            append(entry(records.UNEXPECTED, None, t, detail=unexpected_detail))
+            append(entry(records.UNEXPECTED, None, t, None, None, unexpected_detail, False))
     return out
 
 
