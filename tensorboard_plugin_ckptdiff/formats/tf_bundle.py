@@ -510,7 +510,7 @@ def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
     return raw
 
 
-def variables(bundle: Bundle, namings: Optional[Dict[str, names.Naming]]) -> Tuple[records.Variable, ...]:
+def variables(bundle: Bundle, namings: Optional[Dict[str, tuple]]) -> Tuple[records.Variable, ...]:
     # Tens of thousands of keys: entries and namings are unpacked (as fast as indexing, and
     # named), each dtype and shape is looked up once, and the records are assembled from dicts
     # (records.assemble). tests/test_tf_bundle.py and tests/test_decoder_paths.py hold the result
