@@ -1,4 +1,5 @@
-"""records.assemble: the readers' fast constructor makes records equal to the dataclass's own."""
+"""records.assemble and records.object_nodes: the readers' fast constructors make records
+equal to the dataclass's own."""
 
 import dataclasses
 import pickle
@@ -61,3 +62,17 @@ def test_a_field_with_a_default_factory_must_be_named():
         records.assemble(Tagged, [{"key": "a"}])
     (made,) = records.assemble(Tagged, [{"key": "a", "tags": ()}])
     assert made == Tagged("a")
+
+
+def test_object_nodes_are_the_dataclass_s_own_nodes():
+    """records.object_nodes sets ObjectNode's slots directly: the nodes must still compare,
+    hash, print, pickle, replace and refuse assignment like ObjectNode(...)'s."""
+    fields = ((("dense", 1),), (("VARIABLE_VALUE", "dense/.ATTRIBUTES/VARIABLE_VALUE", "dense/kernel"),), ((0, "m", 2),))
+    (made,) = records.object_nodes([fields])
+    built = records.ObjectNode(*fields)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert pickle.loads(pickle.dumps(made)) == built
+    assert dataclasses.replace(made, children=()) == records.ObjectNode((), *fields[1:])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.children = ()
+    assert made != records.ObjectNode()

@@ -535,7 +535,7 @@ def variables(bundle: Bundle, namings: Optional[Dict[str, tuple]]) -> Tuple[reco
             if count is None:
                 count = counts[shape] = _element_count(shape)
             if count >= 0 and count * itemsize != size:
-                _check_size(key, entry)
+                _check_size(key, bundle.entries[key])  # as an Entry: it reads fields by name
         if get_naming is None:
             name, kind, layer, full_name, _ = names.name_based(key)
             object_path = None

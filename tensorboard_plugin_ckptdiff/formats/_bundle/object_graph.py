@@ -66,12 +66,11 @@ _GRAPH_CORRUPT = "the object graph (a string tensor in a data shard) is corrupt"
 
 def _decode_in_order(raw: bytes) -> tuple:
     """The nodes, read one after another; raises for the first thing wrong."""
-    nodes = []
-    add = nodes.append
+    rows = []  # (children, attributes, slot_variables) of each node
+    add = rows.append
     end = len(raw)
     pos = 0
     none = ()
-    make = records.ObjectNode
     # Byte i is character i: an ASCII name is a slice of this, with no bytes object between.
     text = raw.decode("latin-1")
     try:
@@ -109,14 +108,14 @@ def _decode_in_order(raw: bytes) -> tuple:
                                                     _text(raw, k_at + 2, a_stop))
                         if full_name[-2:] == ":0":  # records.strip_output_suffix, inline
                             full_name = full_name[:-2]
-                        add(make(none, ((name, key, full_name),), none))
+                        add((none, ((name, key, full_name),), none))
                         continue
             add(_node(raw, start, stop, text))
     except UnicodeDecodeError as e:
         raise CheckpointError("the object graph holds a name that is not UTF-8: the checkpoint is corrupt") from e
-    if not nodes:
+    if not rows:
         raise CheckpointError("the object graph has no nodes: the checkpoint is corrupt")
-    nodes = tuple(nodes)
+    nodes = records.object_nodes(rows)
     count = len(nodes)
     for node in nodes:
         for _, child in node.children:
@@ -148,11 +147,10 @@ def _decode_fast(raw: bytes) -> Optional[tuple]:
     attributes_of = _attributes(byte, text, np.flatnonzero(var), start, fields, count, general)
     slots_of = [()] * count
     for i in general:
-        node = _node(raw, starts[i], stops[i], text)
-        if any(child >= count for _, child in node.children):
+        children_of[i], attributes_of[i], slots_of[i] = _node(raw, starts[i], stops[i], text)
+        if any(child >= count for _, child in children_of[i]):
             return None
-        children_of[i], attributes_of[i], slots_of[i] = node.children, node.attributes, node.slot_variables
-    return tuple(map(records.ObjectNode, children_of, attributes_of, slots_of))
+    return records.object_nodes(zip(children_of, attributes_of, slots_of))
 
 
 def _node_spans(raw: bytes):
@@ -316,8 +314,9 @@ def _submessage(raw: bytes, pos: int, end: int):
             pos = skip_field(raw, pos, end, wire)
 
 
-def _node(raw: bytes, pos: int, end: int, text: str) -> records.ObjectNode:
-    """The fields of one ObjectNode, read by the general decoder (``text``: ``raw`` as latin-1)."""
+def _node(raw: bytes, pos: int, end: int, text: str) -> tuple:
+    """(children, attributes, slot_variables) of one ObjectNode, read by the general decoder
+    (``text``: ``raw`` as latin-1)."""
     children, attributes, slots = [], [], []
     add_child = children.append
     while pos < end:
@@ -374,6 +373,6 @@ def _node(raw: bytes, pos: int, end: int, text: str) -> records.ObjectNode:
                     slot = value
             slots.append((original, slot_name, slot))
         pos = stop
-    return records.ObjectNode(tuple(children), tuple(attributes), tuple(slots))
+    return tuple(children), tuple(attributes), tuple(slots)
 
 
