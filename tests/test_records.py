@@ -1,4 +1,5 @@
-"""records.assemble and records.entry_row: the fast constructors make records equal to the dataclass's own."""
+"""records.assemble, records.object_nodes and records.entry_row: the fast constructors of the
+readers and the diff make records equal to the dataclass's own."""
 
 import dataclasses
 import pickle
@@ -114,3 +115,17 @@ def test_walks_from_agrees_with_walk():
     assert index["optimizer/again"] == 1  # the first edge of a name, though its node was seen
     assert "optimizer/model/kernel" not in index  # node 1 is entered once, as "model"
     assert graph.walk("optimizer/model/kernel", 0) == 5  # a second way in: walk() answers it
+
+
+def test_object_nodes_are_the_dataclass_s_own_nodes():
+    """records.object_nodes sets ObjectNode's slots directly: the nodes must still compare,
+    hash, print, pickle, replace and refuse assignment like ObjectNode(...)'s."""
+    fields = ((("dense", 1),), (("VARIABLE_VALUE", "dense/.ATTRIBUTES/VARIABLE_VALUE", "dense/kernel"),), ((0, "m", 2),))
+    (made,) = records.object_nodes([fields])
+    built = records.ObjectNode(*fields)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert pickle.loads(pickle.dumps(made)) == built
+    assert dataclasses.replace(made, children=()) == records.ObjectNode((), *fields[1:])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.children = ()
+    assert made != records.ObjectNode()

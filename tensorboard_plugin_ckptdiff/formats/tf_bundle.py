@@ -9,6 +9,7 @@ verified. Every claim the index makes is checked against the files before it is 
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from operator import add, itemgetter
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -97,7 +98,7 @@ class Bundle(NamedTuple):
 
     header: proto.Header
     keys: List[str]  # every non-slice key except the header, in file order
-    entries: Dict[str, proto.Entry]
+    entries: Dict[str, proto.Entry]  # an index.Entries
     slices: Dict[str, List[Tuple[slice_keys.Extents, proto.Entry]]]  # full name -> its slices
     shard_sizes: Dict[int, int]
     index_size: int
@@ -160,7 +161,7 @@ def load_index(fs, prefix: str) -> Bundle:
         for shard, end in zip(shards, ends):
             if end > needed.get(shard, -1):
                 needed[shard] = end
-    entries = dict(zip(keys, plain))
+    entries = index.Entries(zip(keys, plain))
     shard_sizes = _stat_shards(fs, prefix, num_shards, needed)
     return Bundle(header, keys, entries, slices, shard_sizes, len(data), mtime)
 
@@ -179,7 +180,7 @@ def _plain_and_sliced(raw_keys: List[str], entries: list):
             keys.append(raw_key)
         elif raw_key[:1] == "\x00":
             name, extents = slice_keys.decode(raw_key.encode("latin-1"))
-            slices.setdefault(name, []).append((extents, entry))
+            slices.setdefault(name, []).append((extents, tuple.__new__(proto.Entry, entry)))
             continue
         else:
             keys.append(_decode_key(raw_key.encode("latin-1")))
@@ -510,7 +511,7 @@ def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
     return raw
 
 
-def variables(bundle: Bundle, namings: Optional[Dict[str, names.Naming]]) -> Tuple[records.Variable, ...]:
+def variables(bundle: Bundle, namings: Optional[Dict[str, tuple]]) -> Tuple[records.Variable, ...]:
     # Tens of thousands of keys: entries and namings are unpacked (as fast as indexing, and
     # named), each dtype and shape is looked up once, and the records are assembled from dicts
     # (records.assemble). tests/test_tf_bundle.py and tests/test_decoder_paths.py hold the result
@@ -520,7 +521,8 @@ def variables(bundle: Bundle, namings: Optional[Dict[str, names.Naming]]) -> Tup
     dtype_infos: Dict[int, Tuple[str, Optional[int]]] = {}  # dtype enum -> (name, bytes per element)
     counts: Dict[tuple, int] = {}  # shape -> element count, -1 when a dimension is unknown
     get_naming = namings.get if namings is not None else None
-    for key, entry in zip(bundle.keys, map(bundle.entries.__getitem__, bundle.keys)):
+    # dict.__getitem__: each entry's fields as index.Entries holds them, not a new Entry each.
+    for key, entry in zip(bundle.keys, map(dict.__getitem__, repeat(bundle.entries), bundle.keys)):
         dtype, shape, _shard, _offset, size, _crc, parts = entry
         info = dtype_infos.get(dtype)
         if info is None:
@@ -533,7 +535,7 @@ def variables(bundle: Bundle, namings: Optional[Dict[str, names.Naming]]) -> Tup
             if count is None:
                 count = counts[shape] = _element_count(shape)
             if count >= 0 and count * itemsize != size:
-                _check_size(key, entry)
+                _check_size(key, bundle.entries[key])  # as an Entry: it reads fields by name
         if get_naming is None:
             name, kind, layer, full_name, _ = names.name_based(key)
             object_path = None

@@ -15,7 +15,7 @@ from typing import List, NamedTuple, Optional
 
 import numpy as np
 
-from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry, entry_or_none, known_head
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import entry_or_none, known_head
 
 # TF starts a new restart run every 16 entries; a block with longer runs (another writer, or
 # a corrupt restart array) is decoded entry by entry rather than stepped this many times.
@@ -126,7 +126,7 @@ def _decode_all(block: bytes, layout: _Layout, keys: list, entries: list, heads:
     entries.extend(_values(block, layout.value_start, layout.value_stop, heads, errors))
 
 
-def _values(block: bytes, start: np.ndarray, stop: np.ndarray, heads: dict, errors: list) -> List[Optional[Entry]]:
+def _values(block: bytes, start: np.ndarray, stop: np.ndarray, heads: dict, errors: list) -> List[Optional[tuple]]:
     """The BundleEntryProto of each [start, stop) of ``block``."""
     if not len(start):
         return []
@@ -147,7 +147,7 @@ def _values(block: bytes, start: np.ndarray, stop: np.ndarray, heads: dict, erro
     crcs = np.where(has_crc, crc, -1).tolist()
     rows = zip([k[0] if k else 0 for k in known], [k[1] if k else None for k in known], shard.tolist(),
                offset.tolist(), size.tolist(), [None if c < 0 else c for c in crcs], repeat(()))
-    out: List[Optional[Entry]] = list(map(tuple.__new__, repeat(Entry), rows))
+    out: List[Optional[tuple]] = list(rows)  # plain tuples in Entry's field order: see index.Entries
     for i in np.flatnonzero(~fast).tolist():
         out[i] = entry_or_none(block[start[i]:stop[i]], errors)
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle.proto import Entry, entry_or_none, known_head, varint
+from tensorboard_plugin_ckptdiff.formats._bundle.proto import entry_or_none, known_head, varint
 
 _U32 = struct.Struct("<I").unpack_from
 
@@ -30,7 +30,6 @@ def scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, head
     text = block.decode("latin-1")
     add_key = keys.append
     add_entry = entries.append
-    make = tuple.__new__
     no_slices = ()
     # A block always ends with its 4-byte restart count after ``end``, so reading up to three
     # bytes past an entry (or past ``end``) stays inside it; whatever is read there is only
@@ -104,7 +103,7 @@ def scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, head
                 except CheckpointError:  # a varint runs past the entry: the general decoder says so
                     p = -1
                 if p == stop:
-                    add_entry(make(Entry, (known[0], known[1], shard, offset, size, crc, no_slices)))
+                    add_entry((known[0], known[1], shard, offset, size, crc, no_slices))  # see index.Entries
                     continue
         add_entry(entry_or_none(block[start:stop], errors))
 

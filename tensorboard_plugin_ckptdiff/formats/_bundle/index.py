@@ -34,10 +34,35 @@ class Table(NamedTuple):
     # Every other key, in order, as latin-1 text: character i is byte i, so keys are built
     # from slices of one decoded block, and an ASCII key (nearly all) is already its name.
     keys: List[str]
-    entries: List[Optional[Entry]]  # their entries (None for one that does not decode)
+    # Their entries (None for one that does not decode): Entry's fields as plain tuples, which
+    # Entries below hands out as Entry (an Entry where the general decoder read one).
+    entries: List[Optional[tuple]]
     # The first entry that did not decode, raised by the caller once the table's layout and
     # header are known good: a table that is broken in both ways names its layout first.
     error: Optional[CheckpointError]
+
+
+class Entries(dict):
+    """key -> Entry, holding each entry as a plain tuple of its fields until it is asked for.
+
+    A plain tuple of numbers and a shared shape tuple is untracked by CPython's collector at its
+    first collection; a NamedTuple never is. An index's 20,000 Entries, alive while a read
+    names its variables, reached the oldest generation and, beside TensorFlow's objects,
+    triggered full collections (issue 14). Lookups (``[]``) return Entry; iteration, ``in`` and
+    ``len`` are a dict's. tests/test_decoder_paths.py and tests/test_tf_bundle_corrupt.py read
+    entries through it."""
+
+    def __getitem__(self, key: str) -> Entry:
+        return tuple.__new__(Entry, dict.__getitem__(self, key))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def values(self):
+        return map(self.__getitem__, self)
+
+    def items(self):
+        return ((key, self[key]) for key in self)
 
 
 def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
@@ -53,7 +78,7 @@ def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
 
         decode_all = entries_numpy.decode
     keys: List[str] = []
-    entries: List[Optional[Entry]] = []
+    entries: List[Optional[tuple]] = []
     heads: Dict[bytes, tuple] = {}
     errors: List[CheckpointError] = []
     header = None

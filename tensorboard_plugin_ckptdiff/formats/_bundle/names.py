@@ -12,7 +12,7 @@ object path stays the key and the pairing identity: names are for people.
 
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 
@@ -47,13 +47,14 @@ def _is_optimizer(local_name: str, node: records.ObjectNode) -> bool:
                                                  or "iter" in names)
 
 
-class Path(NamedTuple):
-    """A node's first (shortest) path from the root, avoiding optimizer objects. The root has
-    none (None), so that, like a node no model path reaches, it reads as no path."""
-
-    joined: str  # "model/layers/0/kernel"
-    last: str  # its last local name
-    parent: Optional[str]  # the local name before it, or None
+# A node's first (shortest) path from the root, avoiding optimizer objects: (joined, last,
+# parent), e.g. ("model/layers/0/kernel", "kernel", "0"); parent is None at depth one. The root
+# has none (None), so that, like a node no model path reaches, it reads as no path.
+# A plain tuple, not a NamedTuple, read by unpacking in this module only: CPython untracks a
+# tuple of strings at its first collection, never a NamedTuple, and a graph's 20,000 paths kept
+# tracked through the naming loop reach the oldest generation and trigger full collections of
+# everything TensorFlow holds (issue 14). tests/test_tf_bundle.py checks the names field by field.
+Path = Tuple[str, str, Optional[str]]
 
 
 def _model_paths(nodes) -> Dict[int, Optional[Path]]:
@@ -62,7 +63,7 @@ def _model_paths(nodes) -> Dict[int, Optional[Path]]:
     queue = [0]
     for node_id in queue:  # the list grows while it is walked: a FIFO without a deque
         base = paths[node_id]
-        prefix, parent = (base.joined + "/", base.last) if base else ("", None)
+        prefix, parent = (base[0] + "/", base[1]) if base else ("", None)
         for local_name, cid in nodes[node_id].children:
             if cid in paths:
                 continue
@@ -71,24 +72,23 @@ def _model_paths(nodes) -> Dict[int, Optional[Path]]:
             if child.slot_variables or child.children and _is_optimizer(local_name, child) \
                     or "optimizer" in local_name.lower():
                 continue
-            paths[cid] = Path(prefix + local_name, local_name, parent)
+            paths[cid] = (prefix + local_name, local_name, parent)
             if child.children:  # a leaf would only cost its prefix: most nodes are variables
                 queue.append(cid)
     return paths
 
 
-def object_based(graph: records.ObjectGraph) -> Dict[str, Naming]:
-    """checkpoint key -> Naming, for every attribute of every node of the object graph."""
+def object_based(graph: records.ObjectGraph) -> Dict[str, tuple]:
+    """checkpoint key -> a Naming's fields as a plain tuple, for every attribute of every node
+    of the object graph (tf_bundle.variables unpacks them). Plain for the reason Path is: a
+    Naming per variable, tracked while the dict is built, reached the oldest generation."""
     nodes = graph.nodes
     model_paths = _model_paths(nodes)
     slots: Dict[int, tuple] = {}  # slot node -> (original node, slot name)
     for node in nodes:
         for original, slot_name, slot in node.slot_variables:
             slots[slot] = (original, slot_name)
-    out: Dict[str, Naming] = {}
-    # tuple.__new__ skips Naming's __new__, a Python call per variable of a graph that can hold
-    # 100k; tests/test_tf_bundle.py checks the namings this makes field by field.
-    make = tuple.__new__
+    out: Dict[str, tuple] = {}
     get_path = model_paths.get
     cut = -len(VALUE_SUFFIX)
     for node_id, node in enumerate(nodes):
@@ -106,41 +106,40 @@ def object_based(graph: records.ObjectGraph) -> Dict[str, Naming]:
                     scope = full_name.rsplit("/", 2)
                     own_name, layer = scope[-1], scope[-2]
                 else:
-                    own_name, layer = full_name, path.parent
-                if path.last in records.COUNTERS or own_name in records.COUNTERS:
-                    out[key] = make(Naming, (path.joined, records.METADATA, None, full_name, object_path))
+                    own_name, layer = full_name, path[2]
+                if path[1] in records.COUNTERS or own_name in records.COUNTERS:
+                    out[key] = (path[0], records.METADATA, None, full_name, object_path)
                 else:
-                    out[key] = make(Naming, (path.joined, records.WEIGHT, layer, full_name, object_path))
+                    out[key] = (path[0], records.WEIGHT, layer, full_name, object_path)
                 continue
             out[key] = _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots)
     return _readable(out)
 
 
-def _readable(namings: Dict[str, Naming]) -> Dict[str, Naming]:
+def _readable(namings: Dict[str, tuple]) -> Dict[str, tuple]:
     """Each variable named by its full_name where that is a path shared by no other."""
     seen: Dict[str, int] = {}
-    for n in namings.values():
-        if n.full_name and "/" in n.full_name:
-            seen[n.full_name] = seen.get(n.full_name, 0) + 1
-    make = tuple.__new__
-    for key, n in namings.items():
-        if seen.get(n.full_name) == 1 and n.name != n.full_name:
-            namings[key] = make(Naming, (n.full_name, n.kind, n.layer, n.full_name, n.object_path))
+    for _, _, _, full_name, _ in namings.values():
+        if full_name and "/" in full_name:
+            seen[full_name] = seen.get(full_name, 0) + 1
+    for key, (name, kind, layer, full_name, object_path) in namings.items():
+        if seen.get(full_name) == 1 and name != full_name:
+            namings[key] = (full_name, kind, layer, full_name, object_path)
     return namings
 
 
-def _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots) -> Naming:
+def _object_naming(node_id, attribute, key, object_path, full_name, model_paths, slots) -> tuple:
     path = model_paths.get(node_id)
     if node_id in slots:
         original, slot_name = slots[node_id]
         owner = model_paths.get(original)
-        name = owner.joined + "/" + slot_name if owner else object_path
-        layer = owner.parent if owner else None
-        return Naming(name, records.OPTIMIZER, layer, full_name, object_path)
+        name = owner[0] + "/" + slot_name if owner else object_path
+        layer = owner[2] if owner else None
+        return (name, records.OPTIMIZER, layer, full_name, object_path)
     shortest = key.split(_ATTRIBUTES)[0].split("/")
-    last = path.last if path else shortest[-1]
+    last = path[1] if path else shortest[-1]
     if path:
-        name = path.joined
+        name = path[0]
         kind = records.WEIGHT
     else:
         name = object_path
@@ -150,7 +149,7 @@ def _object_naming(node_id, attribute, key, object_path, full_name, model_paths,
         kind = records.METADATA
     if last in records.COUNTERS or (full_name and full_name.split("/")[-1] in records.COUNTERS):
         kind = records.METADATA
-    return Naming(name, kind, _layer(full_name, path, kind), full_name, object_path)
+    return (name, kind, _layer(full_name, path, kind), full_name, object_path)
 
 
 def _layer(full_name: Optional[str], path: Optional[Path], kind: str) -> Optional[str]:
@@ -159,5 +158,5 @@ def _layer(full_name: Optional[str], path: Optional[Path], kind: str) -> Optiona
     if full_name and "/" in full_name:
         return full_name.split("/")[-2]
     if path:
-        return path.parent
+        return path[2]
     return None

@@ -66,7 +66,7 @@ _GRAPH_CORRUPT = "the object graph (a string tensor in a data shard) is corrupt"
 
 def _decode_in_order(raw: bytes) -> tuple:
     """The nodes, read one after another; raises for the first thing wrong."""
-    rows = []
+    rows = []  # (children, attributes, slot_variables) of each node
     add = rows.append
     end = len(raw)
     pos = 0
@@ -108,14 +108,14 @@ def _decode_in_order(raw: bytes) -> tuple:
                                                     _text(raw, k_at + 2, a_stop))
                         if full_name[-2:] == ":0":  # records.strip_output_suffix, inline
                             full_name = full_name[:-2]
-                        add({"children": none, "attributes": ((name, key, full_name),), "slot_variables": none})
+                        add((none, ((name, key, full_name),), none))
                         continue
             add(_node(raw, start, stop, text))
     except UnicodeDecodeError as e:
         raise CheckpointError("the object graph holds a name that is not UTF-8: the checkpoint is corrupt") from e
     if not rows:
         raise CheckpointError("the object graph has no nodes: the checkpoint is corrupt")
-    nodes = records.assemble(records.ObjectNode, rows)
+    nodes = records.object_nodes(rows)
     count = len(nodes)
     for node in nodes:
         for _, child in node.children:
@@ -147,12 +147,10 @@ def _decode_fast(raw: bytes) -> Optional[tuple]:
     attributes_of = _attributes(byte, text, np.flatnonzero(var), start, fields, count, general)
     slots_of = [()] * count
     for i in general:
-        node = _node(raw, starts[i], stops[i], text)
-        if any(child >= count for _, child in node["children"]):
+        children_of[i], attributes_of[i], slots_of[i] = _node(raw, starts[i], stops[i], text)
+        if any(child >= count for _, child in children_of[i]):
             return None
-        children_of[i], attributes_of[i], slots_of[i] = node["children"], node["attributes"], node["slot_variables"]
-    return records.assemble(records.ObjectNode, [{"children": c, "attributes": a, "slot_variables": s}
-                                                 for c, a, s in zip(children_of, attributes_of, slots_of)])
+    return records.object_nodes(zip(children_of, attributes_of, slots_of))
 
 
 def _node_spans(raw: bytes):
@@ -316,8 +314,9 @@ def _submessage(raw: bytes, pos: int, end: int):
             pos = skip_field(raw, pos, end, wire)
 
 
-def _node(raw: bytes, pos: int, end: int, text: str) -> dict:
-    """The fields of one ObjectNode, read by the general decoder (``text``: ``raw`` as latin-1)."""
+def _node(raw: bytes, pos: int, end: int, text: str) -> tuple:
+    """(children, attributes, slot_variables) of one ObjectNode, read by the general decoder
+    (``text``: ``raw`` as latin-1)."""
     children, attributes, slots = [], [], []
     add_child = children.append
     while pos < end:
@@ -374,6 +373,6 @@ def _node(raw: bytes, pos: int, end: int, text: str) -> dict:
                     slot = value
             slots.append((original, slot_name, slot))
         pos = stop
-    return {"children": tuple(children), "attributes": tuple(attributes), "slot_variables": tuple(slots)}
+    return tuple(children), tuple(attributes), tuple(slots)
 
 
