@@ -391,3 +391,19 @@ def test_an_unchanged_listing_is_served_from_the_snapshot_cache(logdir):
     plugin = logdirs.plugin_of(app)
     first, mime = plugin.runs_impl(None, "")
     assert mime == "application/json" and plugin.runs_impl(None, "")[0] is first
+
+
+def test_the_diff_body_is_json_dumps_of_the_report_byte_for_byte(tmp_path):
+    # /diff encodes its entries a slice at a time (fewer objects for the collector to promote);
+    # the text must still be exactly what json.dumps of the whole report writes.
+    from makers import bundles
+    from tensorboard_plugin_ckptdiff import diff, formats, plugin as plugin_module
+
+    first = formats.read(bundles.many_variables_checkpoint(str(tmp_path / "a"), count=250))
+    second = formats.read(bundles.keras_tf2_checkpoint(str(tmp_path / "b")))
+    for base, target in ((first, first), (first, second), (second, first)):
+        report = diff.compare(base, target)
+        assert len(report.entries) > plugin_module._ROWS_AT_ONCE or base is second
+        assert plugin_module._report_text(report) == json.dumps(report.to_json())
+    empty = diff.narrowed(diff.compare(second, second), ["optimizer"])
+    assert plugin_module._report_text(empty) == json.dumps(empty.to_json())
