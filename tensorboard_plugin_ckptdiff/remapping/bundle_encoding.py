@@ -26,6 +26,7 @@ RESTART_INTERVAL = 16
 
 # ---------------------------------------------------------------- the table
 
+
 class _Block:
     """LevelDB's BlockBuilder: prefix-compressed entries, then the restart array."""
 
@@ -121,6 +122,7 @@ def write_table(pairs, block_size: int = BLOCK_SIZE, restart_interval: int = RES
 
 # ---------------------------------------------------------------- the entries
 
+
 # Fields in number order, proto3 zero values left out, messages that are set written even
 # when empty (TF always sets an entry's shape): the bytes TF's own serializer produces, so a
 # rewritten index holds the same entry bytes as TF's for the same tensor.
@@ -190,6 +192,7 @@ def encode_entry(entry: Entry) -> bytes:
 
 
 # ---------------------------------------------------------------- slice keys
+
 
 def _put_num_increasing(out: bytearray, value: int) -> None:
     raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
