@@ -352,15 +352,21 @@ class Entry:
 # row (100k rows). Unpacking fails at import if a field is added or removed; the fields' order is
 # the generated __init__'s. tests/test_records.py::test_entry_row_makes_the_same_entry_as_the_class
 # holds entry_row(...) and mark_restored's entries equal to Entry(...), frozen, and hashing the same.
-_new_entry = object.__new__
-(_status_of, _base_of, _target_of, _cast_of, _confidence_of, _detail_of,
- _restored_of) = (Entry.__dict__[f.name].__set__ for f in dataclasses.fields(Entry))
+_new = object.__new__  # an instance without running the generated __init__
+
+
+def _slot_setters(cls) -> tuple:
+    """The setters of a slotted dataclass's fields, in field order (its __init__'s)."""
+    return tuple(cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls))
+
+
+(_status_of, _base_of, _target_of, _cast_of, _confidence_of, _detail_of, _restored_of) = _slot_setters(Entry)
 
 
 def entry_row(status, base, target, cast, confidence, detail, restored) -> Entry:
     """``Entry(status, base, target, cast, confidence, detail, restored)``, made faster: every
     field is passed, by position, as the diff's rows are built."""
-    e = _new_entry(Entry)
+    e = _new(Entry)
     _status_of(e, status)
     _base_of(e, base)
     _target_of(e, target)
@@ -418,13 +424,11 @@ def object_nodes(rows) -> Tuple[ObjectNode, ...]:
     node per variable, so the readers' nodes have their slots set by the slot descriptors
     directly, in about half the time. The nodes are ordinary records: tests/test_records.py
     holds them equal to ObjectNode's own, and tests/test_tf_bundle.py against TensorFlow's."""
-    new = object.__new__
-    set_children, set_attributes, set_slots = (ObjectNode.__dict__[name].__set__
-                                               for name in ("children", "attributes", "slot_variables"))
+    set_children, set_attributes, set_slots = _slot_setters(ObjectNode)  # unpacking fails if fields change
     out = []
     add = out.append
     for children, attributes, slots in rows:
-        node = new(ObjectNode)
+        node = _new(ObjectNode)
         set_children(node, children)
         set_attributes(node, attributes)
         set_slots(node, slots)

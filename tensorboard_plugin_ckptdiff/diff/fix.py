@@ -95,20 +95,19 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.S
     whole.discard("")
     # The map is listed only when it is short: count its keys first (a set, not the map), and
     # build the map, in its order, only to show it.
-    count = len(set(dict(mapping)).union([top + "/" for top in whole],
-                                         [name for top, name in zip(match_tops, matched) if top not in whole]))
     full = dict(mapping)
+    count = len(set(full).union([top + "/" for top in whole],
+                                [name for top, name in zip(match_tops, matched) if top not in whole]))
+    if not count:  # nothing the checkpoint holds fits: no map restores anything
+        return None
+    lines = ["import tensorflow as tf", "",
+             "# Build the model in graph mode first; then, before running the initializer:"]
     if count <= _MAX_LISTED:
         for top, name in zip(match_tops, matched):
             if top in whole:
                 full.setdefault(top + "/", top + "/")
             else:
                 full.setdefault(name, name)
-    if not count:  # nothing the checkpoint holds fits: no map restores anything
-        return None
-    lines = ["import tensorflow as tf", "",
-             "# Build the model in graph mode first; then, before running the initializer:"]
-    if count <= _MAX_LISTED:
         lines.append("assignment_map = {")
         lines += [f"    {k!r}: {v!r}," for k, v in full.items()]
         lines.append("}")
