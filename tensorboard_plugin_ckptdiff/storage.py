@@ -14,6 +14,15 @@ import posixpath
 import stat as stat_mod
 from typing import BinaryIO, List, NamedTuple, Optional
 
+# Requests in flight at once to one remote logdir (the prefetcher's bound, logdir/prefetch.py).
+# S3 and GCS serve thousands per prefix per second; the bound keeps a huge logdir from opening
+# a socket per object.
+REMOTE_REQUESTS = int(os.environ.get("CKPTDIFF_REMOTE_REQUESTS") or 16)
+# Connections s3fs may keep open: botocore's default pool is 10, below REMOTE_REQUESTS, so
+# requests past the tenth would queue for a connection while the store sits idle. Room for
+# the prefetcher's bound and the requests a user's click makes beside it.
+_S3_CONNECTIONS = 2 * REMOTE_REQUESTS
+
 
 class Stat(NamedTuple):
     size: int
@@ -89,8 +98,27 @@ class FsspecFS:
     def __init__(self, protocol: str, **options):
         import fsspec  # optional dependency: only remote logdirs need it
 
+        if protocol in ("s3", "s3a"):
+            config = dict(options.get("config_kwargs") or {})
+            config.setdefault("max_pool_connections", _S3_CONNECTIONS)
+            options["config_kwargs"] = config
         self.protocol = protocol
-        self.fs = fsspec.filesystem(protocol, **options)
+        self._options = options
+        self._fs = fsspec.filesystem(protocol, **options)  # here: a missing s3fs or gcsfs is said at once
+
+    @property
+    def fs(self):
+        if self._fs is None:
+            import fsspec
+
+            self._fs = fsspec.filesystem(self.protocol, **self._options)  # fsspec keeps one per options
+        return self._fs
+
+    def __getstate__(self):
+        # A reader process gets this with every remote checkpoint, mostly beside the bytes it
+        # needs (prefetch.Held): it makes the fsspec file system (and imports s3fs, botocore and
+        # aiohttp, ~0.7 s of CPU) only when a read goes past them.
+        return {"protocol": self.protocol, "_options": self._options, "_fs": None}
 
     def _strip(self, path: str) -> str:
         return path.split("://", 1)[1] if "://" in path else path

@@ -244,3 +244,37 @@ def test_remote_bad_files_are_errors_and_the_good_ones_are_read(s3):
     assert "not an HDF5 file" in listed["run/bad.weights.h5"]["error"]
     assert "too short" in listed["run/short.safetensors"]["error"]
     assert "s3://" not in listed["run/cut.weights.h5"]["error"]
+
+
+def test_s3fs_keeps_as_many_connections_as_requests_go_out_at_once(s3):
+    """botocore's pool holds 10 connections; the prefetcher sends up to REMOTE_REQUESTS (16) at
+    once, and requests past the tenth would wait for a connection with the store idle."""
+    from tensorboard_plugin_ckptdiff import storage
+
+    fs = storage.for_path(f"{s3['url']}/exp")
+    assert fs.fs.config_kwargs["max_pool_connections"] >= storage.REMOTE_REQUESTS
+    client = fs.fs.connect()
+    assert client.meta.config.max_pool_connections >= storage.REMOTE_REQUESTS
+    # What a user set is kept.
+    mine = storage.FsspecFS("s3", config_kwargs={"max_pool_connections": 3})
+    assert mine.fs.config_kwargs["max_pool_connections"] == 3
+
+
+def test_a_reader_process_makes_no_s3_client_until_it_reads_past_the_fetched_bytes(s3):
+    """A remote checkpoint reaches a reader process with its bytes fetched ahead (prefetch.Held)
+    and the file system it came from; unpickling that must not import s3fs and botocore (~0.7 s
+    of CPU per reader process), and a read past the held bytes must still reach the store."""
+    import pickle
+
+    from tensorboard_plugin_ckptdiff import storage
+
+    fs = storage.for_path(f"{s3['url']}/exp")
+    key = "logs/exp/ckpt/ckpt-1.index"
+    code = ("import pickle, sys\n"
+            "fs = pickle.loads(sys.stdin.buffer.read())\n"
+            "print(sorted(m for m in ('s3fs', 'botocore', 'aiohttp') if m in sys.modules))\n"
+            f"print(len(fs.read_bytes({key!r}, 8)))\n")
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(fs), capture_output=True,
+                         env=os.environ.copy(), timeout=120)
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().split("\n")[:2] == ["[]", "8"]

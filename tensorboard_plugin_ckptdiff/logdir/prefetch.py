@@ -18,7 +18,6 @@ Sizes come from the listing, so no reader needs a request to stat a file either.
 from __future__ import annotations
 
 import io
-import os
 import posixpath
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,9 +25,8 @@ from typing import Dict, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
 
-# Requests in flight at once for one TensorBoard. S3 and GCS serve thousands per prefix per
-# second; the bound keeps a huge logdir from opening a socket per object.
-MAX_IN_FLIGHT = int(os.environ.get("CKPTDIFF_REMOTE_REQUESTS") or 16)
+# Requests in flight at once for one TensorBoard (CKPTDIFF_REMOTE_REQUESTS).
+MAX_IN_FLIGHT = storage.REMOTE_REQUESTS
 # A file up to this size is fetched whole: one request, against one per read-ahead block a
 # parser would make through its scattered reads (every file of a small checkpoint).
 WHOLE_BYTES = 256 * 1024

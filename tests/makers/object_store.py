@@ -186,6 +186,10 @@ class DelayProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the S3 clients expect
+            # TCP_NODELAY: the status line and headers go out in one write and the body in
+            # another; with Nagle's algorithm on, the body waits for the client's delayed ACK
+            # of the headers (40 ms on Linux), a stall a real store's answer does not have.
+            disable_nagle_algorithm = True
 
             def setup(self):
                 super().setup()
