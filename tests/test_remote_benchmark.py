@@ -35,6 +35,12 @@ def test_remote_benchmark_short_counts(tmp_path):
     # A small file is fetched whole in one request, never a read-ahead block at a time.
     for fmt in ("keras_weights_h5", "keras_archive", "keras_legacy_h5", "safetensors"):
         assert first["per_format"][fmt]["requests_per_checkpoint"] == 1, first["per_format"][fmt]
+    # A bundle: its index and one more file, the data shard holding an object-based bundle's
+    # graph, or a name-based one's .meta (its shards only stat'ed, from the listing).
+    assert first["per_format"]["tf_bundle"]["requests_per_checkpoint"] == 2, first["per_format"]["tf_bundle"]
+    # Whatever the reader processes needed came fetched ahead: none of them asked the store.
+    readers = first["by_process"]["reader processes"]
+    assert sum(kind["requests"] for kind in readers.values()) == 0, readers
 
     window = figures["reload window"]
     assert window["objects re-read"] == 0, window

@@ -192,10 +192,17 @@ class Fetcher:
         stats = {path: st for path, st, _ in files}
         data: Dict[str, bytes] = {}
         jobs = [(path, n) for path, st, n in files if st is not None and n > 0]
+        # A bundle's data shards hold what a metadata read needs only when the bundle is
+        # object-based (its object graph is a string tensor there); a name-based (TF1 Saver)
+        # read only checks their sizes, which the listing gave. Which one it is, the index
+        # says: the shards wait for it.
+        index = next((path for path, _ in jobs if path.endswith(".index")), None)
+        shards = [(path, n) for path, n in jobs if index is not None and tf_bundle_shard(index, path)]
+        jobs = [job for job in jobs if job not in shards]
         if not jobs:
             result.set_result(Held(fs, stats, data))
             return result
-        left = [len(jobs)]
+        left = [len(jobs) + len(shards)]
         lock = threading.Lock()
 
         def done(path, future):
@@ -203,16 +210,42 @@ class Fetcher:
                 data[path] = future.result()
             except Exception:  # unreadable now: the reader asks again and says why
                 pass
+            if path == index and shards:
+                wanted_shards = _OBJECT_GRAPH_KEY in data.get(index, b"")
+                for shard_path, n in shards:
+                    if wanted_shards:
+                        submit(shard_path, n)
+                    else:
+                        count_down()
+            count_down()
+
+        def count_down():
             with lock:
                 left[0] -= 1
                 last = left[0] == 0
             if last:
                 result.set_result(Held(fs, stats, data))
 
-        for path, n in jobs:
+        def submit(path, n):
             future = self._pool.submit(_fetch, fs, path, n, stats[path].size)
             future.add_done_callback(lambda f, path=path: done(path, f))
+
+        for path, n in jobs:
+            submit(path, n)
         return result
+
+
+# The key of a bundle's object graph as its index holds it: TF writes index blocks
+# uncompressed, and a key is stored after the prefix it shares with the key before it, which
+# for this one is at most its leading "_". Only a hint for what to fetch: a bundle whose index
+# hides it has its shards read by its reader, as they always could be.
+_OBJECT_GRAPH_KEY = records.OBJECT_GRAPH_KEY.lstrip("_").encode()
+
+
+def tf_bundle_shard(index: str, path: str) -> bool:
+    """Whether ``path`` is a data shard of the bundle whose index is ``index``."""
+    prefix = index[:-len(".index")]
+    return path.startswith(prefix + ".data-") and path[len(prefix) + 6:].count("-of-") == 1
 
 
 def _fetch(fs, path: str, n: int, size: int) -> bytes:
