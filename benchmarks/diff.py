@@ -2,7 +2,8 @@
 and single variables renamed inside layers that stayed), written by the real safetensors writer
 and read by our reader; then compare() timed on the read results.
 
-Goal: at most 0.25 s per compare (issue 15; 0.5 s before), and all 1,000 renames found.
+Goal: at most 0.25 s per compare (issue 15; 0.5 s before), and all 1,000 renames found (exit
+status 1 when they are not).
 
     python benchmarks/diff.py [VARIABLES]
 """
@@ -73,10 +74,13 @@ def main(n_variables=100_000):
     print(f"{n_variables:,} variables per side, {renamed_total:,} renamed "
           f"({moved_layers} whole layers, {single} single variables)")
     print(f"read both: {read_seconds:.2f} s")
-    print(f"compare(): best {best:.3f} s of {len(timings)} (goal 0.25 s: {best / GOAL:.2f}x the budget)")
+    print(f"compare(): best {best:.3f} s of {len(timings)} (goal 0.25 s: {best / GOAL:.2f}x the budget"
+          f"{'' if best <= GOAL else ', not met'})")
     print(f"renames found: {len(found & expected):,} of {len(expected):,}; false renames: {len(found - expected)}")
     print(f"summary: {dict(report.summary)}; assignment map lines: {len(report.fix.assignment_map)}")
-    return 0 if best <= GOAL and found == expected else 1
+    # Like the other speed benchmarks, a goal missed is a figure, not a failure; renames that
+    # are not all found (or false ones) are: run_all.py lists this benchmark as failed.
+    return 0 if found == expected else 1
 
 
 if __name__ == "__main__":
