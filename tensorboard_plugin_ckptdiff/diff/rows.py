@@ -4,6 +4,7 @@ cast and detail, and which of them the loader restores."""
 from __future__ import annotations
 
 import dataclasses
+from itertools import repeat
 from typing import List, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
@@ -28,34 +29,42 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Li
     renamed_targets = {id(r.target) for r in renames}
     keras3 = paired.loader == pairing.KERAS3
     reshaping = paired.mode == pairing.TRANSFORMERS
-    missing_detail = "not in the checkpoint: it would keep its initial value"
-    out = []
-    append = out.append
-    # Entry's fields in order (status, base, target, cast, confidence, detail, restored), through
-    # records.entry_row: a diff can have 100k rows.
-    entry = records.entry_row
+    base_vars, partners = paired.base_variables, paired.partners
+    count = len(base_vars)
+    # The rows of plain matches (a partner of the same shape and dtype, nothing to say) are made
+    # together, field by field (records.entry_columns): a diff can have 100k of them. Keras 3
+    # may have something to say about any pair; the others' rows are made one at a time.
+    plain = [] if keras3 else [t is not None and b.shape == t.shape and b.dtype == t.dtype
+                                 for b, t in zip(base_vars, partners)]
+    others = [i for i, is_plain in enumerate(plain) if not is_plain] if plain else range(count)
+    if len(others) * 2 <= count:
+        out = records.entry_columns(count, repeat(records.MATCH), base_vars, partners, repeat(None),
+                                    repeat(None), repeat(""), repeat(True))
+    else:  # mostly other rows: every row is made on its own
+        out, others = [None] * count, range(count)
     match, renamed_, missing = records.MATCH, records.RENAMED, records.MISSING
-    for b, t in zip(paired.base_variables, paired.partners):
+    missing_detail = "not in the checkpoint: it would keep its initial value"
+    for i in others:
+        b, t = base_vars[i], partners[i]
         if t is not None:
-            # The common case first, without a call: same shape, same dtype, nothing to say.
-            if b.shape == t.shape and b.dtype == t.dtype and not keras3:
-                append(entry(match, b, t, None, None, "", True))
+            if not keras3 and b.shape == t.shape and b.dtype == t.dtype:
+                e = records.entry_row(match, b, t, None, None, "", True)
             else:
                 e = _pair_entry(b, t, keras3)
                 if reshaping and e.status == records.SHAPE_MISMATCH and restored.reshapes(b.shape, t.shape):
                     e = _reshaped(e)
-                append(e)
-            continue
-        r = by_base.get(id(b))
-        if r is not None:
-            append(entry(renamed_, b, r.target, None, r.confidence,
-                         f"saved as {paired.target_path(r.target)}: {r.evidence}", False))
         else:
-            append(entry(missing, b, None, None, None, missing_detail, False))
-    unexpected_detail = "in the checkpoint only: the model does not ask for it"
-    for t in paired.unexpected:
-        if id(t) not in renamed_targets:
-            append(entry(records.UNEXPECTED, None, t, None, None, unexpected_detail, False))
+            r = by_base.get(id(b))
+            if r is not None:
+                e = records.entry_row(renamed_, b, r.target, None, r.confidence,
+                                      f"saved as {paired.target_path(r.target)}: {r.evidence}", False)
+            else:
+                e = records.entry_row(missing, b, None, None, None, missing_detail, False)
+        out[i] = e
+    extra = [t for t in paired.unexpected if id(t) not in renamed_targets]
+    out += records.entry_columns(len(extra), repeat(records.UNEXPECTED), repeat(None), extra, repeat(None),
+                                 repeat(None), repeat("in the checkpoint only: the model does not ask for it"),
+                                 repeat(False))
     return out
 
 
