@@ -99,7 +99,14 @@ class FsspecFS:
         import fsspec  # optional dependency: only remote logdirs need it
 
         if protocol in ("s3", "s3a"):
-            config = dict(options.get("config_kwargs") or {})
+            # Explicit options replace what fsspec's configuration (FSSPEC_S3_CONFIG_KWARGS...)
+            # would give, so the configured client settings are merged in, not dropped.
+            from fsspec.config import conf
+
+            config = {}
+            for proto in ("s3", "s3a"):
+                config.update(conf.get(proto, {}).get("config_kwargs") or {})
+            config.update(options.get("config_kwargs") or {})
             config.setdefault("max_pool_connections", _S3_CONNECTIONS)
             options["config_kwargs"] = config
         self.protocol = protocol

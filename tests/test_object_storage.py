@@ -255,9 +255,21 @@ def test_s3fs_keeps_as_many_connections_as_requests_go_out_at_once(s3):
     assert fs.fs.config_kwargs["max_pool_connections"] >= storage.REMOTE_REQUESTS
     client = fs.fs.connect()
     assert client.meta.config.max_pool_connections >= storage.REMOTE_REQUESTS
-    # What a user set is kept.
+    # What a user set is kept: as an option, or in fsspec's configuration (FSSPEC_S3_CONFIG_KWARGS).
     mine = storage.FsspecFS("s3", config_kwargs={"max_pool_connections": 3})
     assert mine.fs.config_kwargs["max_pool_connections"] == 3
+
+
+def test_fsspec_configuration_of_the_s3_client_is_kept(s3, monkeypatch):
+    import fsspec.config
+
+    from tensorboard_plugin_ckptdiff import storage
+
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"config_kwargs": {"read_timeout": 7}})
+    config = storage.FsspecFS("s3").fs.config_kwargs
+    assert config["read_timeout"] == 7 and config["max_pool_connections"] >= storage.REMOTE_REQUESTS
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"config_kwargs": {"max_pool_connections": 4}})
+    assert storage.FsspecFS("s3").fs.config_kwargs["max_pool_connections"] == 4
 
 
 def test_a_reader_process_makes_no_s3_client_until_it_reads_past_the_fetched_bytes(s3):
