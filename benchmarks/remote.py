@@ -32,6 +32,7 @@ reload <= 1 request per directory listing, no object re-read.
 
     .venv/bin/python benchmarks/remote.py [--runs 200] [--per-run 5] [--delay 0.05] [--short]
                                           [--json OUT] [--tensorboard PATH] [--invocations]
+                                          [--tensorboard-flag=--max_reload_threads=8] [--first-pass-only]
 """
 
 import argparse
@@ -529,6 +530,8 @@ def main():
                         "interpreter's, with TensorFlow hidden)")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--requests-log", help="write every request of the first pass here (JSON lines)")
+    parser.add_argument("--tensorboard-flag", action="append", default=[], metavar="FLAG",
+                        help="pass this flag to both tensorboards (repeatable), e.g. --tensorboard-flag=--max_reload_threads=8")
     parser.add_argument("--first-pass-only", action="store_true",
                         help="stop after the first tensorboard's first complete /runs (for quick iterations)")
     parser.add_argument("--invocations", action="store_true",
@@ -556,12 +559,15 @@ def main():
         else:
             command = [os.path.join(os.path.dirname(sys.executable), "tensorboard")]
             env, how = environment(proxy, shim), "this interpreter's, TensorFlow hidden (no TF: TensorBoard reads events with boto3)"
+        if args.tensorboard_flag:
+            how += "; flags: " + " ".join(args.tensorboard_flag)
         expected = args.runs * args.per_run
         figures = {"runs": args.runs, "per_run": args.per_run, "checkpoints": expected, "objects": objects,
                    "object_bytes": object_bytes, "delay": args.delay, "tensorboard": how}
 
         print("first tensorboard: the first pass...", flush=True)
-        server = Server(command, env, args.reload_interval, os.path.join(workdir, "tensorboard-1.log"))
+        server = Server(command, env, args.reload_interval, os.path.join(workdir, "tensorboard-1.log"),
+                        extra=args.tensorboard_flag)
         candidates[:] = [server.process.pid]
         refresh_pids = _pid_refresher(server, candidates)
         try:
@@ -603,7 +609,8 @@ def main():
         catalog_reload(proxy, moto, figures, dirs=args.runs + 1)
 
         print("second tensorboard: cold reads...", flush=True)
-        server = Server(command, env, args.reload_interval, os.path.join(workdir, "tensorboard-2.log"))
+        server = Server(command, env, args.reload_interval, os.path.join(workdir, "tensorboard-2.log"),
+                        extra=args.tensorboard_flag)
         candidates[:] = [server.process.pid]
         refresh_pids = _pid_refresher(server, candidates)
         try:
