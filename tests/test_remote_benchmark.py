@@ -16,9 +16,10 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 def test_remote_benchmark_short_counts(tmp_path):
     from tensorboard_plugin_ckptdiff.logdir import prefetch
 
-    out = tmp_path / "remote.json"
+    out, log = tmp_path / "remote.json", tmp_path / "requests.jsonl"
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "remote.py"), "--short",
-                           "--delay", "0.01", "--reload-interval", "1", "--json", str(out)],
+                           "--delay", "0.01", "--reload-interval", "1", "--json", str(out),
+                           "--requests-log", str(log)],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     figures = json.loads(out.read_text())
@@ -35,9 +36,15 @@ def test_remote_benchmark_short_counts(tmp_path):
     # A small file is fetched whole in one request, never a read-ahead block at a time.
     for fmt in ("keras_weights_h5", "keras_archive", "keras_legacy_h5", "safetensors"):
         assert first["per_format"][fmt]["requests_per_checkpoint"] == 1, first["per_format"][fmt]
-    # A bundle: its index and one more file, the data shard holding an object-based bundle's
-    # graph, or a name-based one's .meta (its shards only stat'ed, from the listing).
-    assert first["per_format"]["tf_bundle"]["requests_per_checkpoint"] == 2, first["per_format"]["tf_bundle"]
+    # A bundle: its index, and the data shard only where it holds an object-based bundle's graph
+    # (a name-based read only stats its shards, from the listing, and opens no .meta).
+    fetched = [json.loads(line)["key"] for line in log.read_text().splitlines()]
+    fetched = [key for key in fetched if key.endswith((".index", ".meta")) or ".data-" in key]
+    indexes = [key for key in fetched if key.endswith(".index")]
+    shards = [key for key in fetched if ".data-" in key]
+    assert len(indexes) == figures["formats"]["tf_bundle"] and len(set(indexes)) == len(indexes)
+    assert 0 < len(shards) < len(indexes) and not [key for key in fetched if key.endswith(".meta")]
+    assert first["per_format"]["tf_bundle"]["requests_per_checkpoint"] == (len(indexes) + len(shards)) / len(indexes)
     # Whatever the reader processes needed came fetched ahead: none of them asked the store.
     readers = first["by_process"]["reader processes"]
     assert sum(kind["requests"] for kind in readers.values()) == 0, readers

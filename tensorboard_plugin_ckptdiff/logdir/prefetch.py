@@ -49,7 +49,11 @@ def wanted(found) -> List[Tuple[str, Optional[storage.Stat], int]]:
     for name, size, mtime in found.signature:
         path = posixpath.join(base, name)
         st = storage.Stat(size, mtime, False)
-        if size <= WHOLE_BYTES or (name.endswith(".index") and size <= WHOLE_INDEX_BYTES):
+        if found.format == records.TF_BUNDLE and name.endswith(".meta"):
+            # A TF1 Saver's graph: no checkpoint read opens it (the architecture it carries is
+            # read when someone asks for it, on its own).
+            out.append((path, st, 0))
+        elif size <= WHOLE_BYTES or (name.endswith(".index") and size <= WHOLE_INDEX_BYTES):
             out.append((path, st, size))
         elif path == found.path:  # the file a sniff looks at: its signature only
             out.append((path, st, SIGNATURE_BYTES))
