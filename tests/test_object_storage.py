@@ -290,3 +290,27 @@ def test_a_reader_process_makes_no_s3_client_until_it_reads_past_the_fetched_byt
                          env=os.environ.copy(), timeout=120)
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().split("\n")[:2] == ["[]", "8"]
+
+
+def test_a_remote_root_is_known_to_exist_from_its_listing(s3, monkeypatch):
+    """A pass over a remote logdir starts with one listing by prefix; a root that holds objects
+    is not stat'ed first (a HEAD and a LIST on S3, in front of everything else). A root that
+    holds nothing still is: an empty or missing prefix is an unreadable logdir, as before."""
+    from tensorboard_plugin_ckptdiff import storage
+    from tensorboard_plugin_ckptdiff.logdir import catalog, walk
+
+    stats = []
+    original = storage.FsspecFS.stat
+
+    def counted(fs, path):
+        stats.append(path)
+        return original(fs, path)
+
+    monkeypatch.setattr(storage.FsspecFS, "stat", counted)
+    present = catalog.Catalog([walk.Root(f"{s3['url']}/exp")], reload_interval=0)
+    present.refresh()
+    listing = present.listing()
+    assert listing.readable and listing.found and f"{s3['url']}/exp" not in stats
+    missing = catalog.Catalog([walk.Root(f"{s3['url']}/no-such-prefix")], reload_interval=0)
+    missing.refresh()
+    assert not missing.listing().readable and f"{s3['url']}/no-such-prefix" in stats

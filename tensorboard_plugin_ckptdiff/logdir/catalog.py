@@ -115,11 +115,17 @@ class Catalog:
         unreadable_dirs: List[Tuple[str, str]] = []
         for root in self._roots:
             fs = self._fs[root.path]
-            if fs.stat(root.path) is None:
+            by_prefix = getattr(fs, "lists_by_prefix", False)
+            if not by_prefix and fs.stat(root.path) is None:
                 readable = False
                 continue
             if self._remote:
                 dirs = list(discovery.walk(fs, root.path))
+                # A listing that holds anything says the root is there; only an empty one is
+                # asked again (a stat is two requests on S3, in front of everything else).
+                if by_prefix and not any(d.files for d in dirs) and fs.stat(root.path) is None:
+                    readable = False
+                    continue
                 entries = prefetch.state_files(self._fetcher, fs, dirs, self._state_cache)
                 scan = discovery.scan(fs, root, entries, dirs=dirs)
             else:
