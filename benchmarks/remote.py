@@ -19,8 +19,8 @@ Figures, in one run:
   ``scanning`` false), with when the first answer came and when checkpoints first showed; the
   overview complete (it waits for TensorBoard's own event reading); requests and bytes per
   checkpoint (by kind, process and format), how many were in flight at once, how much each
-  read pulled; then a reload window over the
-  unchanged logdir, and a checkpoint uploaded after the first pass: when it is listed;
+  read pulled, the CPU each process spent; then a reload window over the unchanged logdir,
+  and a checkpoint uploaded after the first pass: when it is listed;
 - the plugin's own Catalog in this process (no delay: counts only): one more pass over the
   unchanged logdir, exactly: requests per directory listing, objects re-read;
 - a second ``tensorboard``: a cold ``/checkpoint`` and a cold ``/diff`` (a ``.weights.h5``
@@ -531,7 +531,8 @@ def main():
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--requests-log", help="write every request of the first pass here (JSON lines)")
     parser.add_argument("--tensorboard-flag", action="append", default=[], metavar="FLAG",
-                        help="pass this flag to both tensorboards (repeatable), e.g. --tensorboard-flag=--max_reload_threads=8")
+                        help="pass this flag to both tensorboards (repeatable), "
+                             "e.g. --tensorboard-flag=--max_reload_threads=8")
     parser.add_argument("--first-pass-only", action="store_true",
                         help="stop after the first tensorboard's first complete /runs (for quick iterations)")
     parser.add_argument("--invocations", action="store_true",

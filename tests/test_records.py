@@ -86,7 +86,8 @@ def test_entry_columns_make_the_rows_entry_row_makes():
     """records.entry_columns, the diff's constructor for its plain matches and unexpected rows:
     the rows the class makes, one per position, from columns and repeated values alike."""
     b, t = _built(), dataclasses.replace(_built(), key="other")
-    values = [(records.MATCH, b, t, None, None, "", True), (records.RENAMED, b, t, "lossy", 0.75, "why", False),
+    values = [(records.MATCH, b, t, None, None, "", True),
+              (records.RENAMED, b, t, "lossy", 0.75, "why", False),
               (records.UNEXPECTED, None, t, None, None, "in the checkpoint only", False)]
     made = records.entry_columns(3, *zip(*values))
     assert made == [records.Entry(*v) for v in values] and all(type(e) is records.Entry for e in made)
@@ -96,7 +97,8 @@ def test_entry_columns_make_the_rows_entry_row_makes():
         made[0].status = records.MISSING
     same = records.entry_columns(2, itertools.repeat(records.MATCH), [b, t], [t, b], itertools.repeat(None),
                                  itertools.repeat(None), itertools.repeat(""), itertools.repeat(True))
-    assert same == [records.Entry(records.MATCH, b, t, restored=True), records.Entry(records.MATCH, t, b, restored=True)]
+    assert same == [records.Entry(records.MATCH, b, t, restored=True),
+                    records.Entry(records.MATCH, t, b, restored=True)]
     assert records.entry_columns(0, *([()] * 7)) == []
 
 

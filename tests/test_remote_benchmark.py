@@ -44,7 +44,8 @@ def test_remote_benchmark_short_counts(tmp_path):
     shards = [key for key in fetched if ".data-" in key]
     assert len(indexes) == figures["formats"]["tf_bundle"] and len(set(indexes)) == len(indexes)
     assert 0 < len(shards) < len(indexes) and not [key for key in fetched if key.endswith(".meta")]
-    assert first["per_format"]["tf_bundle"]["requests_per_checkpoint"] == (len(indexes) + len(shards)) / len(indexes)
+    per_bundle = first["per_format"]["tf_bundle"]["requests_per_checkpoint"]
+    assert per_bundle == (len(indexes) + len(shards)) / len(indexes)
     # Whatever the reader processes needed came fetched ahead: none of them asked the store.
     readers = first["by_process"]["reader processes"]
     assert sum(kind["requests"] for kind in readers.values()) == 0, readers

@@ -6,8 +6,10 @@ one after another. A reader parsing a file through a read-ahead buffer asks for 
 goes, one request after another (an HDF5 tree is a dozen scattered reads). Instead, this module
 fetches what a checkpoint's readers will need in one request per file — small files whole, a
 TensorFlow index whole (the reader reads all of it), of a large file only the few bytes its
-signature check needs — with at most ``MAX_IN_FLIGHT`` requests in flight for the whole logdir,
-so a logdir of 100,000 objects neither waits on one request at a time nor floods the store.
+signature check needs, and nothing a read never opens (a TF1 Saver's ``.meta``, the data shards
+of a name-based bundle) — with at most ``MAX_IN_FLIGHT`` requests in flight for the whole
+logdir, so a logdir of 100,000 objects neither waits on one request at a time nor floods the
+store.
 
 The bytes are parsed only where they always were: the sniff reads its few bytes from them, and
 the reader process (isolation.py) gets them with the checkpoint, as a ``Held`` file system that
