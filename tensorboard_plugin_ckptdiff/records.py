@@ -362,7 +362,8 @@ def _slot_setters(cls) -> tuple:
     return tuple(cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls))
 
 
-(_status_of, _base_of, _target_of, _cast_of, _confidence_of, _detail_of, _restored_of) = _slot_setters(Entry)
+_ENTRY_SETTERS = _slot_setters(Entry)
+(_status_of, _base_of, _target_of, _cast_of, _confidence_of, _detail_of, _restored_of) = _ENTRY_SETTERS
 
 
 def entry_row(status, base, target, cast, confidence, detail, restored) -> Entry:
@@ -377,9 +378,6 @@ def entry_row(status, base, target, cast, confidence, detail, restored) -> Entry
     _detail_of(e, detail)
     _restored_of(e, restored)
     return e
-
-
-_ENTRY_SETTERS = (_status_of, _base_of, _target_of, _cast_of, _confidence_of, _detail_of, _restored_of)
 
 
 def entry_columns(count: int, status, base, target, cast, confidence, detail, restored) -> List[Entry]:

@@ -47,7 +47,7 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Li
     for i in others:
         b, t = base_vars[i], partners[i]
         if t is not None:
-            if not keras3 and b.shape == t.shape and b.dtype == t.dtype:
+            if plain and plain[i]:  # only where every row is made here
                 e = records.entry_row(match, b, t, None, None, "", True)
             else:
                 e = _pair_entry(b, t, keras3)

@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff import records, storage
+from tensorboard_plugin_ckptdiff.formats import tf_bundle
 
 # Requests in flight at once for one TensorBoard (CKPTDIFF_REMOTE_REQUESTS).
 MAX_IN_FLIGHT = storage.REMOTE_REQUESTS
@@ -201,9 +202,10 @@ class Fetcher:
         # A bundle's data shards hold what a metadata read needs only when the bundle is
         # object-based (its object graph is a string tensor there); a name-based (TF1 Saver)
         # read only checks their sizes, which the listing gave. Which one it is, the index
-        # says: the shards wait for it.
+        # says: the shards wait for it. (``files`` are one checkpoint's: beside an index,
+        # every data shard is its bundle's.)
         index = next((path for path, _ in jobs if path.endswith(".index")), None)
-        shards = [(path, n) for path, n in jobs if index is not None and tf_bundle_shard(index, path)]
+        shards = [(path, n) for path, n in jobs if index is not None and tf_bundle.shard_of(path) is not None]
         jobs = [job for job in jobs if job not in shards]
         if not jobs:
             result.set_result(Held(fs, stats, data))
@@ -246,12 +248,6 @@ class Fetcher:
 # for this one is at most its leading "_". Only a hint for what to fetch: a bundle whose index
 # hides it has its shards read by its reader, as they always could be.
 _OBJECT_GRAPH_KEY = records.OBJECT_GRAPH_KEY.lstrip("_").encode()
-
-
-def tf_bundle_shard(index: str, path: str) -> bool:
-    """Whether ``path`` is a data shard of the bundle whose index is ``index``."""
-    prefix = index[:-len(".index")]
-    return path.startswith(prefix + ".data-") and path[len(prefix) + 6:].count("-of-") == 1
 
 
 def _fetch(fs, path: str, n: int, size: int) -> bytes:
