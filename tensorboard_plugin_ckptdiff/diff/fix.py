@@ -10,6 +10,8 @@ does not hold, offers none. Paths are where the file is (absolute, or a URL).
 from __future__ import annotations
 
 import collections
+import operator
+from itertools import compress, repeat
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import casting
@@ -40,8 +42,9 @@ def location(side) -> str:
     return "PATH"
 
 
-def suggest(pairing: Pairing, entries: Sequence[records.Entry], renames: Sequence[Rename],
+def suggest(pairing: Pairing, entries: "rows.Rows", renames: Sequence[Rename],
             path: str, judged) -> records.Fix:
+    """The fix for the rows of a diff (rows.Rows, their restored flags set)."""
     mapping = assignment_map(renames)
     snippets: List[records.Snippet] = []
     loader, failed = pairing.loader, judged.failed
@@ -65,45 +68,66 @@ def _in_order(entries, keys) -> Tuple[str, ...]:
     return tuple(e.base.key for e in entries if e.base is not None and e.base.key in keys)
 
 
-def _restores_in_order(entries, keys: List[str]) -> Tuple[str, ...]:
-    # ``keys`` were collected in entry order: they are the answer unless a key repeats, when
-    # every entry holding it counts (as _in_order says).
+def _base_keys(made: "rows.Rows", keep: Sequence[bool]) -> List[str]:
+    """The keys of the base variables of the rows ``keep`` flags, in order (C loops)."""
+    return list(map(_key, compress(made.base[:made.base_count], keep)))
+
+
+def _restores_in_order(made: "rows.Rows", keys: List[str]) -> Tuple[str, ...]:
+    # ``keys`` were collected in row order: they are the answer unless a key repeats, when
+    # every base variable holding it counts.
     unique = set(keys)
-    return tuple(keys) if len(unique) == len(keys) else _in_order(entries, unique)
+    return tuple(keys) if len(unique) == len(keys) else _base_keys_in(made, unique)
 
 
-def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.Snippet]:
+def _base_keys_in(made: "rows.Rows", keys) -> Tuple[str, ...]:
+    """The keys of the base variables whose key is in ``keys``, in order."""
+    return tuple(k for k in map(_key, made.base[:made.base_count]) if k in keys)
+
+
+_key = operator.attrgetter("key")
+
+
+def _init_from_checkpoint(pairing, made, mapping, path) -> Optional[records.Snippet]:
     """Every variable that can be restored: renamed scopes, then whole scopes that match."""
-    # One pass over the base variables' rows (a diff may have 100k; rows.entries_of makes one
-    # per base variable first, in the pairing's order): each match's name, the names of the
-    # other base variables, and what the snippet restores. The TF1 Saver pairs by name, so a
-    # match's name in the checkpoint is its own.
-    matched, others, restores = [], [], []
-    match, renamed = records.MATCH, records.RENAMED
-    for e, name in zip(entries, pairing.base_paths_in_order):
-        if e.status == match:
-            matched.append(name)
-            restores.append(e.base.key)
-        else:
-            if e.status == renamed:
-                restores.append(e.base.key)
-            others.append(name)
+    # The base variables' rows come first, in the pairing's order, and a diff may have 100k:
+    # each match's name, the other base variables' names and what the snippet restores are
+    # picked by C loops over the status column. The TF1 Saver pairs by name, so a match's name
+    # in the checkpoint is its own.
+    names = pairing.base_paths_in_order
+    status = made.status[:len(names)]
+    is_match = list(map(operator.eq, status, repeat(records.MATCH)))
+    matched = list(compress(names, is_match))
+    others = compress(names, map(operator.not_, is_match))
+    restores = _base_keys(made, map(_RESTORED_BY_MAP.__contains__, status))
     # A top scope moves as a whole when every base variable under it matched: one of the
-    # matches' tops that none of the other base variables shares ("" is no scope).
-    match_tops = [name.partition("/")[0] if "/" in name else "" for name in matched]
-    whole = set(match_tops).difference([name.partition("/")[0] for name in others if "/" in name])
+    # matches' tops that none of the other base variables shares ("" is no scope). A match
+    # under a top another base variable has is never in one: str.startswith tells those
+    # (there are few other tops to try), and only the rest are split into their tops.
+    other_tops = set(_tops(others))
+    other_tops.discard("")
+    prefixes = tuple(top + "/" for top in other_tops)
+    shared = (list(map(str.startswith, matched, repeat(prefixes))) if len(prefixes) <= _PREFIXES_TRIED
+              else [False] * len(matched))
+    rest = list(compress(matched, map(operator.not_, shared)))
+    rest_tops = _tops(rest)
+    whole = set(rest_tops).difference(other_tops)
     whole.discard("")
-    # The map is listed only when it is short: count its keys first (a set, not the map), and
-    # build the map, in its order, only to show it.
+    # The map is listed only when it is short: count its keys first, and build the map, in its
+    # order, only to show it. Its keys: the renames' and the whole scopes' (few), then each
+    # match outside a whole scope (up to every variable): those are counted, less any that is
+    # a key already, rather than put in a set of 100k names.
     full = dict(mapping)
-    count = len(set(full).union([top + "/" for top in whole],
-                                [name for top, name in zip(match_tops, matched) if top not in whole]))
+    keys = set(full).union([top + "/" for top in whole])
+    alone = list(compress(matched, shared))
+    alone += compress(rest, map(operator.not_, map(whole.__contains__, rest_tops)))
+    count = len(keys) + len(alone) - operator.countOf(map(keys.__contains__, alone), True)
     if not count:  # nothing the checkpoint holds fits: no map restores anything
         return None
     lines = ["import tensorflow as tf", "",
              "# Build the model in graph mode first; then, before running the initializer:"]
     if count <= _MAX_LISTED:
-        for top, name in zip(match_tops, matched):
+        for top, name in zip(_tops(matched), matched):
             if top in whole:
                 full.setdefault(top + "/", top + "/")
             else:
@@ -115,23 +139,38 @@ def _init_from_checkpoint(pairing, entries, mapping, path) -> Optional[records.S
         lines.append(f"assignment_map = ...  # {count} entries: report.fix.assignment_map plus the matches")
     lines.append(f"tf.compat.v1.train.init_from_checkpoint({path!r}, assignment_map)")
     return records.Snippet("Restore by name with an assignment map (init_from_checkpoint)", "\n".join(lines),
-                           restores=_restores_in_order(entries, restores))
+                           restores=_restores_in_order(made, restores))
 
 
-def _tf2(entries, path, failed) -> List[records.Snippet]:
+_RESTORED_BY_MAP = frozenset((records.MATCH, records.RENAMED))
+_PREFIXES_TRIED = 16  # str.startswith tries each: beyond this many, every match is split instead
+
+
+def _tops(names) -> List[str]:
+    """Each name's top scope ("a" of "a/b/c"; "" for a name without one)."""
+    return [name.partition("/")[0] if "/" in name else "" for name in names]
+
+
+def _tf2(made, path, failed) -> List[records.Snippet]:
     """By hand: RestoreV2 neither renames nor casts, and a failed restore stops part-way."""
-    renamed = any(e.status == records.RENAMED for e in entries)
+    renamed = records.RENAMED in made.status
     if not failed and not renamed:
         return []  # what is missing is not in the file; what is extra is ignored: no code helps
-    by_hand = [e for e in entries if e.base is not None and e.target is not None and (
-        e.status in (records.MATCH, records.RENAMED)
-        or e.status == records.DTYPE_MISMATCH and e.cast != casting.INCOMPATIBLE)]
-    if not by_hand:
+    # Every match (it has both sides), a rename, and a dtype that casts.
+    keep = list(map(operator.eq, made.status, repeat(records.MATCH)))
+    casts = False
+    for i, e in made.notable():
+        keep[i] = e.base is not None and e.target is not None and (
+            e.status in (records.MATCH, records.RENAMED)
+            or e.status == records.DTYPE_MISMATCH and e.cast != casting.INCOMPATIBLE)
+        casts = casts or (keep[i] and e.status == records.DTYPE_MISMATCH)
+    restores = tuple(_base_keys(made, keep))
+    if not restores:
         return []
     lines = ["import tensorflow as tf", "", f"reader = tf.train.load_checkpoint({path!r})"]
-    if len(by_hand) <= _MAX_LISTED:
+    if len(restores) <= _MAX_LISTED:
         lines.append("saved_as = {  # the model's variable -> its key in the checkpoint")
-        lines += [f"    {e.base.key!r}: {e.target.key!r}," for e in by_hand]
+        lines += [f"    {e.base.key!r}: {e.target.key!r}," for e in made.where(keep)]
         lines.append("}")
     else:  # a wall of names helps nobody: let the diff say it
         lines[1:1] = ["import tensorboard_plugin_ckptdiff as ckptdiff", ""]
@@ -143,16 +182,16 @@ def _tf2(entries, path, failed) -> List[records.Snippet]:
               "    key = saved_as.get(getattr(v, 'path', v.name.split(':')[0]))",
               "    if key is not None:",
               "        v.assign(tf.cast(reader.get_tensor(key), v.dtype))"]
-    what = " and ".join(w for w, present in (
-        ("casting", any(e.status == records.DTYPE_MISMATCH for e in by_hand)),
-        ("renamed variables", renamed)) if present) or "what fits"
+    what = " and ".join(w for w, present in (("casting", casts), ("renamed variables", renamed)) if present) \
+        or "what fits"
     return [records.Snippet(f"Load {what} by hand (tf.train.Checkpoint neither renames nor casts)",
-                            "\n".join(lines), restores=tuple(e.base.key for e in by_hand))]
+                            "\n".join(lines), restores=restores)]
 
 
-def _keras3(pairing, entries, path, failed) -> List[records.Snippet]:
+def _keras3(pairing, made, path, failed) -> List[records.Snippet]:
     from tensorboard_plugin_ckptdiff.diff import restored
 
+    entries = list(made)  # every Keras row is made already (rows.entries_of)
     out = []
     moves = slot_moves(entries)
     promised = _after_moves(pairing, moves) if moves else ()
@@ -169,7 +208,7 @@ def _keras3(pairing, entries, path, failed) -> List[records.Snippet]:
             f"model.load_weights({edited!r}, skip_mismatch=True)",
             restores=promised))
     if failed:
-        keys = {e.base.key for e, flag in zip(entries, restored.flags(KERAS3, entries, True)) if flag}
+        keys = {e.base.key for e, flag in zip(entries, restored.flags(KERAS3, made, True)) if flag}
         out.append(records.Snippet(
             "Load what fits, leaving mismatched layers at their initial values",
             f"model.load_weights({path!r}, skip_mismatch=True)", restores=_in_order(entries, keys)))
@@ -228,15 +267,18 @@ def _legacy_by_name(pairing, path) -> List[records.Snippet]:
         restores=tuple(b.key for b in pairing.base_variables if b.key in set(keys)))]
 
 
-def _from_pretrained(loader, entries, path) -> records.Snippet:
+def _from_pretrained(loader, made, path) -> records.Snippet:
     from tensorboard_plugin_ckptdiff.diff import restored
 
-    keys = {e.base.key for e in entries if restored.can_restore(loader, e)}
+    keep = list(map(operator.eq, made.status, repeat(records.MATCH)))  # a plain match restores
+    for i, e in made.notable():
+        keep[i] = restored.can_restore(loader, e)
+    keys = set(_base_keys(made, keep))
     return records.Snippet(
         "Load with from_pretrained, leaving the weights whose shape differs newly initialized",
         "# `model` is the model you are restoring into (a TFPreTrainedModel): the same class and config\n"
         f"model = type(model).from_pretrained({path!r}, config=model.config, ignore_mismatched_sizes=True)",
-        restores=_in_order(entries, keys))
+        restores=_base_keys_in(made, keys))
 
 
 def slot_moves(entries) -> List[Tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+from itertools import compress, repeat
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
@@ -68,10 +69,16 @@ def variables_of(side) -> Tuple[records.Variable, ...]:
     if side.status != records.OK:
         what = "checkpoint" if isinstance(side, records.Checkpoint) else "architecture"
         raise InvalidArgument(f"the {what} {side.id!r} is {side.status}: {side.error or 'not readable'}")
-    return tuple([v for v in side.variables if v.key != records.OBJECT_GRAPH_KEY])  # a list first: faster
+    variables = side.variables
+    # The object graph's own entry is no variable. It is a TF bundle's key: the files that cannot
+    # hold one (a safetensors side may have 100k variables) are not searched for it.
+    if isinstance(side, records.Checkpoint) and side.format in _NO_OBJECT_GRAPH:
+        return tuple(variables)
+    return tuple([v for v in variables if v.key != records.OBJECT_GRAPH_KEY])
 
 
 _full_name = operator.attrgetter("full_name")
+_NO_OBJECT_GRAPH = (records.SAFETENSORS, records.KERAS_WEIGHTS_H5, records.KERAS_ARCHIVE, records.KERAS_LEGACY_H5)
 
 
 def _format(side) -> Optional[Tuple[str, Optional[str]]]:
@@ -154,7 +161,7 @@ def name_of(v: records.Variable) -> str:
 def _names(variables) -> List[str]:
     """name_of of each variable, without a call per variable (a side may have 100k)."""
     names = list(map(_full_name, variables))  # a C loop; a variable without one goes by its name
-    if None in names or "" in names:
+    if not all(names):  # a None or "" among them
         names = [v.full_name or v.name for v in variables]
     # Most sides have no ":0" to strip: one search of the joined names says so.
     if ":0\n" not in "\n".join(names) + "\n":
@@ -176,27 +183,16 @@ def _by_identity(mode, loader, base_vars, target_vars, base_id, target_id) -> Pa
     target_ids = _names(target_vars) if target_id is name_of else [target_id(t) for t in target_vars]
     index = dict(zip(target_ids, target_vars))
     index.pop(None, None)
-    asked = set(base_ids)
-    if len(index) == len(target_ids) and len(asked) == len(base_ids):
-        # No identity repeats on either side, the common case: each base variable's partner is
-        # one lookup, and a target is taken exactly when some base variable asks for its
-        # identity (comprehensions: a side may have 100k).
-        partners = list(map(index.get, base_ids))
-        missing = [b for b, t in zip(base_vars, partners) if t is None]
-        unexpected = tuple([t for t, ident in zip(target_vars, target_ids) if ident is None or ident not in asked])
+    if len(index) == len(target_ids):
+        # No target identity repeats, the common case: each base variable takes the target of
+        # its identity out of the index, the first of a repeated base identity taking it (a
+        # later one finds it gone: missing), and what stays in the index, in the target's
+        # order, is unexpected. C loops: a side may have 100k variables.
+        partners = list(map(index.pop, base_ids, repeat(None)))
+        missing = list(compress(base_vars, map(operator.is_, partners, repeat(None))))
+        unexpected = tuple(index.values())
     else:
-        if len(index) == len(target_ids):  # a repeated base identity: the first one takes it
-            missing, taken, partners = [], set(), []
-            for b, ident in zip(base_vars, base_ids):
-                t = index.get(ident)
-                if t is None or id(t) in taken:
-                    missing.append(b)
-                    partners.append(None)
-                else:
-                    taken.add(id(t))
-                    partners.append(t)
-        else:
-            partners, missing, taken = _in_order(base_vars, base_ids, target_vars, target_ids)
+        partners, missing, taken = _in_order(base_vars, base_ids, target_vars, target_ids)
         unexpected = tuple(t for t in target_vars if id(t) not in taken)
     # In name mode the identities are the paths: keep them rather than compute them again.
     known = (base_ids, target_ids) if mode == NAME else None

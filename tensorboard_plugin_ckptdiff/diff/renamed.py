@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import difflib
+import functools
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -223,5 +224,6 @@ def _numbers(name: str) -> Optional[tuple]:
     return found or None
 
 
+@functools.lru_cache(maxsize=4096)  # a rename repeats in every layer: gamma -> scale, 500 times
 def _similarity(x: str, y: str) -> float:
     return difflib.SequenceMatcher(None, x, y, autojunk=False).ratio()

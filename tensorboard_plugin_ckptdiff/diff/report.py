@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Tuple
+from typing import Mapping, Sequence
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.diff import text
@@ -20,7 +20,9 @@ class Report:
     resumable: bool
     verdict: str
     summary: Mapping[str, int]
-    entries: Tuple[records.Entry, ...]
+    # compare()'s is a rows.Rows: a Sequence of Entry whose plain rows are made when read, equal
+    # to the tuple of its rows (a narrowed report or one built by hand may hold that tuple).
+    entries: Sequence[records.Entry]
     fix: records.Fix
 
     def to_json(self) -> dict:

@@ -13,12 +13,14 @@ restore stops in an order TF does not promise: nothing of it is counted as resto
 from __future__ import annotations
 
 import collections
-from typing import Callable, List, Optional, Sequence
+import operator
+from itertools import repeat
+from typing import Callable, List, Optional
 
 from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.diff.pairing import (
-    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
+    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
 # Loaders that cast a saved value to the variable's dtype rather than refuse it.
 CASTING = (KERAS3, KERAS_LEGACY, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, STRUCTURE_ONLY)
@@ -52,30 +54,35 @@ def _count(shape) -> int:
     return n
 
 
-def flags(loader: str, entries: Sequence[records.Entry], failed: bool) -> List[bool]:
-    """``restored`` for each entry; ``failed``: the loader raises (verdict.judge found why)."""
-    match = records.MATCH
-    out = [True if e.status == match else can_restore(loader, e) for e in entries]  # most rows match
+def flags(loader: str, rows, failed: bool) -> List[bool]:
+    """``restored`` for each row of ``rows`` (rows.Rows); ``failed``: the loader raises
+    (verdict.judge found why). A plain row is restored when it matches, unless the load fails."""
+    if failed and loader not in (KERAS3, KERAS_LEGACY, TRANSFORMERS_SAFETENSORS):
+        # TF1 Saver, transformers h5: everything is checked before anything is assigned.
+        # tf.train.Checkpoint: RestoreV2 refuses a dtype before anything is assigned; a refused
+        # shape stops the assignments somewhere in an order TF does not promise (the object
+        # graph's traversal, run as one function or op by op): nothing counts as restored.
+        return [False] * len(rows)
+    out = list(map(operator.eq, rows.status, repeat(records.MATCH)))  # the plain rows' answer
+    notable = rows.notable()
+    for i, e in notable:
+        out[i] = can_restore(loader, e)
     if loader == KERAS3:
-        _layer_by_layer(entries, out)
-    elif loader == TF2_CHECKPOINT and failed:
-        # RestoreV2 refuses a dtype before anything is assigned; a refused shape stops the
-        # assignments somewhere in an order TF does not promise (the object graph's traversal,
-        # run as one function or op by op): a failed restore counts nothing as restored.
-        out = [False] * len(entries)
-    elif loader in (KERAS_LEGACY, TRANSFORMERS_SAFETENSORS) and failed:
-        if loader == KERAS_LEGACY and _counts_differ(entries):
+        _layer_by_layer(list(rows), out)  # every Keras row is notable: nothing new is made
+    elif loader == KERAS_LEGACY and failed:
+        entries = list(rows)
+        if _counts_differ(entries):
             out = [False] * len(entries)  # layer and weight counts are checked before any value is set
         else:
-            order = _legacy_order if loader == KERAS_LEGACY else _base_order
-            _until_first_failure(loader, entries, out, order)
-    elif failed:  # TF1 Saver, transformers h5: everything is checked before anything is assigned
-        out = [False] * len(entries)
+            _until_first_failure(loader, entries, out, _legacy_order)
+    elif loader == TRANSFORMERS_SAFETENSORS and failed:
+        # Assigned in the model's order (the base rows come first, in it), stopping at the first
+        # pair it cannot assign: a plain match never stops it.
+        for i, e in notable:
+            if i < rows.base_count and e.target is not None and not can_restore(loader, e):
+                out[i:rows.base_count] = [False] * (rows.base_count - i)
+                break
     return out
-
-
-def _base_order(entries, i):
-    return i  # base variables come first, in the model's own order (model.weights)
 
 
 def _legacy_order(entries, i):

@@ -3,9 +3,13 @@ cast and detail, and which of them the loader restores."""
 
 from __future__ import annotations
 
+import collections
+import bisect
+import collections.abc
 import dataclasses
-from itertools import repeat
-from typing import List, Sequence, Tuple
+import operator
+from itertools import compress, repeat
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.diff import casting, pairing, renamed, restored, verdict
@@ -16,43 +20,189 @@ def restored_keys(base, target, mode: str = "auto") -> Tuple[str, ...]:
     """Keys of the base variables the loader of ``mode`` leaves holding saved values (no fix,
     no rename search: what a snippet's promise is computed with)."""
     paired = pairing.pair(base, target, mode)
-    entries = entries_of(paired, ())
-    judged = verdict.judge(paired.loader, entries)
-    flags = restored.flags(paired.loader, entries, judged.failed)
-    return tuple(e.base.key for e, flag in zip(entries, flags) if flag)
+    made = entries_of(paired, ())
+    judged = verdict.judge(paired.loader, made)
+    flags = restored.flags(paired.loader, made, judged.failed)
+    return tuple(map(_key, compress(made.base, flags)))  # a flagged row always has a base
 
 
-def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> List[records.Entry]:
+class Rows(collections.abc.Sequence):
+    """A diff's rows in order, as a Sequence of records.Entry (what ``Report.entries`` holds).
+
+    Most rows of a big diff are plain: a match with nothing to say (same shape and dtype), or a
+    target nothing asks for. Those are kept as columns and become Entry objects only when the
+    rows are read; the diff's own rules (verdict, restored, fix, the counts) read the columns
+    and the few other rows, which are made at once (``notable``). 100k Entry objects made in
+    every compare() were half its time, most of it the garbage collector walking them: they
+    outlive the young generations and set off a full collection of everything tracked (issue
+    15). Iterated, every row is made once and kept; a row or a slice is made on its own. The
+    rows equal (and hash as) the tuple of their Entry objects, what ``entries`` used to be.
+
+    Columns, one value per row: ``status``; ``base`` and ``target`` (Variable or None);
+    ``restored`` (what the loader leaves holding saved values, set once the verdict is known).
+    The first ``base_count`` rows are the base variables', in the pairing's order."""
+
+    def __init__(self, status: List[str], base: list, target: list, made: list, base_count: int,
+                 notable: Optional[Sequence[int]] = None):
+        self.status = status
+        self.base = base
+        self.target = target
+        self.base_count = base_count
+        # A plain row is (MATCH, b, t, None, None, "", restored) or (UNEXPECTED, None, t, None,
+        # None, _UNEXPECTED_DETAIL, False): nothing but its columns. Every other row is made.
+        self._made = made  # the Entry of each row made already; None where plain
+        if notable is None:  # the rows made: given by entries_of, else found
+            notable = compress(range(len(made)), map(operator.is_not, made, repeat(None)))
+        self._notable = [(i, made[i]) for i in notable]
+        self._restored: Optional[List[bool]] = None  # set_restored's; until then a match is restored
+        self._all: Optional[Tuple[records.Entry, ...]] = None
+
+    @property
+    def restored(self) -> List[bool]:
+        if self._restored is None:
+            self._restored = list(map(operator.eq, self.status, repeat(records.MATCH)))
+        return self._restored
+
+    def counts(self) -> Dict[str, int]:
+        """How many rows have each status, from the notable rows: the others are plain matches
+        among the base variables' rows and unexpected after them."""
+        counts = collections.Counter(e.status for _, e in self._notable)
+        base_made = bisect.bisect_left(self._notable, (self.base_count,))
+        counts[records.MATCH] += self.base_count - base_made
+        counts[records.UNEXPECTED] += len(self.status) - self.base_count - (len(self._notable) - base_made)
+        return {status: counts.get(status, 0) for status in records.STATUSES}
+
+    def notable(self) -> List[Tuple[int, records.Entry]]:
+        """(index, Entry) of every row that is not plain, in order: all a loader's rule needs to
+        read where a plain match cannot change it (every row, for the Keras loaders)."""
+        return self._notable
+
+    def set_restored(self, flags: Sequence[bool]) -> None:
+        """Each row's ``restored`` (restored.flags), before the rows are handed out."""
+        self._restored = list(flags)
+        if self._all is not None:  # read already (a Keras rule reads every row): each is made
+            records.mark_restored(list(self._all), self.restored)
+        else:
+            records.mark_restored([e for _, e in self._notable], [self.restored[i] for i, _ in self._notable])
+
+    def at(self, i: int) -> records.Entry:
+        """Row ``i`` without making the others."""
+        if self._all is not None:
+            return self._all[i]
+        made = self._made[i]
+        return made if made is not None else records.entry_row(
+            self.status[i], self.base[i], self.target[i], None, None, _PLAIN_DETAIL[self.status[i]],
+            self.restored[i])
+
+    def where(self, keep: Iterable[bool]) -> List[records.Entry]:
+        """The rows whose flag in ``keep`` is true, made without the others."""
+        return [self.at(i) for i in compress(range(len(self.status)), keep)]
+
+    def kinds(self) -> List[str]:
+        """Each row's kind (Entry.kind: its base's, else its target's), without making rows."""
+        count = self.base_count
+        return list(map(_kind, self.base[:count])) + list(map(_kind, self.target[count:]))
+
+    def subset(self, keep: Sequence[bool]) -> "Rows":
+        """The rows whose flag in ``keep`` is true, still plain where they were."""
+        out = Rows(list(compress(self.status, keep)), list(compress(self.base, keep)),
+                   list(compress(self.target, keep)), list(compress(self._made, keep)),
+                   sum(keep[:self.base_count]))
+        out._restored = list(compress(self.restored, keep))
+        return out
+
+    def _entries(self) -> Tuple[records.Entry, ...]:
+        if self._all is None:
+            made = list(self._made)
+            plain = list(compress(range(len(made)), map(operator.is_, made, repeat(None))))
+            status = list(map(self.status.__getitem__, plain))
+            new = records.entry_columns(len(plain), status, map(self.base.__getitem__, plain),
+                                        map(self.target.__getitem__, plain), repeat(None), repeat(None),
+                                        map(_PLAIN_DETAIL.__getitem__, status), map(self.restored.__getitem__, plain))
+            collections.deque(map(made.__setitem__, plain, new), 0)
+            self._all = tuple(made)
+        return self._all
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def __getitem__(self, i):
+        if self._all is not None:
+            return self._all[i]
+        # A row or a slice is made on its own (the plugin encodes 100 rows at a time: each
+        # slice's Entry objects die young); only iterating makes and keeps them all.
+        if isinstance(i, slice):
+            return tuple(map(self.at, range(*i.indices(len(self.status)))))
+        return self.at(i)
+
+    def __iter__(self) -> Iterator[records.Entry]:
+        return iter(self._entries())
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Rows):
+            other = other._entries()
+        return isinstance(other, tuple) and self._entries() == other
+
+    def __hash__(self) -> int:
+        return hash(self._entries())
+
+    def __repr__(self) -> str:
+        return repr(self._entries())
+
+
+def columns(entries: Sequence[records.Entry]) -> Tuple[Sequence[str], Sequence[str], Sequence[bool]]:
+    """(status, kind, restored) of each row of any sequence of Entry: a Rows' own columns,
+    read without making its rows."""
+    if isinstance(entries, Rows):
+        return entries.status, entries.kinds(), entries.restored
+    return [e.status for e in entries], [e.kind for e in entries], [e.restored for e in entries]
+
+
+def listed(entries: Sequence[records.Entry]) -> List[records.Entry]:
+    """The rows a person needs to see: every one but the matches that are restored."""
+    status, _, restored_ = columns(entries)
+    keep = map(operator.or_, map(operator.ne, status, repeat(records.MATCH)), map(operator.not_, restored_))
+    return entries.where(keep) if isinstance(entries, Rows) else list(compress(entries, keep))
+
+
+_UNEXPECTED_DETAIL = "in the checkpoint only: the model does not ask for it"
+_PLAIN_DETAIL = {records.MATCH: "", records.UNEXPECTED: _UNEXPECTED_DETAIL}
+_key = operator.attrgetter("key")
+_NO_VARIABLE = object()  # what a row without a partner has for a shape or dtype: equal to none
+
+
+def _kind(v: records.Variable) -> str:
+    return v.kind
+
+
+def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Rows:
     """One row per base variable, in the pairing's order, then one per unexpected target that no
     rename took (fix.py reads the base variables' rows by that order)."""
     by_base = {id(r.base): r for r in renames}
     renamed_targets = {id(r.target) for r in renames}
     keras3 = paired.loader == pairing.KERAS3
+    # The Keras loaders' rules read every row (a layer's variable count, its order): all made.
+    every_row = keras3 or paired.loader == pairing.KERAS_LEGACY
     reshaping = paired.mode == pairing.TRANSFORMERS
     base_vars, partners = paired.base_variables, paired.partners
     count = len(base_vars)
-    # The rows of plain matches (a partner of the same shape and dtype, nothing to say) are made
-    # together, field by field (records.entry_columns): a diff can have 100k of them. Keras 3
-    # may have something to say about any pair; the others' rows are made one at a time.
-    plain = [] if keras3 else [t is not None and b.shape == t.shape and b.dtype == t.dtype
-                                 for b, t in zip(base_vars, partners)]
-    others = [i for i, is_plain in enumerate(plain) if not is_plain] if plain else range(count)
-    if len(others) * 2 <= count:
-        out = records.entry_columns(count, repeat(records.MATCH), base_vars, partners, repeat(None),
-                                    repeat(None), repeat(""), repeat(True))
-    else:  # mostly other rows: every row is made on its own
-        out, others = [None] * count, range(count)
-    match, renamed_, missing = records.MATCH, records.RENAMED, records.MISSING
+    status = [records.MATCH] * count
+    target = list(partners)
+    made: list = [None] * count
+    if every_row:
+        others = range(count)
+    else:  # plain matches (a partner of the same shape and dtype) stay columns: found in C loops
+        same_shape = map(operator.eq, map(_shape, base_vars), map(getattr, partners, repeat("shape"), repeat(_NO_VARIABLE)))
+        same_dtype = map(operator.eq, map(_dtype, base_vars), map(getattr, partners, repeat("dtype"), repeat(_NO_VARIABLE)))
+        others = list(compress(range(count), map(operator.not_, map(operator.and_, same_shape, same_dtype))))
+    renamed_, missing = records.RENAMED, records.MISSING
     missing_detail = "not in the checkpoint: it would keep its initial value"
     for i in others:
         b, t = base_vars[i], partners[i]
         if t is not None:
-            if plain and plain[i]:  # only where every row is made here
-                e = records.entry_row(match, b, t, None, None, "", True)
-            else:
-                e = _pair_entry(b, t, keras3)
-                if reshaping and e.status == records.SHAPE_MISMATCH and restored.reshapes(b.shape, t.shape):
-                    e = _reshaped(e)
+            e = _pair_entry(b, t, keras3)
+            if reshaping and e.status == records.SHAPE_MISMATCH and restored.reshapes(b.shape, t.shape):
+                e = _reshaped(e)
         else:
             r = by_base.get(id(b))
             if r is not None:
@@ -60,12 +210,21 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Li
                                       f"saved as {paired.target_path(r.target)}: {r.evidence}", False)
             else:
                 e = records.entry_row(missing, b, None, None, None, missing_detail, False)
-        out[i] = e
+        status[i], target[i], made[i] = e.status, e.target, e
     extra = [t for t in paired.unexpected if id(t) not in renamed_targets]
-    out += records.entry_columns(len(extra), repeat(records.UNEXPECTED), repeat(None), extra, repeat(None),
-                                 repeat(None), repeat("in the checkpoint only: the model does not ask for it"),
-                                 repeat(False))
-    return out
+    status += [records.UNEXPECTED] * len(extra)
+    target += extra
+    if every_row:
+        made += records.entry_columns(len(extra), repeat(records.UNEXPECTED), repeat(None), extra, repeat(None),
+                                      repeat(None), repeat(_UNEXPECTED_DETAIL), repeat(False))
+    else:
+        made += [None] * len(extra)
+    notable = list(others) + list(range(count, count + len(extra))) if every_row else others
+    return Rows(status, list(base_vars) + [None] * len(extra), target, made, count, notable)
+
+
+_shape = operator.attrgetter("shape")
+_dtype = operator.attrgetter("dtype")
 
 
 def _pair_entry(b: records.Variable, t: records.Variable, keras3: bool) -> records.Entry:

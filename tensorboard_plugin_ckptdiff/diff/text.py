@@ -4,10 +4,14 @@ It reads records; nothing below it knows it exists (the UI and JSON live elsewhe
 
 from __future__ import annotations
 
+import collections
+import operator
 import re
+from itertools import compress, repeat
 from typing import Dict, List, Tuple
 
 from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.diff import rows as diff_rows
 from tensorboard_plugin_ckptdiff.records import shape_text
 
 _NUMBER = re.compile(r"\d+")
@@ -53,10 +57,10 @@ def report_text(report, matches: bool = False) -> str:
     lines.append(counts_line(report.entries))
     # A match the loader will still leave alone (its layer failed, the load stopped) is listed:
     # it is exactly the row a person would otherwise trust.
-    rows = [_row(e) for e in report.entries if matches or e.status != records.MATCH or not e.restored]
-    if rows:
+    listed = [_row(e) for e in (report.entries if matches else diff_rows.listed(report.entries))]
+    if listed:
         lines.append("")
-        lines += _table(_fold(rows))
+        lines += _table(_fold(listed))
     lines += ["", report.verdict]
     if not report.resumable and report.restorable:
         lines.append("Not resumable: the optimizer state would not all be restored.")
@@ -73,18 +77,19 @@ _KIND_WORDS = ((records.WEIGHT, "weights"), (records.OPTIMIZER, "optimizer"), (r
 
 def counts_line(entries) -> str:
     """Counts per status, kind by kind, in the verdict's own units ("weights: 4 match")."""
+    status, kinds, restored = diff_rows.columns(entries)
+    counts = collections.Counter(zip(kinds, status))
+    # A match always has both sides: one the loader leaves alone is a base variable left alone.
+    left = collections.Counter(compress(kinds, map(operator.and_, map(operator.eq, status, repeat(records.MATCH)),
+                                                   map(operator.not_, restored))))
     parts = []
     for kind, word in _KIND_WORDS:
-        found = [e for e in entries if e.kind == kind]
+        found = {s: counts[kind, s] for s in records.STATUSES if counts[kind, s]}
         if not found:
             continue
-        counts = {}
-        for e in found:
-            counts[e.status] = counts.get(e.status, 0) + 1
-        text = ", ".join(f"{counts[s]} {s}" for s in records.STATUSES if s in counts)
-        left = sum(1 for e in found if e.status == records.MATCH and not e.restored and e.base is not None)
-        if left:
-            text += f" ({left} of the matches not restored)"
+        text = ", ".join(f"{n} {s}" for s, n in found.items())
+        if left[kind]:
+            text += f" ({left[kind]} of the matches not restored)"
         parts.append(f"{word}: {text}")
     return "; ".join(parts) or "no variables"
 
@@ -163,8 +168,8 @@ def remapped(result) -> str:
     lines += [f"  {sentence}" for sentence in result.left]
     report = result.report
     lines += ["", counts_line(report.entries)]
-    rows = [_row(e) for e in report.entries if e.status != records.MATCH or not e.restored]
-    if rows:
-        lines += [""] + _table(_fold(rows))
+    listed = [_row(e) for e in diff_rows.listed(report.entries)]
+    if listed:
+        lines += [""] + _table(_fold(listed))
     lines += ["", report.verdict]
     return "\n".join(lines)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+import operator
+from typing import Dict, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
@@ -32,24 +33,24 @@ class Judgement:
     failed: bool = False  # the loader itself raises (not merely leaves weights unrestored)
 
 
-def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
+def judge(loader: str, rows) -> Judgement:
+    """The verdict on ``rows`` (rows.Rows) under ``loader``."""
+    # A plain match neither stops a loader nor is left unrestored by one that does not stop,
+    # and the Keras loaders' rows are all notable: the rules below read only the notable rows
+    # (a diff may have 100k rows, nearly all plain), and count the base's kinds in C.
+    entries = [e for _, e in rows.notable()]
     failure = _first_failure(loader, entries)
-    # A failing loader restores nothing worth listing, and a match is always restored: only
-    # the other rows of a diff that does not fail are asked (a diff may have 100k rows).
-    match = records.MATCH
-    unrestored = [] if failure is not None else [
-        e for e in entries if e.status != match and e.base is not None and e.base.kind == records.WEIGHT
-        and not _restored(loader, e)]
-    restorable = failure is None and not unrestored
-    state_problem = _state_problem(loader, entries) if restorable else None
-    resumable = restorable and state_problem is None
     if failure is not None:
         if loader == STRUCTURE_ONLY:
             return Judgement(False, False, f"Different models: {failure}", failed=True)
         return Judgement(False, False, f"Not restorable: {failure}", failed=True)
+    unrestored = [e for e in entries if e.status != records.MATCH and e.base is not None
+                  and e.base.kind == records.WEIGHT and not _restored(loader, e)]
     if unrestored:
         return Judgement(False, False, "Not restorable: " + _unrestored_sentence(loader, unrestored))
-    weights = sum(1 for e in entries if e.base is not None and e.base.kind == records.WEIGHT)
+    weights = operator.countOf(map(_kind, rows.base[:rows.base_count]), records.WEIGHT)
+    state_problem = _state_problem(loader, entries, rows.base_count - weights)
+    resumable = state_problem is None
     sentence = f"Restorable: all {weights} weights would be restored"
     if loader == STRUCTURE_ONLY:
         sentence = f"Same structure: all {weights} weights pair by layer order and variable order"
@@ -59,6 +60,9 @@ def judge(loader: str, entries: Sequence[records.Entry]) -> Judgement:
     if state_problem:
         sentence += f", but training would not resume as it was: {state_problem}"
     return Judgement(True, resumable, sentence + ".")
+
+
+_kind = operator.attrgetter("kind")
 
 
 def _restored(loader: str, e: records.Entry) -> bool:
@@ -157,17 +161,17 @@ class _Slots:
 # --- resuming ----------------------------------------------------------------------------------------
 
 
-def _state_problem(loader: str, entries) -> Optional[str]:
+def _state_problem(loader: str, entries, state_total: int) -> Optional[str]:
+    """``entries``: the notable rows; ``state_total``: the base's optimizer and counter variables."""
     if loader == KERAS3:
         slots = _Slots(entries, lambda v: v.layer_path, weights_only=False)
         for e in entries:
             found = slots.count_problem(e.base, state=True) if e.base is not None else None
             if found:
                 return found[:-1] + ", and Keras skips it with only a warning"
-    state = [e for e in entries if e.base is not None and e.base.kind != records.WEIGHT]
-    lost = [e for e in state if not _restored(loader, e)]
+    lost = [e for e in entries if e.base is not None and e.base.kind != records.WEIGHT and not _restored(loader, e)]
     if lost:
-        return f"{len(lost)} of {len(state)} optimizer and counter variables would not be restored (first: {lost[0].base.name})"
+        return f"{len(lost)} of {state_total} optimizer and counter variables would not be restored (first: {lost[0].base.name})"
     return None
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import operator
+from itertools import compress, repeat
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.logdir import walk
@@ -64,10 +66,11 @@ class Verdict:
 
     @classmethod
     def of(cls, report: Report) -> "Verdict":
-        summary = {status: 0 for status in records.STATUSES}
-        for entry in report.entries:
-            if entry.kind == records.WEIGHT:
-                summary[entry.status] += 1
+        from tensorboard_plugin_ckptdiff.diff import rows as diff_rows  # imported with the report
+
+        status, kinds, _ = diff_rows.columns(report.entries)  # the rows' columns: none is made
+        weights = collections.Counter(compress(status, map(operator.eq, kinds, repeat(records.WEIGHT))))
+        summary = {s: weights.get(s, 0) for s in records.STATUSES}
         return cls(report.restorable, report.resumable, report.verdict, report.mode, summary)
 
     @classmethod
