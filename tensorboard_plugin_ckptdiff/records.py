@@ -238,10 +238,18 @@ class ObjectGraph:
         return {}  # start node -> walks_from(start), filled on first use
 
     def value_key(self, node_id: int) -> Optional[str]:
-        for name, checkpoint_key, _ in self.nodes[node_id].attributes:
-            if name == "VARIABLE_VALUE":
-                return checkpoint_key
-        return None
+        return self.value_keys.get(node_id)
+
+    @functools.cached_property
+    def value_keys(self) -> Dict[int, str]:
+        """node -> the checkpoint key of its value (its first VARIABLE_VALUE attribute), for
+        the nodes that hold one: pairing asks it of every variable's node."""
+        out: Dict[int, str] = {}
+        for node_id, node in enumerate(self.nodes):
+            for name, checkpoint_key, _ in node.attributes:
+                if name == "VARIABLE_VALUE":
+                    out.setdefault(node_id, checkpoint_key)
+        return out
 
 
 @dataclasses.dataclass(frozen=True)

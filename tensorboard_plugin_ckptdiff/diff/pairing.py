@@ -74,10 +74,16 @@ def variables_of(side) -> Tuple[records.Variable, ...]:
     # hold one (a safetensors side may have 100k variables) are not searched for it.
     if isinstance(side, records.Checkpoint) and side.format in _NO_OBJECT_GRAPH:
         return tuple(variables)
-    return tuple([v for v in variables if v.key != records.OBJECT_GRAPH_KEY])
+    keys = list(map(_key, variables))  # C loops: a bundle may have 100k variables
+    if keys.count(records.OBJECT_GRAPH_KEY) != 1:
+        return tuple([v for v in variables if v.key != records.OBJECT_GRAPH_KEY])
+    at = keys.index(records.OBJECT_GRAPH_KEY)
+    return tuple(variables[:at]) + tuple(variables[at + 1:])
 
 
 _full_name = operator.attrgetter("full_name")
+_key = operator.attrgetter("key")
+_object_path = operator.attrgetter("object_path")
 _NO_OBJECT_GRAPH = (records.SAFETENSORS, records.KERAS_WEIGHTS_H5, records.KERAS_ARCHIVE, records.KERAS_LEGACY_H5)
 
 
@@ -244,19 +250,33 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
             node = graph.walk(path, s)
             if node is None:
                 return None
-        key = graph.value_key(node)
+        key = graph.value_keys.get(node)
         return by_key.get(key) if key is not None else None
 
+    # Each base variable's own path looked up at once, by C loops (a side may have 100k): the
+    # node in the index, the checkpoint key of its value, the target variable of that key.
+    # Where that finds a variable not taken yet it is the partner the rule below would give;
+    # anything else (not in the index, taken, no path) goes through the rule itself.
+    value_keys = graph.value_keys
+    paths = list(map(_object_path, base_vars))
+    first = list(map(by_key.get, map(value_keys.get, map(indexes[start].get, paths))))
+    if None not in first and all(paths) and len(set(map(id, first))) == len(first):
+        # Every one found, each a different variable: the partners, nothing missing.
+        taken = set(map(id, first))
+        unexpected = tuple(compress(target_vars, map(operator.not_, map(taken.__contains__, map(id, target_vars)))))
+        return Pairing(OBJECT_PATH, TF2_CHECKPOINT, tuple(first), (), unexpected, base_vars, target_vars,
+                       _own_path, _own_path)
     partners, missing, taken = [], [], set()
-    for b in base_vars:
-        found = None
-        for path in candidates(b):
-            found = value_at(path, start) if path else None
-            if found is None and path and start != 0:
-                found = value_at(path, 0)  # an optimizer tracked beside the model
-            if found is not None and id(found) not in taken:
-                break
+    for b, found in zip(base_vars, first):
+        if found is None or id(found) in taken or not b.object_path:
             found = None
+            for path in candidates(b):
+                found = value_at(path, start) if path else None
+                if found is None and path and start != 0:
+                    found = value_at(path, 0)  # an optimizer tracked beside the model
+                if found is not None and id(found) not in taken:
+                    break
+                found = None
         partners.append(found)
         if found is None:
             missing.append(b)
