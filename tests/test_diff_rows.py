@@ -102,7 +102,14 @@ def test_counts_summary_and_narrowing_read_the_columns_as_they_would_read_the_en
 def test_a_report_pickles_and_equals_its_tuple_form():
     report = diff.compare(*mixed())
     assert report == dataclasses.replace(report, entries=tuple(report.entries))
-    assert pickle.loads(pickle.dumps(report)) == report
+    back = pickle.loads(pickle.dumps(report))
+    assert back == report and back.summary == report.summary and back.verdict == report.verdict
+    # Its rows point into its own sides again, as compare() made them.
+    assert all(e.base is None or any(e.base is v for v in back.base.variables) for e in back.entries)
+    assert all(e.target is None or any(e.target is v for v in back.target.variables) for e in back.entries)
+    assert [e.restored for e in back.entries] == [e.restored for e in report.entries]
+    hand_made = dataclasses.replace(report, entries=tuple(report.entries))  # a tuple travels as it is
+    assert pickle.loads(pickle.dumps(hand_made)) == report
     assert report.to_json() == dataclasses.replace(report, entries=tuple(report.entries)).to_json()
 
 

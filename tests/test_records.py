@@ -150,3 +150,43 @@ def test_object_nodes_are_the_dataclass_s_own_nodes():
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.children = ()
     assert made != records.ObjectNode()
+
+
+def _graph():
+    node = records.ObjectNode
+    return records.ObjectGraph((
+        node(children=(("model", 1),)),
+        node(attributes=(("VARIABLE_VALUE", "model/.ATTRIBUTES/VARIABLE_VALUE", "dense/kernel"),),
+             slot_variables=((1, "m", 0),)),
+    ))
+
+
+def test_checkpoints_architectures_and_graphs_travel_packed_and_come_back_equal():
+    """What a reader process sends back: variables made every way (the dataclass, assemble with
+    and without the defaulted fields) in one checkpoint, its graph, its architecture."""
+    made = records.Variable("a", "a", (3, None), "float32", kind=records.OPTIMIZER, index=2)
+    (lean,) = records.assemble(records.Variable, [{"key": "b", "name": "b", "shape": (), "dtype": "int64"}])
+    (full,) = records.assemble(records.Variable, [dataclasses.asdict(made)])
+    architecture = records.Architecture(id="m", source="model_spec", variables=(made, lean), framework="keras3")
+    graph = _graph()
+    graph.walks_from(0)  # an index built before it travels is built again after, not sent
+    checkpoint = records.Checkpoint(id="c", path="c", format=records.TF_BUNDLE, variables=(made, lean, full),
+                                    object_graph=graph, architecture=architecture, location="/tmp/c")
+    back = pickle.loads(pickle.dumps(checkpoint))
+    assert back == checkpoint and hash(back) == hash(checkpoint)
+    assert back.variables[1].size_bytes is None and back.variables[1].kind == records.WEIGHT  # the defaults
+    assert "_walks" not in vars(back.object_graph)
+    assert back.object_graph.nodes == graph.nodes and back.object_graph.walks_from(0) == graph.walks_from(0)
+    assert back.architecture == architecture and back.location == "/tmp/c"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        back.variables[0].key = "x"
+    assert records.variables_packed(checkpoint.variables) is not None
+
+
+def test_a_variable_marshal_cannot_hold_travels_pickle_s_way():
+    import numpy as np
+
+    odd = records.Variable("a", "a", (3,), "float32", size_bytes=np.int64(12))  # a number marshal refuses
+    checkpoint = records.Checkpoint(id="c", path="c", format=records.SAFETENSORS, variables=(odd,))
+    assert records.variables_packed(checkpoint.variables) is None
+    assert pickle.loads(pickle.dumps(checkpoint)) == checkpoint
