@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import functools
 import json
@@ -322,9 +323,13 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
             return text, _JSON
         from tensorboard_plugin_ckptdiff import diff
 
-        # The remap command is planned on the whole diff; the kinds asked for narrow what is shown.
-        report = diff.narrowed(self._with_remap_command(diff.compare(base, target, mode=mode), base_ref), kinds)
-        return self._reports.put(key, sides, _report_text(report)), _JSON
+        # The remap command is planned on the whole diff, in a reader process, while this thread
+        # encodes the rows (the fix, where it goes, comes last in the body: a 100k diff's rows
+        # take about as long as the plan); the kinds asked for narrow what is shown.
+        report = diff.compare(base, target, mode=mode)
+        planned = _planner().submit(self._with_remap_command, report, base_ref)
+        text = _report_text(diff.narrowed(report, kinds), fix=lambda: planned.result().fix)
+        return self._reports.put(key, sides, text), _JSON
 
     def drift_impl(self, base_id: str, target_id: str, kinds=(records.WEIGHT,)) -> jobs.State:
         """Where the drift of the pair stands: running (with its progress) or done (its JSON)."""
@@ -562,8 +567,15 @@ def _carried_record(found: discovery.Found, architecture, **fields) -> records.A
 _ROWS_AT_ONCE = 100
 
 
-def _report_text(report) -> str:
-    """``_dumps(report.to_json())`` byte for byte, its entries encoded a slice at a time.
+@functools.lru_cache(maxsize=None)
+def _planner() -> concurrent.futures.ThreadPoolExecutor:
+    """Threads that wait on a reader process planning a diff's remap command (made once)."""
+    return concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="CkptDiffRemapPlan")
+
+
+def _report_text(report, fix=None) -> str:
+    """``_dumps(report.to_json())`` byte for byte, its entries encoded a slice at a time;
+    ``fix()``, when given, is the fix to encode instead of the report's (asked for last).
 
     The whole body at once is ~5 tracked objects per row (the row's dict and both variables'),
     all alive until the encoder runs: a 10,000-row diff promoted ~50k of them to the oldest
@@ -576,6 +588,8 @@ def _report_text(report) -> str:
             rows = report.entries
             text = "[" + ", ".join(_dumps([e.to_json() for e in rows[i:i + _ROWS_AT_ONCE]])[1:-1]
                                    for i in range(0, len(rows), _ROWS_AT_ONCE)) + "]"
+        elif name == "fix" and fix is not None:
+            text = _dumps(fix().to_json())
         else:
             text = _dumps(value)
         parts.append(json.dumps(name) + ": " + text)

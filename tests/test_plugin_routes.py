@@ -1,6 +1,7 @@
 """The plugin's HTTP routes through TensorBoard's real WSGI app, over a logdir written by
 real TensorFlow/Keras: every route, every error body, --path_prefix and /experiment/ URLs."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -11,7 +12,7 @@ import pytest
 from werkzeug.test import Client
 
 from makers import logdirs
-from tensorboard_plugin_ckptdiff import plugin
+from tensorboard_plugin_ckptdiff import plugin, records
 
 API = logdirs.PLUGIN_ROUTES
 
@@ -407,3 +408,7 @@ def test_the_diff_body_is_json_dumps_of_the_report_byte_for_byte(tmp_path):
         assert plugin_module._report_text(report) == json.dumps(report.to_json())
     empty = diff.narrowed(diff.compare(second, second), ["optimizer"])
     assert plugin_module._report_text(empty) == json.dumps(empty.to_json())
+    # The fix planned beside the rows (the remap command) goes where the report's would.
+    fix = records.Fix((("a/", "b/"),), (records.Snippet("title", "code", language="shell", restores=("k",)),))
+    planned = dataclasses.replace(report, fix=fix)
+    assert plugin_module._report_text(report, fix=lambda: fix) == json.dumps(planned.to_json())
