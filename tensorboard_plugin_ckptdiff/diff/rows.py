@@ -3,8 +3,8 @@ cast and detail, and which of them the loader restores."""
 
 from __future__ import annotations
 
-import collections
 import bisect
+import collections
 import collections.abc
 import dataclasses
 import operator
@@ -168,11 +168,8 @@ def listed(entries: Sequence[records.Entry]) -> List[records.Entry]:
 _UNEXPECTED_DETAIL = "in the checkpoint only: the model does not ask for it"
 _PLAIN_DETAIL = {records.MATCH: "", records.UNEXPECTED: _UNEXPECTED_DETAIL}
 _key = operator.attrgetter("key")
+_kind = operator.attrgetter("kind")
 _NO_VARIABLE = object()  # what a row without a partner has for a shape or dtype: equal to none
-
-
-def _kind(v: records.Variable) -> str:
-    return v.kind
 
 
 def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Rows:
