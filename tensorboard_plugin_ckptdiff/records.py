@@ -362,22 +362,15 @@ def variables_packed(variables: Sequence[Variable]) -> Optional[bytes]:
 
 
 _shape_of = operator.itemgetter("shape")
-
-
 _MARSHALLED = frozenset((str, int, float, bool, type(None), tuple))
 _IN_SHAPES = frozenset((int, type(None)))
 _IN_GRAPHS = frozenset((str, int))
 
 
 def variables_unpacked(packed: bytes) -> Tuple[Variable, ...]:
-    """``variables_packed``'s variables again: equal, each with its own field dict."""
-    new, put = object.__new__, object.__setattr__
-    out = []
-    for row in marshal.loads(packed):
-        obj = new(Variable)
-        put(obj, "__dict__", row)
-        out.append(obj)
-    return tuple(out)
+    """``variables_packed``'s variables again: equal, each with its own field dict (as they
+    were: their rows need no check)."""
+    return _with_dicts(Variable, marshal.loads(packed))
 
 
 def _reduced_with_variables(record) -> tuple:
@@ -554,9 +547,8 @@ def assemble(cls, rows) -> tuple:
     # Only a plain default leaves a class attribute behind; a default_factory field has none,
     # so a row must name it like a field without a default.
     required = {name for name, f in fields.items() if f.default is dataclasses.MISSING}
-    new, put = object.__new__, object.__setattr__
-    out = []
-    add = out.append
+    checked = []
+    add = checked.append
     count = None
     for row in rows:
         # Callers spell every row with one dict display, so the first row's keys are checked
@@ -569,6 +561,16 @@ def assemble(cls, rows) -> tuple:
             count = len(row)
         elif len(row) != count:
             raise TypeError(f"{cls.__name__}: every row must name the same fields as the first")
+        add(row)
+    return _with_dicts(cls, checked)
+
+
+def _with_dicts(cls, rows) -> tuple:
+    """An instance of ``cls`` per field dict, the dict itself its ``__dict__``."""
+    new, put = object.__new__, object.__setattr__
+    out = []
+    add = out.append
+    for row in rows:
         obj = new(cls)
         put(obj, "__dict__", row)
         add(obj)
