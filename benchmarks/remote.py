@@ -58,7 +58,11 @@ from makers import format_mix, object_store, servers  # noqa: E402
 API = "data/plugin/ckptdiff/"
 BUCKET, PREFIX = "bench", "logdir"
 GOAL_SECONDS, GOAL_PER_CHECKPOINT, GOAL_PER_LISTING = 10.0, 3.0, 1.0
-POLL = 0.25  # seconds between two questions to /runs or /overview, as the tab asks
+# Seconds between two questions to /runs or /overview: the same questions the tab asks, 8x as
+# often (it asks every 2 s while the server scans), so that the figures are timed to a quarter
+# second. That costs TensorBoard CPU the tab would not: asked every 1 s instead, the first
+# complete /runs came ~0.6 s sooner (two alternated pairs of runs, 2026-11-30).
+POLL = 0.25
 _BUNDLE_FILE = re.compile(r"\.(index|meta|data-\d{5}-of-\d{5})$")
 
 
