@@ -68,11 +68,6 @@ def _in_order(entries, keys) -> Tuple[str, ...]:
     return tuple(e.base.key for e in entries if e.base is not None and e.base.key in keys)
 
 
-def _base_keys(made: "rows.Rows", keep: Sequence[bool]) -> List[str]:
-    """The keys of the base variables of the rows ``keep`` flags, in order (C loops)."""
-    return list(map(_key, compress(made.base[:made.base_count], keep)))
-
-
 def _restores_in_order(made: "rows.Rows", keys: List[str]) -> Tuple[str, ...]:
     # ``keys`` were collected in row order: they are the answer unless a key repeats, when
     # every base variable holding it counts.
@@ -99,7 +94,7 @@ def _init_from_checkpoint(pairing, made, mapping, path) -> Optional[records.Snip
     is_match = list(map(operator.eq, status, repeat(records.MATCH)))
     matched = list(compress(names, is_match))
     others = compress(names, map(operator.not_, is_match))
-    restores = _base_keys(made, map(_RESTORED_BY_MAP.__contains__, status))
+    restores = made.base_keys(map(_RESTORED_BY_MAP.__contains__, status))
     # A top scope moves as a whole when every base variable under it matched: one of the
     # matches' tops that none of the other base variables shares ("" is no scope). A match
     # under a top another base variable has is never in one: str.startswith tells those
@@ -164,7 +159,7 @@ def _tf2(made, path, failed) -> List[records.Snippet]:
             e.status in (records.MATCH, records.RENAMED)
             or e.status == records.DTYPE_MISMATCH and e.cast != casting.INCOMPATIBLE)
         casts = casts or (keep[i] and e.status == records.DTYPE_MISMATCH)
-    restores = tuple(_base_keys(made, keep))
+    restores = tuple(made.base_keys(keep))
     if not restores:
         return []
     lines = ["import tensorflow as tf", "", f"reader = tf.train.load_checkpoint({path!r})"]
@@ -270,10 +265,7 @@ def _legacy_by_name(pairing, path) -> List[records.Snippet]:
 def _from_pretrained(loader, made, path) -> records.Snippet:
     from tensorboard_plugin_ckptdiff.diff import restored
 
-    keep = list(map(operator.eq, made.status, repeat(records.MATCH)))  # a plain match restores
-    for i, e in made.notable():
-        keep[i] = restored.can_restore(loader, e)
-    keys = set(_base_keys(made, keep))
+    keys = set(made.base_keys(restored.each_can_restore(loader, made)))
     return records.Snippet(
         "Load with from_pretrained, leaving the weights whose shape differs newly initialized",
         "# `model` is the model you are restoring into (a TFPreTrainedModel): the same class and config\n"

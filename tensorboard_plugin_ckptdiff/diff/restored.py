@@ -54,6 +54,14 @@ def _count(shape) -> int:
     return n
 
 
+def each_can_restore(loader: str, rows) -> List[bool]:
+    """can_restore of each row of ``rows`` (rows.Rows): a plain row can when it matches."""
+    out = list(map(operator.eq, rows.status, repeat(records.MATCH)))
+    for i, e in rows.notable():
+        out[i] = can_restore(loader, e)
+    return out
+
+
 def flags(loader: str, rows, failed: bool) -> List[bool]:
     """``restored`` for each row of ``rows`` (rows.Rows); ``failed``: the loader raises
     (verdict.judge found why). A plain row is restored when it matches, unless the load fails."""
@@ -63,10 +71,8 @@ def flags(loader: str, rows, failed: bool) -> List[bool]:
         # shape stops the assignments somewhere in an order TF does not promise (the object
         # graph's traversal, run as one function or op by op): nothing counts as restored.
         return [False] * len(rows)
-    out = list(map(operator.eq, rows.status, repeat(records.MATCH)))  # the plain rows' answer
+    out = each_can_restore(loader, rows)
     notable = rows.notable()
-    for i, e in notable:
-        out[i] = can_restore(loader, e)
     if loader == KERAS3:
         _layer_by_layer(list(rows), out)  # every Keras row is notable: nothing new is made
     elif loader == KERAS_LEGACY and failed:

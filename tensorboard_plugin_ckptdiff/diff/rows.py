@@ -23,7 +23,7 @@ def restored_keys(base, target, mode: str = "auto") -> Tuple[str, ...]:
     made = entries_of(paired, ())
     judged = verdict.judge(paired.loader, made)
     flags = restored.flags(paired.loader, made, judged.failed)
-    return tuple(map(_key, compress(made.base, flags)))  # a flagged row always has a base
+    return tuple(made.base_keys(flags))
 
 
 class Rows(collections.abc.Sequence):
@@ -93,6 +93,10 @@ class Rows(collections.abc.Sequence):
         return made if made is not None else records.entry_row(
             self.status[i], self.base[i], self.target[i], None, None, _PLAIN_DETAIL[self.status[i]],
             self.restored[i])
+
+    def base_keys(self, keep: Iterable[bool]) -> List[str]:
+        """The keys of the base variables of the rows ``keep`` flags, in order (C loops)."""
+        return list(map(_key, compress(self.base[:self.base_count], keep)))
 
     def where(self, keep: Iterable[bool]) -> List[records.Entry]:
         """The rows whose flag in ``keep`` is true, made without the others."""
