@@ -4,7 +4,8 @@ In one process, alternately: formats.read(prefix) vs tf.train.load_checkpoint(pr
 get_variable_to_shape_map() + get_variable_to_dtype_map(), touching the files between runs.
 Then whole processes, each against a one-line TensorFlow script that prints the same facts:
 `ckptdiff ls --json PREFIX`, `ckptdiff ls PREFIX` (vs the shape and dtype maps), and
-`ckptdiff diff A B` of two 20,000-variable checkpoints (vs both readers' maps compared).
+`ckptdiff diff A B` of two 20,000-variable checkpoints (vs both readers' maps compared): two
+saves of one model, then two models whose object graphs differ (other full names).
 Goals: in-process at least on par (aim 1.5x faster); whole-process at least 10x faster.
 
     .venv/bin/python benchmarks/read_index.py [--dir DIR] [--runs N]
@@ -78,7 +79,16 @@ def main():
 
         print("writing a second 20,000-variable checkpoint...", flush=True)
         bundles.many_variables_checkpoint(other, 20000)
-    whole_processes(prefix, os.path.join(other, "many"), max(3, args.runs // 2))
+    # Two saves of one model write the same object graph, and a read shares the graph the first
+    # one decoded (tf_bundle._named_graph); the same variables under other full names write
+    # another graph: the diff of two checkpoints of different models, where nothing is shared.
+    renamed = os.path.join(directory, "renamed")
+    if not os.path.exists(os.path.join(renamed, "many.index")):
+        from makers import bundles
+
+        print("writing a 20,000-variable checkpoint with another object graph...", flush=True)
+        bundles.many_variables_checkpoint(renamed, 20000, name="w")
+    whole_processes(prefix, os.path.join(other, "many"), os.path.join(renamed, "many"), max(3, args.runs // 2))
 
 
 # Each TensorFlow script prints what the ckptdiff command beside it tells.
@@ -90,7 +100,7 @@ _TF_DIFF = ("import sys, tensorflow as tf; a, b = (tf.train.load_checkpoint(p) f
             "print(sorted(set(sa) ^ set(sb)), [k for k in sa if k in sb and (sa[k] != sb[k] or da[k] != db[k])])")
 
 
-def whole_processes(prefix, other, runs):
+def whole_processes(prefix, other, renamed, runs):
     """Each command and its TensorFlow script as whole processes, in turn, median of ``runs``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     # An installed package has its bytecode: let the first run write it (a shell that sets
@@ -101,6 +111,7 @@ def whole_processes(prefix, other, runs):
         ("ckptdiff ls --json", [*ckptdiff, "ls", "--json", prefix], [sys.executable, "-c", _TF_LS, prefix]),
         ("ckptdiff ls", [*ckptdiff, "ls", prefix], [sys.executable, "-c", _TF_LS, prefix]),
         ("ckptdiff diff", [*ckptdiff, "diff", prefix, other], [sys.executable, "-c", _TF_DIFF, prefix, other]),
+        ("  graphs differ", [*ckptdiff, "diff", prefix, renamed], [sys.executable, "-c", _TF_DIFF, prefix, renamed]),
     )
     for name, ours, theirs in pairs:
         subprocess.run(ours, stdout=subprocess.DEVNULL, env=env)  # warm-up, not counted

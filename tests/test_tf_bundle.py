@@ -1,5 +1,6 @@
 """The tensor-bundle reader against TensorFlow's own reader, on checkpoints TF writes here."""
 
+import gc
 import os
 import shutil
 import subprocess
@@ -168,6 +169,26 @@ def test_object_graph_keeps_every_node_and_edge(request, case):
         assert ours.attributes == tuple((a.name, a.checkpoint_key, a.full_name) for a in theirs.attributes)
         assert ours.slot_variables == tuple(
             (s.original_variable_node_id, s.slot_name, s.slot_variable_node_id) for s in theirs.slot_variables)
+
+
+def test_steps_of_one_model_share_their_decoded_graph_only_while_one_is_held(keras_ckpt, module_ckpt, monkeypatch):
+    latest = keras_ckpt[0]
+    earlier = latest.rsplit("-", 1)[0] + "-1"  # the same model's first save, other values
+    monkeypatch.setattr(tf_bundle, "_last_graph", None)
+    alone = formats.read(latest)
+    monkeypatch.setattr(tf_bundle, "_last_graph", None)  # forget it: `alone` is read unshared
+    first = formats.read(earlier)
+    second = formats.read(latest)
+    # The same bytes: the second read shares the first's records, and is what a read alone is.
+    assert second.object_graph is first.object_graph is not alone.object_graph
+    assert second == alone
+    # Nothing is kept once no checkpoint holds the graph; other bytes share nothing.
+    del first, second
+    gc.collect()
+    assert tf_bundle._last_graph is None
+    other = formats.read(module_ckpt)
+    assert tf_bundle._last_graph[1]() is other.object_graph
+    assert formats.read(latest).object_graph is not alone.object_graph
 
 
 def test_keras_kernels_stored_under_the_optimizer_are_named_as_the_model_names_them(keras_ckpt):

@@ -9,6 +9,7 @@ verified. Every claim the index makes is checked against the files before it is 
 from __future__ import annotations
 
 import re
+import weakref
 from itertools import repeat
 from operator import add, itemgetter
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
@@ -494,12 +495,6 @@ def read_tensor(fs, path: str, key: str):
 # ---------------------------------------------------------------- metadata
 
 
-def object_graph(fs, prefix: str, bundle: Bundle) -> Optional[records.ObjectGraph]:
-    """The checkpoint's object graph, or None for a name-based bundle."""
-    raw = object_graph_bytes(fs, prefix, bundle)
-    return None if raw is None else decode_graph(raw)
-
-
 def object_graph_bytes(fs, prefix: str, bundle: Bundle) -> Optional[bytes]:
     """The serialized TrackableObjectGraph, checked, or None for a name-based bundle."""
     if OBJECT_GRAPH_KEY not in bundle.entries:
@@ -559,10 +554,40 @@ def _element_count(shape: Tuple[int, ...]) -> int:
     return count
 
 
+# The last object graph read, while a checkpoint still holds it: (its bytes, a weak reference
+# to it, its namings). Checkpoints of one model (the steps of a run, the two sides of
+# `ckptdiff diff ckpt-100 ckpt-200`) write the same graph byte for byte, and decoding and naming
+# it is most of a read (~90 of ~160 ms for 20k variables); records are frozen, so the second
+# read shares the first's. Weak: nothing is kept once no checkpoint holds the graph (a reader
+# process, which sends each checkpoint away, keeps nothing).
+_last_graph: Optional[tuple] = None
+
+
+def _named_graph(raw: bytes) -> Tuple[records.ObjectGraph, Dict[str, tuple]]:
+    """decode_graph(raw) and its names.object_based, shared with the last read of equal bytes."""
+    global _last_graph
+    last = _last_graph  # one read of the global: another thread may replace it meanwhile
+    if last is not None and last[0] == raw:
+        graph = last[1]()
+        if graph is not None:
+            return graph, last[2]
+    graph = decode_graph(raw)
+    namings = names.object_based(graph)
+    _last_graph = (raw, weakref.ref(graph, _forget_graph), namings)
+    return graph, namings
+
+
+def _forget_graph(ref) -> None:
+    global _last_graph
+    last = _last_graph
+    if last is not None and last[1] is ref:
+        _last_graph = None
+
+
 def read(fs, path: str) -> records.Checkpoint:
     bundle = load_index(fs, path)
-    graph = object_graph(fs, path, bundle)
-    namings = names.object_based(graph) if graph is not None else None
+    raw = object_graph_bytes(fs, path, bundle)
+    graph, namings = _named_graph(raw) if raw is not None else (None, None)
     return records.Checkpoint(
         id=path, path=path, format=FORMAT,
         flavor=records.OBJECT_BASED if graph is not None else records.NAME_BASED,
