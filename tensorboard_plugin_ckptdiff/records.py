@@ -149,6 +149,11 @@ class Variable:
     layer_path: Optional[str] = None
     index: Optional[int] = None
     layer_index: Optional[int] = None
+    # A TF1 graph's variable, whole (not partitioned): True for a resource variable
+    # (VarHandleOp), False for a ref variable (VariableV2). The Saver assigns a resource
+    # variable whatever shape the checkpoint holds, without an error; a ref variable, or a
+    # partitioned one's slices, it refuses. None: not known, or not a TF1 graph's.
+    resource: Optional[bool] = None
 
     def to_json(self) -> dict:
         return {

@@ -107,6 +107,27 @@ def test_without_a_saver_metric_variables_are_left_out_by_their_names():
     assert local and names == {"w"}
 
 
+def _resource_and_ref_variables(saver: bool):
+    """A graph with a whole resource variable, a ref one and a partitioned resource one."""
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.get_variable("r", [2, 3])  # TF2 behaviour: a resource variable, in graph mode too
+        tf.compat.v1.get_variable("f", [3], use_resource=False)
+        tf.compat.v1.get_variable("p", [4, 2], partitioner=tf.compat.v1.fixed_size_partitioner(2))
+        if saver:
+            tf.compat.v1.train.Saver()
+        return graph.as_graph_def(), tf.compat.v1.train.export_meta_graph()
+
+
+@pytest.mark.parametrize("saver, read", [(True, "graph"), (True, "meta"), (False, "meta"), (False, "graph")],
+                         ids=["saver in a graph", "saver in a meta graph", "collections", "graph alone"])
+def test_whole_variables_say_whether_they_are_resource_variables_and_partitioned_ones_do_not(saver, read):
+    graph_def, meta = _resource_and_ref_variables(saver)
+    architecture = meta_graph.from_graph_def(graph_def) if read == "graph" else meta_graph.from_meta_graph(meta)
+    # The Saver assigns a whole resource variable any shape; a ref variable, or a partitioned
+    # variable's slices, it refuses (tests/test_restore_agreement.py runs both).
+    assert {v.name: v.resource for v in architecture.variables} == {"r": True, "f": False, "p": None}
+
+
 def test_optimizer_state_is_kind_optimizer_and_the_step_is_metadata(tf1_model):
     architecture = meta_graph.from_meta_graph_file(None, tf1_model.meta_path)
     by_kind = {}

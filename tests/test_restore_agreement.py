@@ -127,6 +127,43 @@ def test_tf1_saver_refuses_a_dtype_change(tmp_path):
     assert report.summary["dtype_mismatch"] == 2
 
 
+# --- a shape changed under the TF1 Saver: a resource variable takes it, a ref variable refuses it ----
+
+_SAVED = [("d0", (3, 4)), ("d1", (4, 3))]
+_WIDER = [("d0", (3, 4)), ("d1", (4, 5))]
+
+
+def test_tf1_saver_assigns_a_resource_variable_the_checkpoints_shape_and_the_verdict_says_so(tmp_path):
+    path = restore.tf1_save(_SAVED, str(tmp_path / "model.ckpt"))
+    architecture = restore.tf1_architecture(_WIDER)  # TF2's default variables, in graph mode too
+    report = api.compare(architecture, path)
+    outcome = restore.tf1_restore(_WIDER, path)
+    assert outcome.ok, outcome.error  # the Saver raises nothing
+    assert_agrees(report, outcome)
+    assert report.restorable
+    assert "d1/kernel would hold (4, 3) where the graph declares (4, 5)" in report.verdict
+    mismatched = {e.base.name: e for e in report.entries if e.status == records.SHAPE_MISMATCH}
+    assert set(mismatched) == {"d1/kernel", "d1/bias"}
+    assert all(e.restored and "without checking its shape" in e.detail for e in mismatched.values())
+    # The fix restores the rest and leaves the layer whose shape changed at its initializer: run it.
+    (snippet,) = report.fix.snippets
+    assert set(snippet.restores) == {"d0/kernel", "d0/bias", "global_step"}
+    loaded, saved = restore.tf1_initialized_by(_WIDER, snippet.code), restore.tf1_values(path)
+    for name in snippet.restores:
+        assert (loaded[name] == saved[name]).all(), name
+    assert loaded["d1/kernel"].shape == (4, 5)
+
+
+def test_tf1_saver_refuses_a_ref_variable_another_shape(tmp_path):
+    path = restore.tf1_save(_SAVED, str(tmp_path / "model.ckpt"), resource=False)
+    architecture = restore.tf1_architecture(_WIDER, resource=False)  # as after disable_v2_behavior()
+    report = api.compare(architecture, path)
+    outcome = restore.tf1_restore(_WIDER, path, resource=False)
+    assert not outcome.ok
+    assert_agrees(report, outcome)
+    assert report.verdict == "Not restorable: layer d1 expects kernel (4, 5) but the checkpoint holds (4, 3)."
+
+
 # --- fine-tuning a keras.applications model -----------------------------------------------------
 
 

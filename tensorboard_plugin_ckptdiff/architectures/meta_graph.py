@@ -56,8 +56,10 @@ def from_graph_def(graph_def, **fields) -> records.Architecture:
         groups.setdefault(full, []).append((part, shape))
         dtypes.setdefault(full, dtype)
     saved_shapes = _saver_full_shapes(graph_def)
+    resource = _resource_flags(graph_def)
     variables = tuple(
-        _variable(full, dtypes[full], saved_shapes.get(full) or _joined_shape(parts))
+        _variable(full, dtypes[full], saved_shapes.get(full) or _joined_shape(parts),
+                  resource.get(full) if full in nodes and len(parts) == 1 else None)  # whole, not x/part_k
         for full, parts in groups.items())
     return _architecture("graph", variables, fields)
 
@@ -76,6 +78,7 @@ def from_meta_graph(meta_graph, **fields) -> records.Architecture:
         return _architecture("meta_graph", folded.variables, fields)
     unsaved = {d.variable_name for c in _UNSAVED for d in _variable_defs(meta, c)}
     nodes = _variable_nodes(meta.graph_def)
+    resource = _resource_flags(meta.graph_def)
     seen = {}
     for d in defs:
         if d.variable_name in unsaved:
@@ -85,11 +88,11 @@ def from_meta_graph(meta_graph, **fields) -> records.Architecture:
         info = d.save_slice_info_def
         if info.full_name:
             # One entry per partitioned variable, under the name and shape the Saver uses.
-            name, shape = info.full_name, tuple(int(x) for x in info.full_shape)
+            name, shape, whole = info.full_name, tuple(int(x) for x in info.full_shape), False
         else:
-            name = node_name
+            name, whole = node_name, True
         if name not in seen:
-            seen[name] = _variable(name, dtype, shape)
+            seen[name] = _variable(name, dtype, shape, resource.get(name) if whole else None)
     return _architecture("meta_graph", tuple(seen.values()), fields)
 
 
@@ -152,6 +155,23 @@ def _variable_nodes(graph_def) -> Dict[str, Tuple[str, records.Shape]]:
     return out
 
 
+def _resource_flags(graph_def) -> Dict[str, bool]:
+    """name -> whether the variable op of that name is a resource variable's (VarHandleOp) or a
+    ref variable's; parts ``x/part_k`` answer for ``x`` (the callers ask only of whole variables).
+    A name whose ops disagree is left out: not known."""
+    out: Dict[str, bool] = {}
+    mixed = set()
+    for node in graph_def.node:
+        if node.op in VARIABLE_OPS:
+            name = _fold(node.name)[0]
+            flag = node.op == "VarHandleOp"
+            if out.setdefault(name, flag) != flag:
+                mixed.add(name)
+    for name in mixed:
+        del out[name]
+    return out
+
+
 def _saver_full_shapes(graph_def) -> Dict[str, records.Shape]:
     """name -> full shape of each sliced variable a Saver in the graph saves.
 
@@ -190,6 +210,7 @@ def saver_variables(graph_def, scope: Optional[str] = None) -> Tuple[records.Var
     if scope not in savers:
         scope = "save" if "save" in savers else max(savers, key=lambda k: sum(len(n.input) for n in savers[k]))
     variables_ops = _variable_nodes(graph_def)
+    resource = _resource_flags(graph_def)
     out: Dict[str, records.Variable] = {}
     for node in savers[scope]:
         names, specs = (by_name.get(i.split(":", 1)[0]) for i in node.input[1:3])
@@ -204,12 +225,14 @@ def saver_variables(graph_def, scope: Optional[str] = None) -> Tuple[records.Var
                 continue  # a partitioned variable: one entry per slice, one variable
             spec = specs[i].decode("utf-8", "replace").split(" ") if i < len(specs) else [""]
             dims = spec[:-1]
-            if dims and all(d.isdigit() for d in dims):
+            sliced = bool(dims) and all(d.isdigit() for d in dims)
+            if sliced:
                 shape = tuple(int(d) for d in dims)  # the full shape of a sliced variable
             else:
                 shape = _saved_shape(by_name, variables_ops, name, inputs[i] if i < len(inputs) else None)
             dtype = _dtype(dtypes[i]) if i < len(dtypes) else variables_ops.get(name, ("unknown", None))[0]
-            out[name] = _variable(name, dtype, shape)
+            # A slice is restored against its full shape, which RestoreV2 checks, resource or not.
+            out[name] = _variable(name, dtype, shape, None if sliced else resource.get(name))
     # The Saver lists names sorted; the graph's own order (the model's) reads better.
     position: Dict[str, int] = {}
     for index, op_name in enumerate(variables_ops):
@@ -278,11 +301,11 @@ def _joined_shape(parts: Iterable[Tuple[int, records.Shape]]) -> records.Shape:
     return tuple(full)
 
 
-def _variable(name: str, dtype: str, shape: records.Shape) -> records.Variable:
+def _variable(name: str, dtype: str, shape: records.Shape, resource: Optional[bool] = None) -> records.Variable:
     kind = records.kind_of(name)
     return records.Variable(
         key=name, name=name, shape=shape, dtype=dtype, size_bytes=size_of(shape, dtype),
-        kind=kind, layer=_layer(name, kind), full_name=name)
+        kind=kind, layer=_layer(name, kind), full_name=name, resource=resource)
 
 
 def _layer(name: str, kind: str) -> Optional[str]:

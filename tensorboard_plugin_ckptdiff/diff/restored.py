@@ -6,8 +6,11 @@ fails (a layer whose kernel does not fit keeps its initial bias too), and skips 
 variable count differs; loaders that stop at their first error keep what they assigned before
 it (tf-keras's by-order h5 loading, transformers' safetensors loading, both in the model's
 order), and those that check everything first assign nothing at all (the TF1 Saver's
-RestoreV2, RestoreV2 refusing a dtype, transformers' h5 loading). A failed tf.train.Checkpoint
-restore stops in an order TF does not promise: nothing of it is counted as restored.
+RestoreV2 missing a key, RestoreV2 refusing a dtype, transformers' h5 loading). The TF1 Saver
+checks no shape of a whole resource variable: it assigns the saved value, shape and all; a ref
+variable's refused shape stops its assignments, which run in no promised order. A failed
+tf.train.Checkpoint restore stops in an order TF does not promise: nothing of it is counted as
+restored.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Callable, List, Optional
 from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.diff.pairing import (
-    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
+    KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
 
 # Loaders that cast a saved value to the variable's dtype rather than refuse it.
 CASTING = (KERAS3, KERAS_LEGACY, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, STRUCTURE_ONLY)
@@ -36,8 +39,15 @@ def can_restore(loader: str, e: records.Entry) -> bool:
     if e.status == records.DTYPE_MISMATCH:
         return loader in CASTING and e.cast != casting.INCOMPATIBLE
     if e.status == records.SHAPE_MISMATCH:
-        return loader in TRANSFORMERS and reshapes(e.base.shape, e.target.shape)
+        return assigned_any_shape(loader, e.base) or loader in TRANSFORMERS and reshapes(e.base.shape, e.target.shape)
     return False  # renamed: every loader looks variables up by name or path
+
+
+def assigned_any_shape(loader: str, v: records.Variable) -> bool:
+    """The TF1 Saver assigns a whole resource variable (TF2's default, also in graph mode) the
+    saved value whatever its shape (AssignVariableOp checks none), without an error; a ref
+    variable's Assign, or the slices of a partitioned one, refuse another shape."""
+    return loader == TF1_SAVER and v.resource is True
 
 
 def reshapes(expected, held) -> bool:
@@ -66,7 +76,8 @@ def flags(loader: str, rows, failed: bool) -> List[bool]:
     """``restored`` for each row of ``rows`` (rows.Rows); ``failed``: the loader raises
     (verdict.judge found why). A plain row is restored when it matches, unless the load fails."""
     if failed and loader not in (KERAS3, KERAS_LEGACY, TRANSFORMERS_SAFETENSORS):
-        # TF1 Saver, transformers h5: everything is checked before anything is assigned.
+        # TF1 Saver, transformers h5: everything is checked before anything is assigned (a TF1
+        # ref variable's shape is checked as it is assigned, in no promised order: as below).
         # tf.train.Checkpoint: RestoreV2 refuses a dtype before anything is assigned; a refused
         # shape stops the assignments somewhere in an order TF does not promise (the object
         # graph's traversal, run as one function or op by op): nothing counts as restored.

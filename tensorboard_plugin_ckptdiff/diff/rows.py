@@ -185,6 +185,7 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Ro
     # The Keras loaders' rules read every row (a layer's variable count, its order): all made.
     every_row = keras3 or paired.loader == pairing.KERAS_LEGACY
     reshaping = paired.mode == pairing.TRANSFORMERS
+    saver = paired.loader == pairing.TF1_SAVER
     base_vars, partners = paired.base_variables, paired.partners
     count = len(base_vars)
     status = [records.MATCH] * count
@@ -204,6 +205,8 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Ro
             e = _pair_entry(b, t, keras3)
             if reshaping and e.status == records.SHAPE_MISMATCH and restored.reshapes(b.shape, t.shape):
                 e = _reshaped(e)
+            elif saver and e.status == records.SHAPE_MISMATCH and restored.assigned_any_shape(paired.loader, b):
+                e = _assigned_any_shape(e)
         else:
             r = by_base.get(id(b))
             if r is not None:
@@ -244,6 +247,13 @@ def _pair_entry(b: records.Variable, t: records.Variable, keras3: bool) -> recor
 def _reshaped(entry: records.Entry) -> records.Entry:
     """transformers reshapes a value whose element count fits: say so on the row."""
     return dataclasses.replace(entry, detail=entry.detail + "; same number of values, and from_pretrained reshapes it")
+
+
+def _assigned_any_shape(entry: records.Entry) -> records.Entry:
+    """The TF1 Saver assigns a resource variable any shape: say what it would hold."""
+    return dataclasses.replace(entry, detail=(
+        f"{entry.detail}; a resource variable: the Saver assigns it without checking its shape, and it "
+        f"would hold {shape_text(entry.target.shape)}"))
 
 
 def _same_shape(a, b) -> bool:

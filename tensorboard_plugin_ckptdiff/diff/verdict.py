@@ -184,6 +184,14 @@ def _notes(loader: str, entries) -> List[str]:
                                 if e.status == records.DTYPE_MISMATCH and e.base.kind == records.WEIGHT)
     for (saved, expected, cast), n in casts.items():
         notes.append(f"{n} cast from {saved} to {expected}, {cast}")
+    reshaped = [e for e in entries if loader == TF1_SAVER and e.status == records.SHAPE_MISMATCH
+                and e.base.kind == records.WEIGHT and _restored(loader, e)]
+    if reshaped:
+        first, n = reshaped[0], len(reshaped)
+        more = f" and {n - 1} more weight{'s' if n > 2 else ''}" if n > 1 else ""
+        notes.append(f"but {first.base.name}{more} would take the checkpoint's shape: the Saver assigns a "
+                     f"resource variable without checking it, so {first.base.name} would hold "
+                     f"{shape_text(first.target.shape)} where the graph declares {shape_text(first.base.shape)}")
     if loader == KERAS3:
         moved = _renamed_layers(entries)
         if moved:
