@@ -1,6 +1,7 @@
 """Randomized agreement, long run: the diff's verdict and every entry's ``restored`` against the
 real loaders. Prints the agreement rate per family and each disagreement:
-- random tiny Keras models and edits in every Keras/TF format (tests/test_restore_agreement_random.py);
+- random tiny Keras models and edits in every Keras/TF format, and their dense layers as TF1
+  graphs under the Saver, with resource and with ref variables (tests/test_restore_agreement_random.py);
 - random transformers 4.x TF models (BERT, GPT-2) saved with save_pretrained as tf_model.h5 and TF
   safetensors, edited, loaded with from_pretrained with and without ignore_mismatched_sizes, the
   fix run (tests/test_from_pretrained.py);
@@ -23,7 +24,6 @@ def main(cases=200, seed=1, transformers_cases=40):
     import warnings
 
     from makers import restore
-    from test_restore_agreement import assert_agrees
 
     from tensorboard_plugin_ckptdiff import api
 
@@ -42,15 +42,11 @@ def main(cases=200, seed=1, transformers_cases=40):
                 model = restore.build(edited, framework=framework)
                 report = api.compare(model, path)
                 outcome = load(model, path)
-            try:  # the verdict, and restored per weight whether the load finished or raised
-                assert_agrees(report, outcome)
-                agrees = True
-            except AssertionError:
-                agrees = False
-            tally[(fmt, edit, agrees)] += 1
-            if not agrees:
-                print(f"DISAGREE case {n} {fmt} {edit}: tool {report.restorable} ({report.verdict}) "
-                      f"loader {outcome.ok} ({(outcome.error or '')[:200]})\n  saved {spec}\n  loaded {edited}")
+            _count(tally, n, fmt, edit, report, outcome, spec, edited)
+        for fmt, resource in (("tf1_saver_resource", None), ("tf1_saver_ref", False)):
+            with tempfile.TemporaryDirectory() as directory:
+                report, outcome = restore.tf1_case(spec, edited, directory, resource)
+            _count(tally, n, fmt, edit, report, outcome, spec, edited)
     _transformers(tally, transformers_cases, seed)
     _keras_hub(tally)
     total = sum(tally.values())
@@ -59,6 +55,20 @@ def main(cases=200, seed=1, transformers_cases=40):
     for (fmt, edit, ok), v in sorted(tally.items()):
         print(f"  {fmt:18} {edit:8} {'agree' if ok else 'DISAGREE'} {v}")
     return 0 if agreed == total else 1
+
+
+def _count(tally, n, fmt, edit, report, outcome, spec, edited):
+    from test_restore_agreement import assert_agrees
+
+    try:  # the verdict, and restored per weight whether the load finished or raised
+        assert_agrees(report, outcome)
+        agrees = True
+    except AssertionError:
+        agrees = False
+    tally[(fmt, edit, agrees)] += 1
+    if not agrees:
+        print(f"DISAGREE case {n} {fmt} {edit}: tool {report.restorable} ({report.verdict}) "
+              f"loader {outcome.ok} ({(outcome.error or '')[:200]})\n  saved {spec}\n  loaded {edited}")
 
 
 def _transformers(tally, cases, seed):

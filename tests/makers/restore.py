@@ -146,6 +146,31 @@ def tf1_restore(layers, path, dtype="float32", resource=None) -> Outcome:
     return Outcome(error is None, restored, error)
 
 
+def tf1_layers_of(spec, input_dim=3):
+    """A random spec's dense layers as tf1_layers' (scope, kernel shape) pairs, each taking the
+    last one's width (a nested block's under its own scope); batch norm and dropout have no
+    variables of this kind here and are left out."""
+    layers, width = [], input_dim
+    for block in spec["blocks"]:
+        denses = [(block[1], block[2])] if block[0] == "dense" else (
+            [(units, f"{block[2]}/{name}") for _, units, name in block[1]] if block[0] == "block" else [])
+        for units, scope in denses:
+            layers.append((scope, (width, units)))
+            width = units
+    return layers
+
+
+def tf1_case(spec, edited, directory, resource):
+    """A TF1 Saver checkpoint of ``spec``'s graph restored into ``edited``'s: (the diff of the
+    edited graph's architecture against it, the real Saver's outcome)."""
+    from tensorboard_plugin_ckptdiff import api
+
+    saved, loaded = tf1_layers_of(spec), tf1_layers_of(edited)
+    path = tf1_save(saved, os.path.join(directory, "model.ckpt"), spec["dtype"], resource=resource)
+    report = api.compare(tf1_architecture(loaded, edited["dtype"], resource=resource), path)
+    return report, tf1_restore(loaded, path, edited["dtype"], resource=resource)
+
+
 def tf1_initialized_by(layers, code: str, dtype="float32"):
     """{name: value} after building ``layers`` in a fresh graph, running ``code`` (a pasted
     init_from_checkpoint snippet) and then the initializer, as the snippet says to."""
