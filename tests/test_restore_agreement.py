@@ -154,7 +154,7 @@ def test_tf1_saver_assigns_a_resource_variable_the_checkpoints_shape_and_the_ver
     assert loaded["d1/kernel"].shape == (4, 5)
 
 
-def test_tf1_saver_refuses_a_ref_variable_another_shape(tmp_path):
+def test_tf1_saver_refuses_another_shape_for_a_ref_variable(tmp_path):
     path = restore.tf1_save(_SAVED, str(tmp_path / "model.ckpt"), resource=False)
     architecture = restore.tf1_architecture(_WIDER, resource=False)  # as after disable_v2_behavior()
     report = api.compare(architecture, path)
