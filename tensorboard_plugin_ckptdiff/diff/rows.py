@@ -250,10 +250,10 @@ def _reshaped(entry: records.Entry) -> records.Entry:
 
 
 def _assigned_any_shape(entry: records.Entry) -> records.Entry:
-    """The TF1 Saver assigns a resource variable any shape: say what it would hold."""
+    """The TF1 Saver assigns a resource variable any shape: say so."""
     return dataclasses.replace(entry, detail=(
-        f"{entry.detail}; a resource variable: the Saver assigns it without checking its shape, and it "
-        f"would hold {shape_text(entry.target.shape)}"))
+        f"{entry.detail}; the Saver assigns a resource variable without checking its shape: this one "
+        "would take the checkpoint's"))
 
 
 def _same_shape(a, b) -> bool:
