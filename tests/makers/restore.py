@@ -287,6 +287,20 @@ def _write_legacy_h5(model, directory):
     return path
 
 
+def _write_tf_keras_checkpoint(model, directory):
+    prefix = os.path.join(directory, "ckpt")
+    model.save_weights(prefix)  # tf-keras without .h5: a TF object-based checkpoint of the model
+    return prefix
+
+
+def tf_keras_checkpoint_load(model, path) -> Outcome:
+    """tf-keras ``load_weights`` of a TF-format checkpoint (object-based, from the model's root).
+    It finishes leaving the weights the file lacks as they were, so ``ok`` also needs every
+    weight to have received a saved value, as ``restorable`` does (API.md)."""
+    outcome = keras_load(model, path)
+    return outcome._replace(ok=outcome.ok and frozenset(map(_keras_key, model.weights)) <= outcome.restored)
+
+
 # Each format: (framework the models are built with, write(model, directory) -> path,
 # the real loader(model, path) -> Outcome).
 FORMATS = {
@@ -294,6 +308,7 @@ FORMATS = {
     "keras_archive": ("keras", _write_keras_archive, keras_load),
     "keras_legacy_h5": ("tf_keras", _write_legacy_h5, keras_load),
     "tf_bundle": ("keras", tf2_write, tf2_read),
+    "tf_keras_checkpoint": ("tf_keras", _write_tf_keras_checkpoint, tf_keras_checkpoint_load),
 }
 
 
