@@ -80,7 +80,7 @@ def main():
         print("writing a second 20,000-variable checkpoint...", flush=True)
         bundles.many_variables_checkpoint(other, 20000)
     # Two saves of one model write the same object graph, and a read shares the graph the first
-    # one decoded (tf_bundle._named_graph); the same variables under other full names write
+    # one decoded (tf_bundle.named_graph); the same variables under other full names write
     # another graph: the diff of two checkpoints of different models, where nothing is shared.
     renamed = os.path.join(directory, "renamed")
     if not os.path.exists(os.path.join(renamed, "many.index")):

@@ -51,7 +51,7 @@ def suggest(pairing: Pairing, entries: "rows.Rows", renames: Sequence[Rename],
     if loader == TF1_SAVER:
         # Restorable with a shape mismatch: the Saver would assign a resource variable the
         # checkpoint's shape; the map restores the rest and leaves those at their initializers.
-        if not judged.restorable or mapping or records.SHAPE_MISMATCH in entries.status[:entries.base_count]:
+        if not judged.restorable or mapping or records.SHAPE_MISMATCH in entries.status:
             snippet = _init_from_checkpoint(pairing, entries, mapping, path)
             if snippet is not None:
                 snippets.append(snippet)

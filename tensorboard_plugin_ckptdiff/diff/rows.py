@@ -185,7 +185,6 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Ro
     # The Keras loaders' rules read every row (a layer's variable count, its order): all made.
     every_row = keras3 or paired.loader == pairing.KERAS_LEGACY
     reshaping = paired.mode == pairing.TRANSFORMERS
-    saver = paired.loader == pairing.TF1_SAVER
     base_vars, partners = paired.base_variables, paired.partners
     count = len(base_vars)
     status = [records.MATCH] * count
@@ -205,7 +204,7 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Ro
             e = _pair_entry(b, t, keras3)
             if reshaping and e.status == records.SHAPE_MISMATCH and restored.reshapes(b.shape, t.shape):
                 e = _reshaped(e)
-            elif saver and e.status == records.SHAPE_MISMATCH and restored.assigned_any_shape(paired.loader, b):
+            elif e.status == records.SHAPE_MISMATCH and restored.assigned_any_shape(paired.loader, b):
                 e = _assigned_any_shape(e)
         else:
             r = by_base.get(id(b))

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.diff.restored import TRANSFORMERS, can_restore, legacy_count_problem
+from tensorboard_plugin_ckptdiff.diff.restored import TRANSFORMERS, assigned_any_shape, can_restore, legacy_count_problem
 from tensorboard_plugin_ckptdiff.records import shape_text
 from tensorboard_plugin_ckptdiff.diff.pairing import (
     KERAS3, KERAS_LEGACY, STRUCTURE_ONLY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS)
@@ -184,8 +184,8 @@ def _notes(loader: str, entries) -> List[str]:
                                 if e.status == records.DTYPE_MISMATCH and e.base.kind == records.WEIGHT)
     for (saved, expected, cast), n in casts.items():
         notes.append(f"{n} cast from {saved} to {expected}, {cast}")
-    reshaped = [e for e in entries if loader == TF1_SAVER and e.status == records.SHAPE_MISMATCH
-                and e.base.kind == records.WEIGHT and _restored(loader, e)]
+    reshaped = [e for e in entries if e.status == records.SHAPE_MISMATCH and e.base.kind == records.WEIGHT
+                and assigned_any_shape(loader, e.base)]
     if reshaped:
         first, n = reshaped[0], len(reshaped)
         more = f" and {n - 1} more weight{'s' if n > 2 else ''}" if n > 1 else ""

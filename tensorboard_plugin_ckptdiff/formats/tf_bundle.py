@@ -563,7 +563,7 @@ def _element_count(shape: Tuple[int, ...]) -> int:
 _last_graph: Optional[tuple] = None
 
 
-def _named_graph(raw: bytes) -> Tuple[records.ObjectGraph, Dict[str, tuple]]:
+def named_graph(raw: bytes) -> Tuple[records.ObjectGraph, Dict[str, tuple]]:
     """decode_graph(raw) and its names.object_based, shared with the last read of equal bytes."""
     global _last_graph
     last = _last_graph  # one read of the global: another thread may replace it meanwhile
@@ -587,7 +587,7 @@ def _forget_graph(ref) -> None:
 def read(fs, path: str) -> records.Checkpoint:
     bundle = load_index(fs, path)
     raw = object_graph_bytes(fs, path, bundle)
-    graph, namings = _named_graph(raw) if raw is not None else (None, None)
+    graph, namings = named_graph(raw) if raw is not None else (None, None)
     return records.Checkpoint(
         id=path, path=path, format=FORMAT,
         flavor=records.OBJECT_BASED if graph is not None else records.NAME_BASED,

@@ -19,7 +19,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 from tensorboard_plugin_ckptdiff.diff import pairing
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
-from tensorboard_plugin_ckptdiff.formats._bundle import names, object_graph, proto, slices as slice_keys, table as index_table
+from tensorboard_plugin_ckptdiff.formats._bundle import proto, slices as slice_keys, table as index_table
 from tensorboard_plugin_ckptdiff.formats import dtypes, tf_bundle
 from tensorboard_plugin_ckptdiff.remapping import bundle_encoding, object_graph_edit
 
@@ -144,8 +144,8 @@ def planned(fs, target: records.Checkpoint, layout: Layout, out: str) -> records
     """The output's metadata, as the reader will read it (without writing or reading values)."""
     keys, entries, slices = _new_entries(layout)
     bundle = layout.bundle._replace(keys=keys, entries=entries, slices=slices, shard_sizes={})
-    graph = object_graph.decode_graph(layout.graph) if layout.graph is not None else None
-    namings = names.object_based(graph) if graph is not None else None
+    # Read as the reader reads it: a plan that leaves the graph as it was shares the target's.
+    graph, namings = tf_bundle.named_graph(layout.graph) if layout.graph is not None else (None, None)
     return records.Checkpoint(
         id=out, path=out, format=FORMAT, flavor=target.flavor, variables=tf_bundle.variables(bundle, namings),
         object_graph=graph)
