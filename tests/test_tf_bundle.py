@@ -181,14 +181,37 @@ def test_steps_of_one_model_share_their_decoded_graph_only_while_one_is_held(ker
     second = formats.read(latest)
     # The same bytes: the second read shares the first's records, and is what a read alone is.
     assert second.object_graph is first.object_graph is not alone.object_graph
+    # The same keys, shapes and dtypes as well (other values): the variables are shared too.
+    assert second.variables is first.variables is not alone.variables
     assert second == alone
     # Nothing is kept once no checkpoint holds the graph; other bytes share nothing.
     del first, second
     gc.collect()
-    assert tf_bundle._last_graph is None
+    assert tf_bundle._last_graph is None and tf_bundle._last_variables is None
     other = formats.read(module_ckpt)
     assert tf_bundle._last_graph[1]() is other.object_graph
     assert formats.read(latest).object_graph is not alone.object_graph
+
+
+def test_one_graph_over_other_shapes_shares_the_graph_and_not_the_variables(tmp_path, monkeypatch):
+    # The object graph names variables and says nothing of their shapes: a layer made wider
+    # between two saves writes the same graph bytes, and its reads must still differ there.
+    tf = _tf()
+    prefixes = {}
+    for units in (4, 5):
+        module = tf.Module()
+        module.kernel = tf.Variable(tf.zeros([3, units]))
+        module.bias = tf.Variable(tf.zeros([units], tf.float64 if units == 5 else tf.float32))
+        prefixes[units] = tf.train.Checkpoint(model=module).write(str(tmp_path / f"units{units}" / "ckpt"))
+    monkeypatch.setattr(tf_bundle, "_last_graph", None)
+    narrow = formats.read(prefixes[4])
+    wide = formats.read(prefixes[5])
+    assert wide.object_graph is narrow.object_graph  # the same bytes, shared
+    assert wide.variables is not narrow.variables
+    facts = {v.name: (v.shape, v.dtype) for v in wide.variables}
+    assert facts["model/kernel"] == ((3, 5), "float32") and facts["model/bias"] == ((5,), "float64")
+    monkeypatch.setattr(tf_bundle, "_last_graph", None)
+    assert formats.read(prefixes[5]) == wide  # what a read with nothing shared makes
 
 
 def test_keras_kernels_stored_under_the_optimizer_are_named_as_the_model_names_them(keras_ckpt):

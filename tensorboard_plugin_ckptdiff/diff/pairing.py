@@ -233,7 +233,7 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
     graph = target.object_graph if isinstance(target, records.Checkpoint) else None
     if graph is None or not graph.nodes:
         return _by_identity(OBJECT_PATH, TF2_CHECKPOINT, base_vars, target_vars, _own_path, _own_path)
-    by_key = {t.key: t for t in target_vars}
+    by_key = dict(zip(map(_key, target_vars), target_vars))
     if isinstance(base, records.Architecture):
         start = model_root(graph, [b.object_path for b in base_vars if b.object_path])
         candidates = lambda b: (b.object_path,)  # noqa: E731
@@ -260,10 +260,14 @@ def _by_object_path(base, target, base_vars, target_vars) -> Pairing:
     value_keys = graph.value_keys
     paths = list(map(_object_path, base_vars))
     first = list(map(by_key.get, map(value_keys.get, map(indexes[start].get, paths))))
-    if None not in first and all(paths) and len(set(map(id, first))) == len(first):
-        # Every one found, each a different variable: the partners, nothing missing.
-        taken = set(map(id, first))
-        unexpected = tuple(compress(target_vars, map(operator.not_, map(taken.__contains__, map(id, target_vars)))))
+    # operator.is_, not `None in first`: that asks each variable's (Python) __eq__
+    found_all = all(map(operator.is_not, first, repeat(None))) and all(paths)
+    taken = set(map(id, first)) if found_all else None
+    if found_all and len(taken) == len(first):
+        # Every one found, each a different variable: the partners, nothing missing; and every
+        # target taken when there are as many (the diff of two saves of one model).
+        unexpected = () if len(taken) == len(target_vars) else tuple(
+            compress(target_vars, map(operator.not_, map(taken.__contains__, map(id, target_vars)))))
         return Pairing(OBJECT_PATH, TF2_CHECKPOINT, tuple(first), (), unexpected, base_vars, target_vars,
                        _own_path, _own_path)
     partners, missing, taken = [], [], set()

@@ -69,7 +69,9 @@ def find(missing: Sequence[records.Variable], unexpected: Sequence[records.Varia
     a = _side(missing, base_path, base_paths)
     b = _side(unexpected, target_path, target_paths)
     found: List[Rename] = []
-    claimed = set()
+    # id()s of the variables a rename took, one set per side: two reads of one model may share
+    # their records (tf_bundle.named_variables), so an id says nothing of its side.
+    claimed = (set(), set())
     found += _scope_renames(a, b, claimed, ordered)
     found += _leaf_renames(a, b, claimed, ordered)
     return found
@@ -95,22 +97,23 @@ def _signature(members) -> tuple:
     return tuple(sorted((rel, v.shape, v.dtype, v.kind) for rel, v in members))
 
 
-def _scope_renames(a: _Side, b: _Side, claimed: set, ordered: bool) -> List[Rename]:
+def _scope_renames(a: _Side, b: _Side, claimed: Tuple[set, set], ordered: bool) -> List[Rename]:
     scopes_a, scopes_b = _moved_scopes(a, b), _moved_scopes(b, a)
     if not scopes_a or not scopes_b:
         return []
     by_signature: Dict[tuple, List[str]] = {}
     for scope, members in scopes_b.items():
         by_signature.setdefault(_signature(members), []).append(scope)
+    claimed_a, claimed_b = claimed
     out: List[Rename] = []
     for depth in sorted({s.count("/") for s in scopes_a}):
         groups: Dict[tuple, List[str]] = {}
         for scope, members in scopes_a.items():
-            if scope.count("/") == depth and not any(id(v) in claimed for _, v in members):
+            if scope.count("/") == depth and not any(id(v) in claimed_a for _, v in members):
                 groups.setdefault(_signature(members), []).append(scope)
         for signature, base_scopes in groups.items():
             free = [s for s in by_signature.get(signature, ())
-                    if not any(id(v) in claimed for _, v in scopes_b[s])]
+                    if not any(id(v) in claimed_b for _, v in scopes_b[s])]
             rank_a = {s: a.rank[id(scopes_a[s][0][1])] for s in base_scopes}
             rank_b = {s: b.rank[id(scopes_b[s][0][1])] for s in free}
             for sa, sb, certainty, evidence in _assign(base_scopes, free, rank_a, rank_b, ordered):
@@ -122,8 +125,8 @@ def _scope_renames(a: _Side, b: _Side, claimed: set, ordered: bool) -> List[Rena
                        f"in {sa}/; {evidence}")
                 for rel, var in scopes_a[sa]:
                     other = partner[rel]
-                    claimed.add(id(var))
-                    claimed.add(id(other))
+                    claimed_a.add(id(var))
+                    claimed_b.add(id(other))
                     out.append(Rename(var, other, round(confidence, 2), sa, sb, True, why))
     return out
 
@@ -131,9 +134,9 @@ def _scope_renames(a: _Side, b: _Side, claimed: set, ordered: bool) -> List[Rena
 # --- single variables ----------------------------------------------------------------------------
 
 
-def _leaf_renames(a: _Side, b: _Side, claimed: set, ordered: bool) -> List[Rename]:
+def _leaf_renames(a: _Side, b: _Side, claimed: Tuple[set, set], ordered: bool) -> List[Rename]:
     """A variable renamed inside a scope that stayed: same parent, same shape and dtype."""
-    def buckets(side):
+    def buckets(side, claimed):
         out: Dict[tuple, List[str]] = {}
         members = {}
         for parts, var in side.leftovers:
@@ -144,8 +147,8 @@ def _leaf_renames(a: _Side, b: _Side, claimed: set, ordered: bool) -> List[Renam
             out.setdefault(("/".join(parts[:-1]), var.shape, var.dtype), []).append(path)
         return out, members
 
-    buckets_a, vars_a = buckets(a)
-    buckets_b, vars_b = buckets(b)
+    buckets_a, vars_a = buckets(a, claimed[0])
+    buckets_b, vars_b = buckets(b, claimed[1])
     out: List[Rename] = []
     for key, paths_a in buckets_a.items():
         paths_b = [p for p in buckets_b.get(key, ()) if a.count_under(p) == 0]

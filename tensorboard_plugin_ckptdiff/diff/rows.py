@@ -193,8 +193,13 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Ro
     if every_row:
         others = range(count)
     else:  # plain matches (a partner of the same shape and dtype) stay columns: found in C loops
-        same_shape = map(operator.eq, map(_shape, base_vars), map(getattr, partners, repeat("shape"), repeat(_NO_VARIABLE)))
-        same_dtype = map(operator.eq, map(_dtype, base_vars), map(getattr, partners, repeat("dtype"), repeat(_NO_VARIABLE)))
+        if all(map(operator.is_not, partners, repeat(None))):  # each has one: read as the base's are
+            shapes, dtypes = map(_shape, partners), map(_dtype, partners)
+        else:
+            shapes = map(getattr, partners, repeat("shape"), repeat(_NO_VARIABLE))
+            dtypes = map(getattr, partners, repeat("dtype"), repeat(_NO_VARIABLE))
+        same_shape = map(operator.eq, map(_shape, base_vars), shapes)
+        same_dtype = map(operator.eq, map(_dtype, base_vars), dtypes)
         others = list(compress(range(count), map(operator.not_, map(operator.and_, same_shape, same_dtype))))
     renamed_, missing = records.RENAMED, records.MISSING
     missing_detail = "not in the checkpoint: it would keep its initial value"
