@@ -184,6 +184,11 @@ def test_steps_of_one_model_share_their_decoded_graph_only_while_one_is_held(ker
     # The same keys, shapes and dtypes as well (other values): the variables are shared too.
     assert second.variables is first.variables is not alone.variables
     assert second == alone
+    # Its index too differs only in checksums: read like the first one's, as a read of its own.
+    like = tf_bundle.load_index(FS, earlier)
+    index_alike = tf_bundle.load_index(FS, latest, like=like)
+    assert index_alike.table.alike is like.table
+    assert dict.items(index_alike.entries) == dict.items(tf_bundle.load_index(FS, latest).entries)
     # Nothing is kept once no checkpoint holds the graph; other bytes share nothing.
     del first, second
     gc.collect()

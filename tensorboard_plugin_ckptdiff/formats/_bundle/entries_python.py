@@ -21,15 +21,19 @@ def corrupt() -> CheckpointError:
     return CheckpointError("the index file is corrupt: an entry runs past the end of its block")
 
 
-def scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, heads: dict, errors: list) -> None:
+def scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, heads: dict, errors: list,
+               crcs_at: list) -> None:
     """Python's path: keys and entries read straight from the block in one loop, in the
     layout TensorFlow writes (one-byte entry lengths; dtype and shape first, each distinct
     pair decoded once; then shard, offset, size, crc in that order); anything else goes to
-    the general entry decoder, and a block that is not laid out as a table's raises."""
+    the general entry decoder, and a block that is not laid out as a table's raises.
+    ``crcs_at`` gets where each crc's four bytes are, for the entries read in that layout
+    (index.py reads another save of the same model from them)."""
     key = ""
     text = block.decode("latin-1")
     add_key = keys.append
     add_entry = entries.append
+    add_crc_at = crcs_at.append
     no_slices = ()
     # A block always ends with its 4-byte restart count after ``end``, so reading up to three
     # bytes past an entry (or past ``end``) stays inside it; whatever is read there is only
@@ -99,6 +103,7 @@ def scan_block(block: bytes, pos: int, end: int, keys: list, entries: list, head
                                 size, p = varint(block, p + 1, stop)
                     if p + 5 == stop and block[p] == 0x35:
                         crc = _U32(block, p + 1)[0]
+                        add_crc_at(p + 1)
                         p = stop
                 except CheckpointError:  # a varint runs past the entry: the general decoder says so
                     p = -1

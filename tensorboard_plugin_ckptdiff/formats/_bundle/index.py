@@ -13,6 +13,9 @@ fail on, every input alike (tests/test_decoder_paths.py compares them).
 from __future__ import annotations
 
 import sys
+from collections import deque
+from itertools import repeat
+from operator import add
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from tensorboard_plugin_ckptdiff.errors import CheckpointError
@@ -40,6 +43,12 @@ class Table(NamedTuple):
     # The first entry that did not decode, raised by the caller once the table's layout and
     # header are known good: a table that is broken in both ways names its layout first.
     error: Optional[CheckpointError]
+    # Per data block, what a table written alike is read from (scan's ``like``): the block,
+    # the index of its first entry, where each entry's crc bytes are; None for a block read
+    # otherwise than by Python's loop in TensorFlow's layout.
+    blocks: Tuple[Optional[Tuple[bytes, int, List[int]]], ...] = ()
+    # ``like`` when every data block was read from it (the same entries, other checksums).
+    alike: Optional["Table"] = None
 
 
 class Entries(dict):
@@ -65,9 +74,11 @@ class Entries(dict):
         return ((key, self[key]) for key in self)
 
 
-def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
+def scan(data: bytes, vectorized: Optional[bool] = None, like: Optional[Table] = None) -> Table:
     """The table in ``data``; ``vectorized`` forces the decoder on every block (None: the
-    faster one here, block by block)."""
+    faster one here, block by block). ``like``: a table read before, whose blocks are taken
+    where a block here differs from one of them only in its entries' checksums (another save
+    of the same model: the same keys, dtypes, shapes, shards, offsets and sizes)."""
     smallest = 0
     if vectorized is None:
         vectorized = "numpy" in sys.modules or len(data) >= VECTORIZE_FROM_BYTES
@@ -83,16 +94,52 @@ def scan(data: bytes, vectorized: Optional[bool] = None) -> Table:
     errors: List[CheckpointError] = []
     header = None
     first = True
-    for block in table.data_blocks(data):
+    blocks = []
+    like_blocks = like.blocks if like is not None else ()
+    data_blocks = table.data_blocks(data)
+    taken = 0  # blocks read from like's
+    for j, block in enumerate(data_blocks):
         end = table.block_limit(block)
         pos = 0
         if first and end:
             first = False
             header, pos = _header(block, end)
+        lo = len(entries)
+        if j < len(like_blocks) and like_blocks[j] is not None and _read_alike(block, like, like_blocks[j], keys, entries):
+            blocks.append(like_blocks[j])
+            taken += 1
+            continue
+        crcs_at: List[int] = []
         if decode_all is None or len(block) < smallest or \
                 not decode_all(block, pos, end, keys, entries, heads, errors):
-            entries_python.scan_block(block, pos, end, keys, entries, heads, errors)
-    return Table(header, keys, entries, errors[0] if errors else None)
+            entries_python.scan_block(block, pos, end, keys, entries, heads, errors, crcs_at)
+        # Taken as a template only when every entry's crc is where crcs_at says
+        blocks.append((block, lo, crcs_at) if len(crcs_at) == len(entries) - lo else None)
+    alike = like if taken == len(data_blocks) == len(like_blocks) and header == like.header else None
+    return Table(header, keys, entries, errors[0] if errors else None, tuple(blocks), alike)
+
+
+def _read_alike(block: bytes, like: Table, template: Tuple[bytes, int, List[int]], keys: list, entries: list) -> bool:
+    """Append the block's keys and entries from ``template`` (a block of ``like``), when the
+    two differ in nothing but their entries' crc bytes; else append nothing: False.
+
+    Equal bytes elsewhere are equal keys and fields: the template's entries were read in
+    TensorFlow's layout, with ``crcs_at`` where their crcs are, and the block's own CRC was
+    checked. C loops: a block holds thousands of entries."""
+    old, lo, crcs_at = template
+    if len(block) != len(old):
+        return False
+    at = list(map(slice, crcs_at, map(add, crcs_at, repeat(4))))
+    crcs = list(map(block.__getitem__, at))
+    merged = bytearray(old)  # the template with this block's crcs: equal to it, or not alike
+    deque(map(merged.__setitem__, at, crcs), 0)
+    if merged != block:
+        return False
+    hi = lo + len(crcs_at)
+    keys += like.keys[lo:hi]
+    dtypes, shapes, shards, offsets, sizes, _, parts = zip(*like.entries[lo:hi]) if hi > lo else ((),) * 7
+    entries += zip(dtypes, shapes, shards, offsets, sizes, map(int.from_bytes, crcs, repeat("little")), parts)
+    return True
 
 
 def _header(block: bytes, end: int) -> Tuple[Optional[bytes], int]:
