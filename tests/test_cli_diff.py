@@ -136,3 +136,46 @@ def test_snippets_name_the_target_as_it_was_given(files):
     done = subprocess.run([sys.executable, "-m", "tensorboard_plugin_ckptdiff", "diff", "user_models:wider", "tf2/ckpt"],
                           cwd=files["root"], capture_output=True, text=True)
     assert done.returncode == 1 and "'tf2/ckpt'" in done.stdout
+
+
+@pytest.mark.parametrize("columns", ["50", "132", "", "wide"])
+def test_help_is_as_wide_as_argparse_makes_it(monkeypatch, columns):
+    """The parser's formatter sizes itself without shutil (see cli._Formatter): the same
+    width as argparse's own, whatever COLUMNS says."""
+    import argparse
+
+    from tensorboard_plugin_ckptdiff import cli
+
+    monkeypatch.setenv("COLUMNS", columns)
+    assert cli._Formatter("ckptdiff")._width == argparse.HelpFormatter("ckptdiff")._width
+    help_text = cli.build_parser().format_help()
+    if columns == "50":
+        assert max(map(len, help_text.splitlines())) <= 48
+
+
+def test_main_in_a_program_holds_nothing_past_its_return(files, capsys):
+    """Only the ckptdiff process keeps what it made to its exit (cli.held): main() called
+    from a program (as here) leaves every checkpoint to be freed."""
+    import gc
+    import weakref
+
+    from tensorboard_plugin_ckptdiff import cli, records
+    from tensorboard_plugin_ckptdiff.cli import held
+
+    made = []
+    original = records.Checkpoint.__init__
+
+    def noting(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(records.Checkpoint, "__init__", noting)
+    try:
+        code = cli.main(["diff", os.path.join(files["root"], files["saved"]),
+                         os.path.join(files["root"], files["saved"])])
+    finally:
+        monkeypatch.undo()
+    assert code == 0 and "Restorable" in capsys.readouterr().out
+    gc.collect()
+    assert made and all(ref() is None for ref in made) and held._held is None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import os
 import sys
 
 from tensorboard_plugin_ckptdiff import records
+from tensorboard_plugin_ckptdiff.cli import held
 from tensorboard_plugin_ckptdiff.errors import InvalidArgument
 
 EXIT_RESTORABLE, EXIT_NOT_RESTORABLE = 0, 1
@@ -40,7 +40,10 @@ def _diff(args) -> int:
     report = remap_command.offered(api.compare(base, target, mode=args.mode),
                                    base_argument(args.base, args.architecture), args.target, target.path)
     report = diff.narrowed(report, args.kinds)
+    held.hold(base, target, report)
     if args.json:
+        import json  # here: the text a person reads does not pay for it
+
         print(json.dumps(report.to_json(), indent=1))
     else:
         print(text.report_text(report, matches=args.all))
