@@ -235,7 +235,8 @@ class ObjectGraph:
                     if path in cached or not name or "/" in name:
                         continue
                     cached[path] = child
-                    if child not in seen and 0 <= child < count:
+                    # A leaf (most nodes: the variables) has nothing to walk: never queued.
+                    if 0 <= child < count and nodes[child].children and child not in seen:
                         seen.add(child)
                         queue.append((child, path))
             self._walks[start] = cached

@@ -7,7 +7,6 @@ fetched: ``open()`` returns a seekable file whose reads become byte-range reques
 
 from __future__ import annotations
 
-import datetime
 import errno
 import os
 import posixpath
@@ -198,6 +197,8 @@ def _stat_of(info) -> Stat:
     GCS says updated (ISO text), others mtime."""
     mtime = info.get("mtime") or info.get("LastModified") or info.get("updated") or 0
     if isinstance(mtime, str):
+        import datetime  # here: only an object store's listing (fsspec has it loaded already)
+
         try:
             mtime = datetime.datetime.fromisoformat(mtime.replace("Z", "+00:00"))
         except ValueError:

@@ -79,12 +79,12 @@ def snippet(report: Report, base_argument: Optional[Sequence[str]], target_argum
     target = report.target
     if base_argument is None or not isinstance(target, records.Checkpoint) or target.status != records.OK:
         return None
+    if not may_help(report):
+        return None  # nothing a remap changes: no plan is made, no writer imported
     try:
         remapping.writer_for(target.format)
     except InvalidArgument:
         return None
-    if not may_help(report):
-        return None  # nothing a remap changes: no plan is made
     before = {e.base.key for e in report.entries if e.base is not None and e.restored}
     for drop in (False, True) if report.summary["unexpected"] else (False,):
         plan = remap_plan.plan(report, drop_unexpected=drop)
