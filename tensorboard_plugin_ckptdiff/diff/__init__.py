@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Iterable, List, Union
+from typing import TYPE_CHECKING, Iterable, List, Union
 
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.diff import fix, pairing, renamed, restored, rows, verdict
+from tensorboard_plugin_ckptdiff.diff import fix, pairing, restored, rows, verdict
 from tensorboard_plugin_ckptdiff.diff.report import Report
+
+if TYPE_CHECKING:  # the rename search is imported when a diff has something to search
+    from tensorboard_plugin_ckptdiff.diff import renamed
 
 _ORDERED_FORMATS = (records.KERAS_WEIGHTS_H5, records.KERAS_ARCHIVE, records.KERAS_LEGACY_H5)
 
@@ -45,6 +48,8 @@ def _compare(base, target, mode) -> Report:
     paired = pairing.pair(base, target, mode)
     renames: List[renamed.Rename] = []
     if paired.mode in (pairing.NAME, pairing.OBJECT_PATH, pairing.TRANSFORMERS) and paired.missing and paired.unexpected:
+        from tensorboard_plugin_ckptdiff.diff import renamed  # here: most diffs have nothing to search
+
         renames = renamed.find(paired.missing, paired.unexpected, paired.base_paths_in_order,
                                paired.target_paths_in_order, _keeps_order(base) and _keeps_order(target),
                                paired.base_path, paired.target_path)

@@ -12,14 +12,16 @@ from __future__ import annotations
 import collections
 import operator
 from itertools import compress, repeat
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff.diff import casting
 from tensorboard_plugin_ckptdiff import records
 from tensorboard_plugin_ckptdiff.diff.pairing import (
     KERAS3, KERAS_LEGACY, TF1_SAVER, TF2_CHECKPOINT, TRANSFORMERS_H5, TRANSFORMERS_SAFETENSORS, Pairing)
 from tensorboard_plugin_ckptdiff.diff import rows
-from tensorboard_plugin_ckptdiff.diff.renamed import Rename
+
+if TYPE_CHECKING:  # the rename search is imported when a diff has something to search
+    from tensorboard_plugin_ckptdiff.diff.renamed import Rename
 
 _MAX_LISTED = 200  # beyond this, a snippet would be a wall of names: it says how to build the map
 

@@ -9,11 +9,14 @@ import collections.abc
 import dataclasses
 import operator
 from itertools import compress, repeat
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from tensorboard_plugin_ckptdiff import records
-from tensorboard_plugin_ckptdiff.diff import casting, pairing, renamed, restored, verdict
+from tensorboard_plugin_ckptdiff.diff import casting, pairing, restored, verdict
 from tensorboard_plugin_ckptdiff.records import shape_text
+
+if TYPE_CHECKING:  # the rename search is imported when a diff has something to search
+    from tensorboard_plugin_ckptdiff.diff import renamed
 
 
 def restored_keys(base, target, mode: str = "auto") -> Tuple[str, ...]:
