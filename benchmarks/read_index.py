@@ -8,6 +8,11 @@ Then whole processes, each against a one-line TensorFlow script that prints the 
 saves of one model, then two models whose object graphs differ (other full names).
 Goals: in-process at least on par (aim 1.5x faster); whole-process at least 10x faster.
 
+Whole processes run as a user runs them: the package installed as pip installs it from its
+wheel, into a throwaway environment that sees this one's dependencies (TensorFlow too), and
+both sides start that environment's Python. A development checkout's editable install adds an
+import hook to every Python start there (both sides alike, ~15 ms: printed with the figures).
+
     .venv/bin/python benchmarks/read_index.py [--dir DIR] [--runs N]
 """
 
@@ -16,6 +21,7 @@ import os
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 
@@ -73,14 +79,15 @@ def main():
     print(f"in-process  ckptdiff read: {a * 1000:7.1f} ms   TF reader: {b * 1000:7.1f} ms   "
           f"TF/ours = {b / a:.2f}x (goal >= 1.0, aim 1.5)")
 
-    other = os.path.join(directory, "other")
+    other = os.path.join(directory, "later")
     if not os.path.exists(os.path.join(other, "many.index")):
         from makers import bundles
 
-        print("writing a second 20,000-variable checkpoint...", flush=True)
-        bundles.many_variables_checkpoint(other, 20000)
-    # Two saves of one model write the same object graph, and a read shares the graph the first
-    # one decoded (tf_bundle.named_graph); the same variables under other full names write
+        print("writing a later save of that 20,000-variable model (other values)...", flush=True)
+        bundles.many_variables_checkpoint(other, 20000, step=1.0)
+    # Two saves of one model write the same object graph and the same index but for its
+    # checksums, and a read shares what the first one made of them (tf_bundle.named_graph,
+    # named_variables, index.scan's like); the same variables under other full names write
     # another graph: the diff of two checkpoints of different models, where nothing is shared.
     renamed = os.path.join(directory, "renamed")
     if not os.path.exists(os.path.join(renamed, "many.index")):
@@ -88,7 +95,7 @@ def main():
 
         print("writing a 20,000-variable checkpoint with another object graph...", flush=True)
         bundles.many_variables_checkpoint(renamed, 20000, name="w")
-    whole_processes(prefix, os.path.join(other, "many"), os.path.join(renamed, "many"), max(3, args.runs // 2))
+    whole_processes(prefix, os.path.join(other, "many"), os.path.join(renamed, "many"), args.runs)
 
 
 # Each TensorFlow script prints what the ckptdiff command beside it tells.
@@ -100,18 +107,46 @@ _TF_DIFF = ("import sys, tensorflow as tf; a, b = (tf.train.load_checkpoint(p) f
             "print(sorted(set(sa) ^ set(sb)), [k for k in sa if k in sb and (sa[k] != sb[k] or da[k] != db[k])])")
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def installed(directory: str) -> str:
+    """A throwaway environment in ``directory`` with the package installed from its wheel (no
+    editable hook) over this environment's dependencies; its Python's path."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", directory], check=True)
+    python = os.path.join(directory, "bin", "python")
+    theirs = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    ours = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    with open(os.path.join(theirs, "_dependencies.pth"), "w") as f:
+        f.write("\n".join(sorted(ours)) + "\n")  # paths only: this environment's .pth files stay its own
+    subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--disable-pip-version-check", REPO], check=True)
+    return python
+
+
 def whole_processes(prefix, other, renamed, runs):
     """Each command and its TensorFlow script as whole processes, in turn, median of ``runs``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     # An installed package has its bytecode: let the first run write it (a shell that sets
     # PYTHONDONTWRITEBYTECODE would otherwise have every run compile the package anew).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    ckptdiff = [os.path.join(os.path.dirname(sys.executable), "ckptdiff")]
+    with tempfile.TemporaryDirectory(prefix="ckptdiff_installed_") as directory:
+        python = installed(directory)
+        starts = [statistics.median(_timed(lambda: subprocess.run([exe, "-c", "pass"], env=env)) for _ in range(9))
+                  for exe in (python, sys.executable)]
+        print(f"process     Python start: {starts[0] * 1000:.1f} ms installed, {starts[1] * 1000:.1f} ms in this "
+              "(editable) environment; both sides below start the installed one", flush=True)
+        _compare_processes(python, prefix, other, renamed, runs, env)
+
+
+def _compare_processes(python, prefix, other, renamed, runs, env):
+    ckptdiff = [os.path.join(os.path.dirname(python), "ckptdiff")]
     pairs = (
-        ("ckptdiff ls --json", [*ckptdiff, "ls", "--json", prefix], [sys.executable, "-c", _TF_LS, prefix]),
-        ("ckptdiff ls", [*ckptdiff, "ls", prefix], [sys.executable, "-c", _TF_LS, prefix]),
-        ("ckptdiff diff", [*ckptdiff, "diff", prefix, other], [sys.executable, "-c", _TF_DIFF, prefix, other]),
-        ("  graphs differ", [*ckptdiff, "diff", prefix, renamed], [sys.executable, "-c", _TF_DIFF, prefix, renamed]),
+        ("ckptdiff ls --json", [*ckptdiff, "ls", "--json", prefix], [python, "-c", _TF_LS, prefix]),
+        ("ckptdiff ls", [*ckptdiff, "ls", prefix], [python, "-c", _TF_LS, prefix]),
+        ("ckptdiff diff", [*ckptdiff, "diff", prefix, other], [python, "-c", _TF_DIFF, prefix, other]),
+        ("  graphs differ", [*ckptdiff, "diff", prefix, renamed], [python, "-c", _TF_DIFF, prefix, renamed]),
     )
     for name, ours, theirs in pairs:
         subprocess.run(ours, stdout=subprocess.DEVNULL, env=env)  # warm-up, not counted

@@ -171,13 +171,13 @@ def all_dtypes_bundle(directory: str) -> str:
     return prefix
 
 
-def many_variables_checkpoint(directory: str, count: int = 20000, name: str = "v") -> str:
+def many_variables_checkpoint(directory: str, count: int = 20000, name: str = "v", step: float = 0.0) -> str:
     """A TF2 object-based checkpoint of a module holding ``count`` small variables, named
     ``{name}{i}``: another ``name`` writes another object graph (its full names) over the same
-    object paths, keys, shapes and dtypes."""
+    object paths, keys, shapes and dtypes; another ``step`` other values (a later save)."""
     tf = _tf()
     module = tf.Module()
-    module.layers = [tf.Variable(tf.fill((i % 7 + 1, 3), float(i)), name=f"{name}{i}") for i in range(count)]
+    module.layers = [tf.Variable(tf.fill((i % 7 + 1, 3), float(i) + step), name=f"{name}{i}") for i in range(count)]
     return tf.train.Checkpoint(model=module).write(os.path.join(directory, "many"))
 
 
