@@ -24,6 +24,9 @@ def test_ls_json_is_json_dumps_indent_1_for_every_kind_of_field():
     checkpoint = records.Checkpoint(id="r/c", path="r/c", format=records.TF_BUNDLE, run="r", step=3,
                                     wall_time=1700000000.123456, size_bytes=5, variables=variables)
     assert json_listing.ls_json(checkpoint) == _reference(checkpoint)
+    for one in variables:  # a single row has no row before or after it
+        alone = records.Checkpoint(id="o", path="o", format=records.TF_BUNDLE, variables=(one,))
+        assert json_listing.ls_json(alone) == _reference(alone)
     empty = records.Checkpoint(id="e", path="e", format=records.SAFETENSORS, status=records.ERROR,
                                error="not a \"file\"")
     assert json_listing.ls_json(empty) == _reference(empty)
