@@ -23,8 +23,9 @@ class _Formatter(argparse.HelpFormatter):
     check its metavar), and argparse's imports shutil to size it (with zlib, bz2 and lzma:
     ~2.4 ms of every command). The width is found as shutil finds it."""
 
-    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None, **more):
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width,
+                         **more)  # (newer Pythons pass more, e.g. color)
 
 
 def _columns() -> int:

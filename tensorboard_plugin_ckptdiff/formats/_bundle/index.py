@@ -127,7 +127,8 @@ def _read_alike(block: bytes, like: Table, template: Tuple[bytes, int, List[int]
     TensorFlow's layout, with ``crcs_at`` where their crcs are, and the block's own CRC was
     checked. C loops: a block holds thousands of entries."""
     old, lo, crcs_at = template
-    if len(block) != len(old):
+    first = crcs_at[0] if crcs_at else len(old)
+    if len(block) != len(old) or block[:first] != old[:first]:  # another model's: told at once
         return False
     at = list(map(slice, crcs_at, map(add, crcs_at, repeat(4))))
     crcs = list(map(block.__getitem__, at))
