@@ -6,7 +6,6 @@ tab must show what the API says, for every seed case of demo_logs/.
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.error
@@ -45,7 +44,6 @@ def logdir(tmp_path_factory):
     return root
 
 
-_free_port = servers.free_port
 _get = servers.get_json
 
 
@@ -582,12 +580,10 @@ run_main()
 
 
 def test_the_tab_says_it_is_still_looking_and_fills_in_when_the_scan_ends(browser, logdir, tmp_path):
-    port = _free_port()
     release = tmp_path / "release-the-walk"
-    process = subprocess.Popen(
-        [sys.executable, "-c", _HELD_FIRST_SCAN, str(release), "--logdir", logdir, "--host", "127.0.0.1",
-         "--port", str(port), "--reload_interval", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, port = servers.start_listening(
+        lambda port: [sys.executable, "-c", _HELD_FIRST_SCAN, str(release), "--logdir", logdir, "--host", "127.0.0.1",
+                      "--port", str(port), "--reload_interval", "0"])
     base = f"http://127.0.0.1:{port}/"
     tab = Tab(browser, base)
     try:

@@ -10,7 +10,6 @@ environment variable (botocore's own setting; FSSPEC_S3_ENDPOINT_URL works too).
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from makers import logdirs
+from makers import logdirs, servers
 
 BIG = (1024, 2048)  # 8 MiB of float32: far more than the metadata and the read-ahead block
 
@@ -58,11 +57,8 @@ def s3(tmp_path_factory):
     _write_checkpoints(local)
     # moto_server in its own process: an in-process server thread competes for the GIL
     # with h5py's callbacks into the fsspec file, and connections then stall.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
-                               "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = servers.start_listening(
+        lambda port: [os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1", "-p", str(port)])
     endpoint = f"http://127.0.0.1:{port}"
     _wait_for(endpoint, server)
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL",

@@ -2,7 +2,6 @@
 person sees of it: which rows are on screen, where a control ends, what the console said."""
 
 import os
-import subprocess
 import sys
 import urllib.parse
 
@@ -23,12 +22,12 @@ def launch(playwright):
 
 def start_tensorboard(logdir: str, *flags: str, prefix: str = "", reload_interval: int = 2, env=None):
     """(process, base URL) of a real `tensorboard` on a free loopback port."""
-    port = servers.free_port()
-    command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
-               "--host", "127.0.0.1", "--port", str(port), "--reload_interval", str(reload_interval), *flags]
-    if prefix:
-        command += ["--path_prefix", prefix]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    def command(port):
+        return [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
+                "--host", "127.0.0.1", "--port", str(port), "--reload_interval", str(reload_interval), *flags,
+                *(["--path_prefix", prefix] if prefix else [])]
+
+    process, port = servers.start_listening(command, env=env)
     return process, f"http://127.0.0.1:{port}{prefix}/"
 
 

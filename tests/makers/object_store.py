@@ -13,7 +13,6 @@ import dataclasses
 import http.client
 import http.server
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -30,11 +29,10 @@ class MotoServer:
     """moto_server on a free loopback port; ``endpoint`` is its URL."""
 
     def __init__(self, seconds: float = 60):
-        port = servers.free_port()
+        self.process, port = servers.start_listening(
+            lambda port: [os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            seconds=seconds)
         self.endpoint = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"),
-                                         "-H", "127.0.0.1", "-p", str(port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and self.process.poll() is None:
             try:

@@ -70,16 +70,15 @@ class TensorBoard:
     """`tensorboard --logdir LOGDIR` on a free loopback port, until stop()."""
 
     def __init__(self, logdir: str, *flags: str):
-        import socket
+        from makers import servers
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        def command(port):
+            return [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
+                    "--host", "127.0.0.1", "--port", str(port), *flags]
+
+        self.process, self.port = servers.start_listening(
+            command, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""))
         self.base = f"http://127.0.0.1:{self.port}/data/plugin/ckptdiff/"
-        command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
-                   "--host", "127.0.0.1", "--port", str(self.port), *flags]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""))
 
     def runs(self, timeout: float = 120.0) -> dict:
         """The /runs body once the plugin has listed and read every checkpoint."""
