@@ -148,7 +148,9 @@ class _PeerProcesses:
             return None
         for line in lines:
             fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+            # An established socket with an owner: a closed connection that left the same port
+            # in TIME_WAIT (inode 0, listed first at times) is no one's.
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01" and fields[9] != "0":
                 return fields[9]
         return None
 
