@@ -15,10 +15,11 @@ from typing import BinaryIO, List, NamedTuple, Optional
 
 # Requests in flight at once to one remote logdir (the prefetcher's bound, logdir/prefetch.py).
 # S3 and GCS serve thousands per prefix per second; the bound keeps a huge logdir from opening
-# a socket per object. At 50 ms a request, 16 kept ~11 in flight on average and 32 ~15
-# (benchmarks/remote.py: the first pass 9.8 -> 9.0-9.3 s); 64 gained nothing more there,
-# where the store and its proxy share the CPU with TensorBoard.
-REMOTE_REQUESTS = int(os.environ.get("CKPTDIFF_REMOTE_REQUESTS") or 32)
+# a socket per object. Tried at 32 (benchmarks/remote.py, 50 ms a request, alternated runs):
+# the first pass came 0.5-0.8 s sooner on a quiet machine and no sooner on a busy one, while a
+# click's cold /diff during it took 1.2-1.7 s against 0.4-0.8 s: the prefetch's extra work
+# is CPU the click waits for. 16 it stays; the variable is there for a store far away.
+REMOTE_REQUESTS = int(os.environ.get("CKPTDIFF_REMOTE_REQUESTS") or 16)
 # Connections s3fs may keep open: botocore's default pool is 10, below REMOTE_REQUESTS, so
 # requests past the tenth would queue for a connection while the store sits idle. Room for
 # the prefetcher's bound and the requests a user's click makes beside it.

@@ -243,7 +243,7 @@ def test_remote_bad_files_are_errors_and_the_good_ones_are_read(s3):
 
 
 def test_s3fs_keeps_as_many_connections_as_requests_go_out_at_once(s3):
-    """botocore's pool holds 10 connections; the prefetcher sends up to REMOTE_REQUESTS (32) at
+    """botocore's pool holds 10 connections; the prefetcher sends up to REMOTE_REQUESTS (16) at
     once, and requests past the tenth would wait for a connection with the store idle."""
     from tensorboard_plugin_ckptdiff import storage
 
