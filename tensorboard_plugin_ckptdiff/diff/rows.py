@@ -196,7 +196,7 @@ def entries_of(paired: pairing.Pairing, renames: Sequence[renamed.Rename]) -> Ro
     if every_row:
         others = range(count)
     else:  # plain matches (a partner of the same shape and dtype) stay columns: found in C loops
-        if all(map(operator.is_not, partners, repeat(None))):  # each has one: read as the base's are
+        if not paired.missing:  # each base variable has a partner: read as the base's are
             shapes, dtypes = map(_shape, partners), map(_dtype, partners)
         else:
             shapes = map(getattr, partners, repeat("shape"), repeat(_NO_VARIABLE))

@@ -143,7 +143,8 @@ def _size(item: _Stored) -> int:
 def planned(fs, target: records.Checkpoint, layout: Layout, out: str) -> records.Checkpoint:
     """The output's metadata, as the reader will read it (without writing or reading values)."""
     keys, entries, slices = _new_entries(layout)
-    bundle = layout.bundle._replace(keys=keys, entries=entries, slices=slices, shard_sizes={})
+    # table=None: these entries were planned, not read (the target's table would not describe them)
+    bundle = layout.bundle._replace(keys=keys, entries=entries, slices=slices, shard_sizes={}, table=None)
     # Read as the reader reads it: a plan that leaves the graph as it was shares the target's.
     graph, namings = tf_bundle.named_graph(layout.graph) if layout.graph is not None else (None, None)
     return records.Checkpoint(
