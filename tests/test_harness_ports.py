@@ -13,7 +13,7 @@ def _http_server(port):
     return [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
 
 
-def test_a_port_taken_before_the_server_binds_it_is_left_for_another(monkeypatch, tmp_path):
+def test_a_port_taken_before_the_server_binds_it_is_left_for_another(monkeypatch):
     taken = socket.socket()  # bound, not listening: as an outgoing connection holds its port
     taken.bind(("127.0.0.1", 0))
     chosen = [taken.getsockname()[1]]
