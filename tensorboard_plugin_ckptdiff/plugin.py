@@ -251,6 +251,8 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
                 # the first pass over the logdir, or the verification of what it found, is
                 # still under way: ask again
                 "scanning": snapshot.scanning,
+                # when scanning last turned false (seconds since the epoch), else null
+                "scanned_wall_time": snapshot.scanned_wall_time,
                 # directories the walk could not open: their checkpoints are missing from the list
                 "unreadable_dirs": [{"path": path, "error": why} for path, why in snapshot.listing.unreadable_dirs],
                 "modes": list(records.MODES),  # what /diff accepts as mode, "auto" first
@@ -403,8 +405,9 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
         table = {run: (discovery.oldest_first(checkpoints_by_run.get(run, ())), discovery.oldest_first(by_run.get(run, ())))
                  for run in sorted(set(listing.runs) | set(by_run))}
         groups = runs_overview.groups([run for run, found in event_architectures.items() if found], table)
-        snapshot = _Snapshot(listing, self._catalog.scanning(listing), tuple(checkpoints), table, groups,
-                             runs_overview.rows(table, groups))
+        scanning = self._catalog.scanning(listing)
+        snapshot = _Snapshot(listing, scanning, None if scanning else self._catalog.verified_at(),
+                             tuple(checkpoints), table, groups, runs_overview.rows(table, groups))
         return self._snapshots.put(experiment, (version, event_architectures), snapshot)
 
     def _verdict_key(self, side):
@@ -543,6 +546,7 @@ class CheckpointDiffPlugin(base_plugin.TBPlugin):
 class _Snapshot:
     listing: catalog.Listing
     scanning: bool
+    scanned_wall_time: Optional[float]
     checkpoints: Tuple[records.Checkpoint, ...]
     table: Dict[str, tuple]  # run -> (checkpoints, architectures), oldest first, by run name
     groups: Dict[str, str]  # run -> the overview row it belongs to

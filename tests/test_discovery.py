@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 
 import pytest
 from tensorboard.backend.event_processing import data_ingester
@@ -155,6 +156,29 @@ def test_refresh_lists_a_checkpoint_written_after_the_first_scan(tmp_path, bundl
     place(bundle, tmp_path, "ckpt-7")
     cat.refresh()
     assert [c.id for c in cat.records(cat.listing())] == ["ckpt-7"]
+
+
+def test_verified_at_is_when_the_last_checkpoint_left_to_verify_was_read(tmp_path, bundle, monkeypatch):
+    """What /runs says as ``scanned_wall_time``: None until the first pass is over and while a
+    checkpoint is left to verify, then the wall time the last one was read (not a later pass's)."""
+    place(bundle, tmp_path, "ckpt-7")
+    cat = catalog.Catalog([discovery.Root(str(tmp_path))], reload_interval=0)
+    assert cat.verified_at() is None  # no pass yet
+    verify = catalog.Catalog.verify
+    monkeypatch.setattr(catalog.Catalog, "verify", lambda self, listing: None)  # the walk only
+    cat.refresh()
+    assert cat.scanning(cat.listing()) and cat.verified_at() is None
+    before = time.time()
+    verify(cat, cat.listing())
+    first = cat.verified_at()
+    assert not cat.scanning(cat.listing()) and before <= first <= time.time()
+    cat.refresh()  # nothing new: the pass changes nothing
+    assert cat.verified_at() == first
+    place(bundle, tmp_path, "ckpt-8")
+    cat.refresh()
+    assert cat.scanning(cat.listing()) and cat.verified_at() is None
+    verify(cat, cat.listing())
+    assert not cat.scanning(cat.listing()) and cat.verified_at() > first
 
 
 def test_unchanged_checkpoints_are_not_sniffed_again(tmp_path, bundle, monkeypatch):

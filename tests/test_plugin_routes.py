@@ -136,12 +136,16 @@ def test_runs_says_scanning_until_the_first_pass_over_the_logdir_is_done(tmp_pat
     client = Client(logdirs.tensorboard_app("--logdir", str(tmp_path)))
     status, body = get(client, "runs")
     assert status == 200 and body["scanning"] is True and body["runs"] == []
+    assert body["scanned_wall_time"] is None
+    released = time.time()
     gate.set()
     deadline = time.monotonic() + 120
     while body["scanning"] and time.monotonic() < deadline:
         time.sleep(0.05)
         body = get(client, "runs")[1]
     assert body["scanning"] is False
+    # When it ended, by the server's clock: after the walk was let go, before this answer.
+    assert released <= body["scanned_wall_time"] <= time.time()
     assert [c["path"] for run in body["runs"] for c in run["checkpoints"]] == ["run/model.safetensors"]
 
 

@@ -28,6 +28,11 @@ def test_remote_benchmark_short_counts(tmp_path):
     assert set(figures["formats"]) == {"tf_bundle", "keras_weights_h5", "keras_archive", "keras_legacy_h5",
                                        "safetensors"}
 
+    # The pass ends by the server's clock (/runs' scanned_wall_time), before the poll that saw it.
+    marks = figures["marks"]
+    seen = next(v for k, v in marks.items() if k.startswith("seen by a poll"))
+    assert marks["every checkpoint listed"] <= seen and 0 < marks["first complete /runs"] <= seen, marks
+
     first = figures["first pass"]
     assert first["per_checkpoint"] <= 3, first["per_format"]
     assert first["objects_fetched_more_than_once"] == 0

@@ -84,6 +84,10 @@ class Catalog:
         self._requests_reading = 0
         self._requests_done = threading.Condition()
         self._in_pass = threading.local()
+        # The published listing's checkpoints still to verify, and the wall time at which the
+        # last of them was (None while any is left): when /runs first says scanning is over.
+        self._unverified_keys: set = set()
+        self._verified_at: Optional[float] = None
 
     # ------------------------------------------------------------ background refresh
 
@@ -159,6 +163,7 @@ class Catalog:
             self._sniff_cache = sniff_cache
             live = set(sniff_cache)
             self._summaries = {k: v for k, v in self._summaries.items() if k in live}
+            self._count_unverified()
             if changed:
                 self._version += 1
         self._scanned.set()
@@ -238,6 +243,7 @@ class Catalog:
             due = {k: v for k, v in due.items() if self._listing.sniffed.get(k, v) != v}
             if due:
                 self._listing = dataclasses.replace(self._listing, sniffed={**self._listing.sniffed, **due})
+                self._count_unverified()
                 self._version += 1
 
     def unverified(self, listing: Listing) -> List[discovery.Found]:
@@ -250,6 +256,22 @@ class Catalog:
     def scanning(self, listing: Listing) -> bool:
         """True until the first walk has ended and every checkpoint it found was verified."""
         return not listing.complete or bool(self.unverified(listing))
+
+    def verified_at(self) -> Optional[float]:
+        """The wall time at which every checkpoint of the published listing had been verified
+        (None while one is left, or before the first walk has ended)."""
+        with self._lock:
+            return self._verified_at if self._listing.complete else None
+
+    def _count_unverified(self) -> None:
+        """After the published listing changed (under the lock): what is left to verify."""
+        left = {(f.path, f.signature) for f in self._listing.found
+                if (f.path, f.signature) not in self._summaries and self._listing.sniffed[f.id].status == records.OK}
+        if left:
+            self._verified_at = None
+        elif self._unverified_keys or self._verified_at is None:
+            self._verified_at = time.time()
+        self._unverified_keys = left
 
     def _without_server_paths(self, found: discovery.Found, checkpoint: records.Checkpoint) -> records.Checkpoint:
         """A reader's message may name the file it opened by its server path (an OSError's
@@ -349,6 +371,10 @@ class Catalog:
                     if self._summaries.get(key) != summary:
                         self._summaries[key] = summary
                         self._version += 1
+                    if key in self._unverified_keys:
+                        self._unverified_keys.discard(key)
+                        if not self._unverified_keys:
+                            self._verified_at = time.time()
                     self._key_locks.pop(key, None)
         return cached
 
