@@ -249,9 +249,7 @@ class Catalog:
     def unverified(self, listing: Listing) -> List[discovery.Found]:
         """Checkpoints the sniff found plausible whose metadata has not been read yet."""
         with self._lock:
-            summaries = self._summaries
-            return [f for f in listing.found
-                    if (f.path, f.signature) not in summaries and listing.sniffed[f.id].status == records.OK]
+            return _unread(listing, self._summaries)
 
     def scanning(self, listing: Listing) -> bool:
         """True until the first walk has ended and every checkpoint it found was verified."""
@@ -265,8 +263,7 @@ class Catalog:
 
     def _count_unverified(self) -> None:
         """After the published listing changed (under the lock): what is left to verify."""
-        left = {(f.path, f.signature) for f in self._listing.found
-                if (f.path, f.signature) not in self._summaries and self._listing.sniffed[f.id].status == records.OK}
+        left = {(f.path, f.signature) for f in _unread(self._listing, self._summaries)}
         if left:
             self._verified_at = None
         elif self._unverified_keys or self._verified_at is None:
@@ -425,6 +422,12 @@ class Catalog:
             return fs
         future = self._fetcher.started(found) or self._on_demand.start(fs, found)
         return future.result()
+
+
+def _unread(listing: Listing, summaries) -> List[discovery.Found]:
+    """The checkpoints of ``listing`` the sniff found plausible and no full read has summed up."""
+    return [f for f in listing.found
+            if (f.path, f.signature) not in summaries and listing.sniffed[f.id].status == records.OK]
 
 
 def _summary(checkpoint: records.Checkpoint) -> records.Checkpoint:
