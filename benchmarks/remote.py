@@ -59,8 +59,9 @@ from makers import format_mix, object_store, servers  # noqa: E402
 API = "data/plugin/ckptdiff/"
 BUCKET, PREFIX = "bench", "logdir"
 GOAL_SECONDS, GOAL_PER_CHECKPOINT, GOAL_PER_LISTING = 10.0, 3.0, 1.0
-# Seconds between two questions to /overview (and /runs, after the first pass): the questions
-# the tab asks, more often, so that those figures are timed to a quarter second.
+# Seconds between two questions to /overview, and to /runs until the first pass has listed
+# every checkpoint and after that pass: the questions the tab asks, more often, so that those
+# figures are timed to a quarter second.
 POLL = 0.25
 # During the first pass /runs is asked as often as the tab asks it (RESCAN_MS): asking 8x as
 # often cost TensorBoard CPU the tab does not (the pass came ~0.6-1 s later in alternated
