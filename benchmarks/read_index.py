@@ -6,7 +6,9 @@ Then whole processes, each against a one-line TensorFlow script that prints the 
 `ckptdiff ls --json PREFIX`, `ckptdiff ls PREFIX` (vs the shape and dtype maps), and
 `ckptdiff diff A B` of two 20,000-variable checkpoints (vs both readers' maps compared): two
 saves of one model, then two models whose object graphs differ (other full names).
-Goals: in-process at least on par (aim 1.5x faster); whole-process at least 10x faster.
+Goals (issue 15): whole processes at least 10x faster for `ls --json`, `ls` and the diff of two
+saves of one model. Reported beside them, no goal: the diff of two models' graphs, and the
+in-process read against TensorFlow's C++ reader (the issue keeps that ratio as a figure).
 
 Whole processes run as a user runs them: the package installed as pip installs it from its
 wheel, into a throwaway environment that sees this one's dependencies (TensorFlow too), and
@@ -77,7 +79,7 @@ def main():
         tf_t.append(_timed(theirs))
     a, b = statistics.median(ours_t), statistics.median(tf_t)
     print(f"in-process  ckptdiff read: {a * 1000:7.1f} ms   TF reader: {b * 1000:7.1f} ms   "
-          f"TF/ours = {b / a:.2f}x (goal >= 1.0, aim 1.5)")
+          f"TF/ours = {b / a:.2f}x (reported, no goal)")
 
     other = os.path.join(directory, "later")
     if not os.path.exists(os.path.join(other, "many.index")):
@@ -142,13 +144,17 @@ def whole_processes(prefix, other, renamed, runs):
 
 def _compare_processes(python, prefix, other, renamed, runs, env):
     ckptdiff = [os.path.join(os.path.dirname(python), "ckptdiff")]
+    # (what, our command, the TensorFlow script, the goal printed beside the ratio). Issue 15's
+    # diff is a save and a later save of one model; two models' graphs are shown beside it.
+    ten = "goal >= 10"
     pairs = (
-        ("ckptdiff ls --json", [*ckptdiff, "ls", "--json", prefix], [python, "-c", _TF_LS, prefix]),
-        ("ckptdiff ls", [*ckptdiff, "ls", prefix], [python, "-c", _TF_LS, prefix]),
-        ("ckptdiff diff", [*ckptdiff, "diff", prefix, other], [python, "-c", _TF_DIFF, prefix, other]),
-        ("  graphs differ", [*ckptdiff, "diff", prefix, renamed], [python, "-c", _TF_DIFF, prefix, renamed]),
+        ("ckptdiff ls --json", [*ckptdiff, "ls", "--json", prefix], [python, "-c", _TF_LS, prefix], ten),
+        ("ckptdiff ls", [*ckptdiff, "ls", prefix], [python, "-c", _TF_LS, prefix], ten),
+        ("ckptdiff diff", [*ckptdiff, "diff", prefix, other], [python, "-c", _TF_DIFF, prefix, other], ten),
+        ("  graphs differ", [*ckptdiff, "diff", prefix, renamed], [python, "-c", _TF_DIFF, prefix, renamed],
+         "reported, no goal"),
     )
-    for name, ours, theirs in pairs:
+    for name, ours, theirs, goal in pairs:
         subprocess.run(ours, stdout=subprocess.DEVNULL, env=env)  # warm-up, not counted
         ours_t, tf_t = [], []
         for _ in range(runs):
@@ -158,7 +164,7 @@ def _compare_processes(python, prefix, other, renamed, runs, env):
                                                       stderr=subprocess.DEVNULL, env=env, check=True)))
         a, b = statistics.median(ours_t), statistics.median(tf_t)
         print(f"process     {name + ':':20s} {a * 1000:7.1f} ms ({min(ours_t) * 1000:.0f}-{max(ours_t) * 1000:.0f})   "
-              f"TF script: {b * 1000:7.1f} ms   TF/ours = {b / a:.2f}x (goal >= 10)", flush=True)
+              f"TF script: {b * 1000:7.1f} ms   TF/ours = {b / a:.2f}x ({goal})", flush=True)
 
 if __name__ == "__main__":
     main()
