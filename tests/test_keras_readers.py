@@ -258,6 +258,20 @@ def test_hdf5_variety_lists_exactly_the_datasets_h5py_finds(variety, name):
     assert listed(formats.read(variety[name])) == h5_datasets(variety[name])
 
 
+@pytest.mark.parametrize("name", ("earliest", "latest", "userblock"))
+def test_hdf5_variety_sizes_are_what_h5py_stores(variety, name):
+    # A size is its elements times the stored width (bfloat16: 2 bytes), and none for strings,
+    # whose width is not their size; hdf5.facts names each dtype once for all three fields.
+    expected = {}
+    with h5py.File(variety[name], "r") as f:
+        f.visititems(lambda key, ds: expected.__setitem__(
+            key, None if _h5_dtype(ds) == "string" else ds.size * ds.dtype.itemsize)
+            if isinstance(ds, h5py.Dataset) else None)
+    sizes = {v.key: v.size_bytes for v in formats.read(variety[name]).variables}
+    assert sizes == expected
+    assert any(size is None for size in sizes.values()) and any(size for size in sizes.values())
+
+
 @pytest.mark.parametrize("name", ("earliest", "userblock"))
 def test_hdf5_variety_values_equal_h5py(variety, name):
     checkpoint = formats.read(variety[name])

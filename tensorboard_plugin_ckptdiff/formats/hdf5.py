@@ -119,15 +119,23 @@ class Window:
     def tell(self):
         return self._pos
 
+    # seek and read run thousands of times per file (a read per structure pyfive decodes):
+    # plain comparisons here, no builtin call or tuple per call.
     def seek(self, pos, whence=0):
-        base = (0, self._pos, self._length)[whence]
-        self._pos = max(0, base + pos)
+        if whence == 1:
+            pos += self._pos
+        elif whence == 2:
+            pos += self._length
+        elif whence:
+            raise ValueError(f"invalid whence ({whence})")
+        self._pos = pos if pos > 0 else 0
         return self._pos
 
     def read(self, n=-1):
-        if n is None or n < 0:
-            n = self._length - self._pos
-        n = max(0, min(n, self._length - self._pos))
+        pos = self._pos
+        left = self._length - pos
+        if n is None or n < 0 or n > left:
+            n = left if left > 0 else 0
         self._calls_left -= 1
         self._bytes_left -= n
         if self._calls_left < 0 or self._bytes_left < 0:
@@ -135,9 +143,10 @@ class Window:
                 "the HDF5 structures point back into themselves (far more reads than the file's size explains)")
         if n == 0:
             return b""
-        self._raw.seek(self._offset + self._pos)
-        data = self._raw.read(n)
-        self._pos += len(data)
+        raw = self._raw
+        raw.seek(self._offset + pos)
+        data = raw.read(n)
+        self._pos = pos + len(data)
         return data
 
     def close(self):
@@ -159,6 +168,11 @@ def _pyfive():
 
 
 _OBJECTS_CLASS = None
+# pyfive.dataobjects and pyfive's error, bound by _objects_class() before any header is parsed:
+# the parsers below run per object (hundreds per file), and an import statement there is a
+# Python call each time.
+_do = None
+_InvalidHDF5File = None
 _STRUCTS: Dict[int, tuple] = {}  # id(structure) -> (struct.Struct, keys, structure)
 
 
@@ -174,14 +188,20 @@ def _compiled(structure) -> tuple:
     return entry
 
 
+# The two below run once per structure read (thousands per file): _compiled's lookup inline.
 def _unpack_struct_from(structure, buf, offset=0):
-    compiled, keys, _ = _compiled(structure)
-    return dict(zip(keys, compiled.unpack_from(buf, offset)))
+    entry = _STRUCTS.get(id(structure))
+    if entry is None or entry[2] is not structure:
+        entry = _compiled(structure)
+    return dict(zip(entry[1], entry[0].unpack_from(buf, offset)))
 
 
 def _unpack_struct_from_file(structure, fh):
-    compiled, keys, _ = _compiled(structure)
-    return dict(zip(keys, compiled.unpack(fh.read(compiled.size))))
+    entry = _STRUCTS.get(id(structure))
+    if entry is None or entry[2] is not structure:
+        entry = _compiled(structure)
+    compiled = entry[0]
+    return dict(zip(entry[1], compiled.unpack(fh.read(compiled.size))))
 
 
 def _structure_size(structure):
@@ -204,13 +224,15 @@ def _decode_structures_once() -> None:
 
 def _objects_class():
     """DataObjects (pyfive's object header parser) with the bounds it lacks."""
-    global _OBJECTS_CLASS
+    global _OBJECTS_CLASS, _do, _InvalidHDF5File
     if _OBJECTS_CLASS is not None:
         return _OBJECTS_CLASS
     _decode_structures_once()
     from pyfive import dataobjects as do
     from pyfive.core import InvalidHDF5File
     from pyfive.datatype_msg import DatatypeMessage
+
+    _do, _InvalidHDF5File = do, InvalidHDF5File
 
     class _Datatype(DatatypeMessage):
         # pyfive 1.3 reads enum member names unpadded only in datatype version 3; version 4
@@ -255,9 +277,7 @@ def _objects_class():
 
 
 def _v1_objects(fh):
-    from pyfive import dataobjects as do
-    from pyfive.core import InvalidHDF5File, _unpack_struct_from, _unpack_struct_from_file
-
+    do, InvalidHDF5File = _do, _InvalidHDF5File
     header = _unpack_struct_from_file(do.OBJECT_HEADER_V1, fh)
     if header["version"] != 1:
         raise InvalidHDF5File("unknown object header version")
@@ -282,9 +302,7 @@ def _v1_objects(fh):
     return msgs, data, header
 
 def _v2_objects(self, fh):
-    from pyfive import dataobjects as do
-    from pyfive.core import InvalidHDF5File, _unpack_struct_from
-
+    do, InvalidHDF5File = _do, _InvalidHDF5File
     header, order_size = _v2_header(fh)
     msgs = []
     data = fh.read(header["size_of_chunk_0"])
@@ -321,9 +339,7 @@ def _v2_objects(self, fh):
     return msgs, data, header
 
 def _v2_header(fh):
-    from pyfive import dataobjects as do
-    from pyfive.core import InvalidHDF5File, _unpack_struct_from_file
-
+    do, InvalidHDF5File = _do, _InvalidHDF5File
     header = _unpack_struct_from_file(do.OBJECT_HEADER_V2, fh)
     if header["signature"] != b"OHDR" or header["version"] != 2:
         raise InvalidHDF5File("unknown object header")
@@ -337,8 +353,7 @@ def _v2_header(fh):
     return header, order_size
 
 def _link_msg(data, offset):
-    from pyfive.core import InvalidHDF5File
-
+    InvalidHDF5File = _InvalidHDF5File
     # pyfive asserts on an external link (type 64), which would make the whole group
     # unreadable: it is kept here as a link that is listed but never followed.
     version, flags = struct.unpack_from("<BB", data, offset)
@@ -506,14 +521,12 @@ class File(Group):
 
     def object_at(self, address: int, path: str):
         """The Group or Dataset whose header is at ``address``; None for a committed datatype."""
-        from pyfive import dataobjects as do
-
         if address in self._nodes:  # one node per object: a group's links are decoded once
             return self._nodes[address]
         objects = self._parse(address)
         if objects.is_dataset:
             node = Dataset(self, objects, path)
-        elif objects.msgs and objects.msgs[0]["type"] == do.DATATYPE_MSG_TYPE:
+        elif objects.msgs and objects.msgs[0]["type"] == _do.DATATYPE_MSG_TYPE:
             node = None
         else:
             node = Group(self, objects, path)
@@ -652,11 +665,16 @@ def shape_of(dataset) -> Optional[Tuple[int, ...]]:
     return None if shape is None else tuple(int(d) for d in shape)
 
 
+def facts(dataset) -> Tuple[Optional[Tuple[int, ...]], str, Optional[int]]:
+    """(shape, dtype name, size in bytes) of a dataset, as a Variable records them: the dtype
+    named once (numpy's dtype.name is Python code, and a file has hundreds of datasets)."""
+    shape, name = shape_of(dataset), dtype_name(dataset)
+    size = None if shape is None or name == "string" else math.prod(shape) * dataset.dtype.itemsize
+    return shape, name, size
+
+
 def size_bytes(dataset) -> Optional[int]:
-    shape, size = shape_of(dataset), itemsize(dataset)
-    if shape is None or size is None:
-        return None
-    return math.prod(shape) * size
+    return facts(dataset)[2]
 
 
 # ---------------------------------------------------------------- walking

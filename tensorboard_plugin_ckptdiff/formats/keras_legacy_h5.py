@@ -50,9 +50,8 @@ def _variable(h5, key: str, weight_name: str, **fields) -> records.Variable:
         raise CheckpointError(f"weight {weight_name!r} is listed in 'weight_names' but there is no dataset {key!r}")
     ds = hdf5.dataset_at(h5, key)
     name = records.strip_output_suffix(weight_name)
-    return records.Variable(
-        key=key, name=name, shape=hdf5.shape_of(ds), dtype=hdf5.dtype_name(ds),
-        size_bytes=hdf5.size_bytes(ds), full_name=name, **fields)
+    shape, dtype, size = hdf5.facts(ds)
+    return records.Variable(key=key, name=name, shape=shape, dtype=dtype, size_bytes=size, full_name=name, **fields)
 
 
 def _layer_variables(h5, prefix: str) -> List[records.Variable]:
@@ -100,10 +99,9 @@ def variables_of(h5) -> List[records.Variable]:
                 continue
             name = records.strip_output_suffix(found.path[len(prefix):] if found.path.startswith(prefix) else found.path)
             kind = records.OPTIMIZER if found.path.startswith(OPTIMIZER_WEIGHTS + "/") else records.WEIGHT
-            unlisted.append(records.Variable(
-                key=found.path, name=name, shape=hdf5.shape_of(found.dataset),
-                dtype=hdf5.dtype_name(found.dataset), size_bytes=hdf5.size_bytes(found.dataset),
-                kind=kind, full_name=name))
+            shape, dtype, size = hdf5.facts(found.dataset)
+            unlisted.append(records.Variable(key=found.path, name=name, shape=shape, dtype=dtype, size_bytes=size,
+                                             kind=kind, full_name=name))
     seen = set()
     out = []
     for var in listed + unlisted:

@@ -10,8 +10,8 @@ the parts belong to the index and are not checkpoints of their own.
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import dataclasses
 import itertools
 import json
 import re
@@ -120,29 +120,18 @@ def variable_names(snake: str, count: int, config: Optional[dict] = None) -> Opt
     return fits[0] if len(fits) == 1 else None
 
 
-def _readable_names(variables: List[records.Variable], configs) -> List[records.Variable]:
-    """``<layer name>/kernel`` where the layer's class (from the config, else from its slot
-    name ``layers/dense_1``) says what its variables are; ``<layer name>/<index>`` otherwise."""
-    counts: Dict[str, int] = {}
-    for v in variables:
-        if v.index is not None:
-            counts[v.layer_path] = counts.get(v.layer_path, 0) + 1
-    out = []
-    for v in variables:
-        if v.kind == records.WEIGHT and v.index is not None and v.layer:
-            snake, config = (configs or {}).get(v.layer) or (
-                _COUNTER.sub("", v.layer_path.rsplit("/", 1)[-1]), None)
-            names = variable_names(snake, counts[v.layer_path], config)
-            if names and v.index < len(names):  # a damaged file may skip indices
-                v = dataclasses.replace(v, name=f"{v.layer}/{names[v.index]}")
-        out.append(v)
-    return out
+def _layer_variable_names(owner: str, layer_path: str, count: int, configs) -> Optional[List[str]]:
+    """The names of a layer's ``count`` variables where its class (from the config, else
+    from its slot name ``layers/dense_1``) says what they are; None otherwise (each keeps
+    ``<layer name>/<index>``)."""
+    snake, config = (configs or {}).get(owner) or (_COUNTER.sub("", layer_path.rsplit("/", 1)[-1]), None)
+    return variable_names(snake, count, config)
 
 
 def variables_of(h5, configs: Optional[Dict[str, Tuple[str, dict]]] = None) -> List[records.Variable]:
     """Every dataset of a Keras 3 weights tree as a Variable, from metadata only.
     ``configs``: layer name -> (snake_case class, config), when a model config is at hand."""
-    out = []
+    found_all = []  # (path, layer path, index, owning layer's name, dataset)
     layer_names: Dict[str, Optional[str]] = {}
     with hdf5.h5_errors("cannot read the HDF5 tree"):
         for found in hdf5.walk(h5):
@@ -151,20 +140,24 @@ def variables_of(h5, configs: Optional[Dict[str, Tuple[str, dict]]] = None) -> L
                 group = h5[f"{layer_path}/vars" if layer_path else "vars"] if index is not None else None
                 layer_names[layer_path] = hdf5.text_attribute(group, "name") if group is not None else None
             owner = layer_names[layer_path] or (layer_path.rsplit("/", 1)[-1] or None)
-            ds = found.dataset
-            out.append(records.Variable(
-                key=found.path,
-                name=f"{owner}/{index}" if owner and index is not None else found.path,
-                shape=hdf5.shape_of(ds),
-                dtype=hdf5.dtype_name(ds),
-                size_bytes=hdf5.size_bytes(ds),
-                kind=_kind(layer_path, index, ds),
-                layer=owner,
-                full_name=found.path,
-                layer_path=layer_path,
-                index=index,
-            ))
-    return _readable_names(out, configs)
+            found_all.append((found.path, layer_path, index, owner, found.dataset))
+        # A layer's variables are named by how many it has: all are found before any is named.
+        counts = collections.Counter(layer_path for _, layer_path, index, _, _ in found_all if index is not None)
+        named: Dict[str, Optional[List[str]]] = {}  # layer path -> its variables' names, once per layer
+        out = []
+        for path, layer_path, index, owner, ds in found_all:
+            kind = _kind(layer_path, index, ds)
+            name = f"{owner}/{index}" if owner and index is not None else path
+            if kind == records.WEIGHT and index is not None and owner:
+                if layer_path not in named:
+                    named[layer_path] = _layer_variable_names(owner, layer_path, counts[layer_path], configs)
+                names = named[layer_path]
+                if names and index < len(names):  # a damaged file may skip indices
+                    name = f"{owner}/{names[index]}"
+            shape, dtype, size = hdf5.facts(ds)
+            out.append(records.Variable(key=path, name=name, shape=shape, dtype=dtype, size_bytes=size, kind=kind,
+                                        layer=owner, full_name=path, layer_path=layer_path, index=index))
+    return out
 
 
 # ---------------------------------------------------------------- sharded index
