@@ -673,10 +673,6 @@ def facts(dataset) -> Tuple[Optional[Tuple[int, ...]], str, Optional[int]]:
     return shape, name, size
 
 
-def size_bytes(dataset) -> Optional[int]:
-    return facts(dataset)[2]
-
-
 # ---------------------------------------------------------------- walking
 
 
